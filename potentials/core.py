@@ -1,0 +1,328 @@
+r"""The :class:`Potential` class.
+
+A potential :math:`W` defines the Fokker-Planck operator
+
+.. math::
+
+    Q(f) = \frac{d}{dv}\bigl(W'(v) f + \theta f'\bigr),
+
+whose kernel is spanned by the Maxwellian
+:math:`M(v) = e^{-W(v)/\theta} / Z`, :math:`Z = \int e^{-W/\theta}\,dv`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple
+
+import mpmath as mp
+import numpy as np
+from scipy.optimize import brentq, minimize_scalar
+
+from .errors import NonConfiningError
+
+__all__ = ["Potential", "MassInterval"]
+
+#: search radii R = 1, 2, 4, ... are tried while R <= _R_MAX
+_R_MAX = 1.0e6
+#: number of grid points used to sample W on [-R, R]
+_N_GRID = 4001
+#: largest finite value used in place of W = +inf when bracketing roots
+_BIG = 1.0e300
+
+
+class MassInterval(NamedTuple):
+    r"""Result of :meth:`Potential.mass_interval`.
+
+    Attributes
+    ----------
+    a, b : float
+        Convex hull ``[a, b]`` of the sublevel set
+        :math:`\{v : (W(v) - W_{\min})/\theta \le \text{tail}\}`.
+    vmin : float
+        Location of the global minimum of :math:`W`.
+    Wmin : float
+        Global minimum :math:`W_{\min} = W(v_{\min})`.
+    """
+
+    a: float
+    b: float
+    vmin: float
+    Wmin: float
+
+
+def _symmetry_points() -> np.ndarray:
+    """About 50 non-round points spread over [-20, 20] (positive half)."""
+    k = np.arange(1, 51, dtype=float)
+    # irrational-ish offsets so that no point is an integer or a simple fraction
+    pts = 20.0 * (k - 0.5 * math.sqrt(2.0) + 0.1 * math.pi) / 50.0
+    return pts[(pts > 0) & (pts <= 20.0)]
+
+
+def _wrap(fun: Callable) -> Callable:
+    """Wrap ``fun`` to take and return float64 of the same shape."""
+
+    def wrapped(v):
+        x = np.asarray(v, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            y = fun(x)
+        y = np.asarray(y, dtype=np.float64)
+        if y.shape != x.shape:
+            y = np.broadcast_to(y, x.shape).copy()
+        if x.ndim == 0:
+            return np.float64(y)
+        return y
+
+    wrapped.__doc__ = getattr(fun, "__doc__", None)
+    return wrapped
+
+
+class Potential:
+    r"""A confining potential :math:`W(v)` and its first two derivatives.
+
+    Parameters
+    ----------
+    W, dW, d2W : callable
+        Vectorised functions :math:`W`, :math:`W'`, :math:`W''` (float64
+        arrays in, arrays of the same shape out).  At kinks (for example
+        of :math:`|v|`) ``d2W`` returns the almost-everywhere value.
+    name : str
+        Descriptive name.
+    symmetric : bool or None, optional
+        Whether :math:`W(-v) = W(v)`.  If None it is detected numerically
+        at ~50 points of :math:`[-20, 20]` with
+        :math:`|W(v) - W(-v)| \le 10^{-12}(1 + |W(v)|)`.
+    breakpoints : sequence of float, optional
+        Points where :math:`W` is not :math:`C^\infty` (stored sorted).
+    theta : float or None, optional
+        Temperature :math:`\theta` attached by a family (e.g. the paper
+        rescaling :math:`\theta = 1/\gamma`), None otherwise.
+    params : dict or None, optional
+        Parameters of the potential (copied).
+    W_mp : callable or None, optional
+        Evaluates :math:`W` at an ``mpmath.mpf`` at the current mpmath
+        precision.  If None, a fallback evaluating ``W`` in float64 is used
+        (only double precision accuracy).
+    expr : str or None, optional
+        Expression text if the potential was built from one.
+    """
+
+    def __init__(self, W, dW, d2W, *, name, symmetric=None, breakpoints=(),
+                 theta=None, params=None, W_mp=None, expr=None):
+        self._W = _wrap(W)
+        self._dW = _wrap(dW)
+        self._d2W = _wrap(d2W)
+        self._W_mp = W_mp
+        self.name = str(name)
+        self.expr = None if expr is None else str(expr)
+        if theta is not None:
+            theta = float(theta)
+            if not (math.isfinite(theta) and theta > 0):
+                raise ValueError(f"theta must be finite and > 0, got {theta!r}")
+        self.theta = theta
+        self.params = dict(params) if params is not None else {}
+        bps = sorted({float(b) for b in breakpoints})
+        if any(not math.isfinite(b) for b in bps):
+            raise ValueError(f"breakpoints must be finite, got {bps!r}")
+        self.breakpoints = tuple(bps)
+        if symmetric is None:
+            symmetric = self._detect_symmetry()
+        self.symmetric = bool(symmetric)
+
+    # ------------------------------------------------------------------
+    # evaluation
+    def W(self, v):
+        """Potential :math:`W(v)` (vectorised, float64)."""
+        return self._W(v)
+
+    def dW(self, v):
+        """First derivative :math:`W'(v)` (vectorised, float64)."""
+        return self._dW(v)
+
+    def d2W(self, v):
+        """Second derivative :math:`W''(v)` (a.e. value at kinks)."""
+        return self._d2W(v)
+
+    def W_mp(self, v):
+        """Evaluate :math:`W` at ``v`` with mpmath at the current precision."""
+        v = mp.mpf(v)
+        if self._W_mp is None:
+            return mp.mpf(float(self._W(float(v))))
+        return mp.mpf(self._W_mp(v))
+
+    def __repr__(self):
+        return f"Potential({self.name!r})"
+
+    # ------------------------------------------------------------------
+    def _detect_symmetry(self) -> bool:
+        x = _symmetry_points()
+        wp = self._W(x)
+        wm = self._W(-x)
+        ok = np.isfinite(wp) & np.isfinite(wm)
+        if not np.any(ok):
+            return False
+        diff = np.abs(wp[ok] - wm[ok])
+        return bool(np.all(diff <= 1e-12 * (1.0 + np.abs(wp[ok]))))
+
+    # ------------------------------------------------------------------
+    def mass_interval(self, theta, tail=45.0) -> MassInterval:
+        r"""Interval carrying the mass of the Maxwellian :math:`e^{-W/\theta}`.
+
+        Returns the convex hull :math:`[a, b]` of the sublevel set
+
+        .. math::
+
+            \{v : (W(v) - W_{\min})/\theta \le \text{tail}\},
+
+        outside of which :math:`M(v)/M(v_{\min}) \le e^{-\text{tail}}`.
+
+        Parameters
+        ----------
+        theta : float
+            Temperature, finite and > 0.
+        tail : float, optional
+            Level in units of :math:`\theta` (default 45, i.e. the
+            Maxwellian has decayed by :math:`e^{-45} \approx 3\cdot10^{-20}`).
+
+        Returns
+        -------
+        MassInterval
+            ``(a, b, vmin, Wmin)``.
+
+        Raises
+        ------
+        ValueError
+            If ``theta`` or ``tail`` is not finite and > 0.
+        NonConfiningError
+            If no radius :math:`R \le 10^6` encloses the sublevel set
+            (:math:`W \to -\infty` or :math:`W` grows too slowly on one
+            side), or if :math:`|W'|` is not increasing without bound at
+            :math:`2^k b` and :math:`2^k a`, :math:`k = 1..6`.
+
+        Notes
+        -----
+        For radii :math:`R = 1, 2, 4, \dots` :math:`W` is sampled on 4001
+        points of :math:`[-R, R]` plus the breakpoints.  The minimum is
+        refined by a bounded scalar minimisation, and the extreme crossings
+        of the level :math:`W_{\min} + \text{tail}\,\theta` by Brent's method.
+        """
+        theta = float(theta)
+        if not (math.isfinite(theta) and theta > 0):
+            raise ValueError(f"mass_interval: theta must be finite and > 0, got {theta!r}")
+        tail = float(tail)
+        if not (math.isfinite(tail) and tail > 0):
+            raise ValueError(f"mass_interval: tail must be finite and > 0, got {tail!r}")
+        level_gap = tail * theta
+
+        R = 1.0
+        found = None
+        last = None
+        while R <= _R_MAX:
+            v = np.linspace(-R, R, _N_GRID)
+            bps = [b for b in self.breakpoints if -R < b < R]
+            if bps:
+                v = np.unique(np.concatenate([v, bps]))
+            w = self._W(v)
+            last = (R, v, w)
+            w_cmp = np.where(w == np.inf, _BIG, w)
+            if not np.all(np.isfinite(w_cmp)):
+                R *= 2.0
+                continue
+            i = int(np.argmin(w_cmp))
+            if i == 0 or i == len(v) - 1:
+                R *= 2.0
+                continue
+            wmin = w_cmp[i]
+            if w_cmp[0] - wmin < level_gap or w_cmp[-1] - wmin < level_gap:
+                R *= 2.0
+                continue
+            found = (v, w_cmp, i)
+            break
+        if found is None:
+            raise NonConfiningError(self._nonconfining_message(last, level_gap))
+
+        v, w, i = found
+        vmin, Wmin = float(v[i]), float(w[i])
+
+        def Wc(x):
+            y = float(self._W(x))
+            return _BIG if (y == np.inf) else y
+
+        res = minimize_scalar(Wc, bounds=(v[i - 1], v[i + 1]), method="bounded",
+                              options={"xatol": 1e-12 * max(1.0, abs(vmin))})
+        if res.success and math.isfinite(res.fun) and res.fun < Wmin:
+            vmin, Wmin = float(res.x), float(res.fun)
+
+        level = Wmin + level_gap
+
+        def g(x):
+            return Wc(x) - level
+
+        gv = w - level
+        below = np.nonzero(gv <= 0)[0]
+        # below is non-empty: it contains the grid minimum
+        il, ir = below[0], below[-1]
+        a = self._crossing(g, v, gv, il - 1, il)
+        b = self._crossing(g, v, gv, ir + 1, ir)
+        self._check_schroedinger(a, b)
+        return MassInterval(float(a), float(b), vmin, Wmin)
+
+    @staticmethod
+    def _crossing(g, v, gv, i_out, i_in):
+        """Root of ``g`` between grid point ``i_out`` (g > 0) and ``i_in`` (g <= 0)."""
+        if gv[i_in] == 0.0:
+            return float(v[i_in])
+        lo, hi = sorted((v[i_out], v[i_in]))
+        return float(brentq(g, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps,
+                            maxiter=500))
+
+    def _nonconfining_message(self, last, level_gap):
+        R, v, w = last
+        parts = []
+        finite = np.isfinite(w) | (w == np.inf)
+        if not np.all(finite):
+            bad = v[~finite]
+            parts.append(f"W is not finite (nan or -inf) at v = {bad[0]:.6g}"
+                         + (f" and {len(bad) - 1} other points" if len(bad) > 1 else ""))
+        wc = np.where(np.isfinite(w), w, np.where(w == np.inf, _BIG, np.nan))
+        inner = np.nanmin(wc) if np.any(np.isfinite(wc)) else np.nan
+        n = len(v)
+        for side, j, jh, sym in (("left", 0, n // 4, "-inf"), ("right", n - 1, 3 * n // 4, "+inf")):
+            wend, whalf = wc[j], wc[jh]
+            if not np.isfinite(wend):
+                continue
+            if wend <= inner or wend < whalf:
+                parts.append(f"W -> -inf (or decreases) as v -> {sym}: exp(-W/theta) is not integrable")
+            elif wend - inner < level_gap:
+                parts.append(f"W grows too slowly as v -> {sym} (W({sym[0]}{R:g}) - Wmin = "
+                             f"{wend - inner:.3g} < tail*theta = {level_gap:.3g})")
+        if not parts:
+            parts.append("no search radius R <= 1e6 encloses the sublevel set")
+        return f"{self.name}: potential is not confining: " + "; ".join(parts)
+
+    def _check_schroedinger(self, a, b):
+        r"""Check that :math:`|W'|` increases without bound on both sides."""
+        k = 2.0 ** np.arange(1, 7)
+        for side, pts, sgn in (("+inf", max(abs(b), 1.0) * k, 1.0),
+                               ("-inf", -max(abs(a), 1.0) * k, -1.0)):
+            d = np.asarray(self._dW(pts), dtype=float)
+            where = f"as v -> {side}"
+            if np.any(np.isnan(d)):
+                raise NonConfiningError(f"{self.name}: W'(v) is nan at large |v| {where}")
+            if np.any(np.sign(d) != sgn):
+                raise NonConfiningError(
+                    f"{self.name}: W'(v) does not have the sign of v {where} "
+                    f"(W' = {d[np.sign(d) != sgn][0]:.3g}); the potential is not confining")
+            m = np.abs(d)
+            if np.isinf(m[-1]):
+                m = m[: int(np.argmax(np.isinf(m)))]
+            inc = np.diff(m)
+            if len(inc) and not np.all(inc > 0):
+                raise NonConfiningError(
+                    f"{self.name}: |W'(v)| is not increasing {where}; W'(v)^2 does not tend to "
+                    "infinity (e.g. linear growth of W), the Schrödinger potential is not confining")
+            if len(inc) >= 2 and inc[-1] < 0.25 * inc[0]:
+                raise NonConfiningError(
+                    f"{self.name}: |W'(v)| seems bounded {where} (its increments decay "
+                    "geometrically); W'(v)^2 does not tend to infinity, the Schrödinger "
+                    "potential is not confining")

@@ -1,0 +1,825 @@
+r"""Potentials given as expression strings.
+
+The expression is parsed with :func:`ast.parse` (``mode="eval"``) and the
+syntax tree is walked with a whitelist; nothing is ever evaluated by Python
+(no ``eval``/``exec``/``sympify``).  Allowed are
+
+* int and float literals, the variable (``v`` by default), ``pi`` and ``e``;
+* unary ``+``/``-``, binary ``+ - * /`` and ``**``;
+* calls by bare name of ``abs exp log sqrt sin cos tanh cosh`` with exactly
+  one positional argument.
+
+The expression is converted into a small immutable tree (:class:`Const`,
+:class:`Var`, :class:`Add`, :class:`Sub`, :class:`Mul`, :class:`Div`,
+:class:`Pow`, :class:`Neg`, :class:`Func`) that supports exact symbolic
+differentiation :meth:`Node.diff`, vectorised numpy evaluation
+:meth:`Node.eval_np` and mpmath evaluation :meth:`Node.eval_mp`.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import dataclass
+
+import mpmath as mp
+import numpy as np
+
+from .core import Potential
+from .errors import ExpressionError
+
+__all__ = [
+    "from_expression", "parse", "Node", "Const", "Var", "Add", "Sub", "Mul",
+    "Div", "Pow", "Neg", "Func", "USER_FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH",
+]
+
+#: functions callable in user expressions
+USER_FUNCTIONS = ("abs", "exp", "log", "sqrt", "sin", "cos", "tanh", "cosh")
+#: functions only produced by differentiation
+_INTERNAL_FUNCTIONS = ("sinh", "sign")
+_ALL_FUNCTIONS = USER_FUNCTIONS + _INTERNAL_FUNCTIONS
+#: maximal length of an expression string
+MAX_LENGTH = 2000
+#: maximal nesting depth of the syntax tree
+MAX_DEPTH = 100
+
+# ----------------------------------------------------------------------
+# numerical helpers
+
+
+def _np_log(x):
+    return np.log(x)
+
+
+def _np_sqrt(x):
+    return np.sqrt(x)
+
+
+_NP_FUNCS = {
+    "abs": np.abs, "exp": np.exp, "log": _np_log, "sqrt": _np_sqrt,
+    "sin": np.sin, "cos": np.cos, "tanh": np.tanh, "cosh": np.cosh,
+    "sinh": np.sinh, "sign": np.sign,
+}
+
+
+def _mp_log(x):
+    if x < 0:
+        return mp.nan
+    if x == 0:
+        return mp.ninf
+    return mp.log(x)
+
+
+def _mp_sqrt(x):
+    return mp.nan if x < 0 else mp.sqrt(x)
+
+
+_MP_FUNCS = {
+    "abs": abs, "exp": mp.exp, "log": _mp_log, "sqrt": _mp_sqrt,
+    "sin": mp.sin, "cos": mp.cos, "tanh": mp.tanh, "cosh": mp.cosh,
+    "sinh": mp.sinh, "sign": lambda x: mp.mpf(mp.sign(x)),
+}
+
+
+def _math_sign(x):
+    return float((x > 0) - (x < 0))
+
+
+_MATH_FUNCS = {
+    "abs": abs, "exp": math.exp, "log": math.log, "sqrt": math.sqrt,
+    "sin": math.sin, "cos": math.cos, "tanh": math.tanh, "cosh": math.cosh,
+    "sinh": math.sinh, "sign": _math_sign,
+}
+
+
+def _is_int_valued(x) -> bool:
+    return math.isfinite(x) and float(x).is_integer()
+
+
+def _np_power(base, expo):
+    """Real power: nan for a non-integer exponent of a negative base."""
+    base = np.asarray(base, dtype=np.float64)
+    expo = np.asarray(expo, dtype=np.float64)
+    if expo.ndim == 0 and _is_int_valued(float(expo)):
+        return np.power(base, expo)
+    ok = (base >= 0) | (expo == np.round(expo))
+    out = np.power(np.where(ok, base, 1.0), expo)
+    return np.where(ok, out, np.nan)
+
+
+def _mp_power(base, expo):
+    if mp.isint(expo):
+        n = int(expo)
+        if base == 0 and n < 0:
+            return mp.inf
+        return base ** n
+    if base < 0:
+        return mp.nan
+    if base == 0:
+        return mp.zero if expo > 0 else mp.inf
+    return mp.power(base, expo)
+
+
+def _mp_div(a, b):
+    if b == 0:
+        if a == 0 or mp.isnan(a):
+            return mp.nan
+        return mp.inf * mp.sign(a)
+    return a / b
+
+
+# ----------------------------------------------------------------------
+# expression tree
+
+
+class Node:
+    """Base class of the immutable expression tree."""
+
+    __slots__ = ()
+
+    def diff(self, var: str) -> "Node":  # pragma: no cover - abstract
+        """Exact symbolic derivative with respect to ``var`` (simplified)."""
+        raise NotImplementedError
+
+    def eval_np(self, env: dict):  # pragma: no cover - abstract
+        """Evaluate with numpy; ``env`` maps variable names to float arrays."""
+        raise NotImplementedError
+
+    def eval_mp(self, env: dict):  # pragma: no cover - abstract
+        """Evaluate with mpmath at the current precision."""
+        raise NotImplementedError
+
+    def has_var(self, var: str) -> bool:  # pragma: no cover - abstract
+        """Whether the tree depends on variable ``var``."""
+        raise NotImplementedError
+
+    def walk(self):
+        """Yield all nodes of the tree (pre-order)."""
+        yield self
+        for c in self.children():
+            yield from c.walk()
+
+    def children(self):
+        return ()
+
+    # precedence used by __str__
+    prec = 100
+
+    def _wrap(self, child: "Node", min_prec: int) -> str:
+        s = str(child)
+        return f"({s})" if child.prec < min_prec else s
+
+
+@dataclass(frozen=True, eq=True)
+class Const(Node):
+    """A real constant; ``text`` is the literal (or ``pi``/``e``) for mpmath."""
+
+    value: float
+    text: str | None = None
+
+    def diff(self, var):
+        return ZERO
+
+    def eval_np(self, env):
+        return self.value
+
+    def eval_mp(self, env):
+        if self.text == "pi":
+            return +mp.pi
+        if self.text == "e":
+            return +mp.e
+        if self.text is not None:
+            return mp.mpf(self.text)
+        return mp.mpf(self.value)
+
+    def has_var(self, var):
+        return False
+
+    @property
+    def prec(self):
+        return 100 if self.value >= 0 else 3
+
+    def __str__(self):
+        if self.text is not None:
+            return self.text
+        v = self.value
+        return str(int(v)) if _is_int_valued(v) and abs(v) < 1e16 else repr(v)
+
+
+@dataclass(frozen=True, eq=True)
+class Var(Node):
+    """The independent variable."""
+
+    name: str
+
+    def diff(self, var):
+        return ONE if var == self.name else ZERO
+
+    def eval_np(self, env):
+        return env[self.name]
+
+    def eval_mp(self, env):
+        return env[self.name]
+
+    def has_var(self, var):
+        return var == self.name
+
+    def __str__(self):
+        return self.name
+
+
+@dataclass(frozen=True, eq=True)
+class _Binary(Node):
+    a: Node
+    b: Node
+
+    def children(self):
+        return (self.a, self.b)
+
+    def has_var(self, var):
+        return self.a.has_var(var) or self.b.has_var(var)
+
+
+class Add(_Binary):
+    """Sum ``a + b``."""
+
+    prec = 1
+
+    def diff(self, var):
+        return add(self.a.diff(var), self.b.diff(var))
+
+    def eval_np(self, env):
+        return self.a.eval_np(env) + self.b.eval_np(env)
+
+    def eval_mp(self, env):
+        return self.a.eval_mp(env) + self.b.eval_mp(env)
+
+    def __str__(self):
+        return f"{self._wrap(self.a, 1)} + {self._wrap(self.b, 2)}"
+
+
+class Sub(_Binary):
+    """Difference ``a - b``."""
+
+    prec = 1
+
+    def diff(self, var):
+        return sub(self.a.diff(var), self.b.diff(var))
+
+    def eval_np(self, env):
+        return self.a.eval_np(env) - self.b.eval_np(env)
+
+    def eval_mp(self, env):
+        return self.a.eval_mp(env) - self.b.eval_mp(env)
+
+    def __str__(self):
+        return f"{self._wrap(self.a, 1)} - {self._wrap(self.b, 2)}"
+
+
+class Mul(_Binary):
+    """Product ``a * b``."""
+
+    prec = 2
+
+    def diff(self, var):
+        return add(mul(self.a.diff(var), self.b), mul(self.a, self.b.diff(var)))
+
+    def eval_np(self, env):
+        return self.a.eval_np(env) * self.b.eval_np(env)
+
+    def eval_mp(self, env):
+        return self.a.eval_mp(env) * self.b.eval_mp(env)
+
+    def __str__(self):
+        return f"{self._wrap(self.a, 2)}*{self._wrap(self.b, 3)}"
+
+
+class Div(_Binary):
+    """Quotient ``a / b``."""
+
+    prec = 2
+
+    def diff(self, var):
+        da, db = self.a.diff(var), self.b.diff(var)
+        # (a/b)' = a'/b - a b'/b^2
+        return sub(div(da, self.b), div(mul(self.a, db), pow_(self.b, Const(2.0))))
+
+    def eval_np(self, env):
+        return self.a.eval_np(env) / self.b.eval_np(env)
+
+    def eval_mp(self, env):
+        return _mp_div(self.a.eval_mp(env), self.b.eval_mp(env))
+
+    def __str__(self):
+        return f"{self._wrap(self.a, 2)}/{self._wrap(self.b, 3)}"
+
+
+class Pow(_Binary):
+    """Power ``a ** b`` (real: nan for a non-integer power of a negative base)."""
+
+    prec = 4
+
+    def diff(self, var):
+        u, w = self.a, self.b
+        du = u.diff(var)
+        if not w.has_var(var):
+            # (u^c)' = c u^(c-1) u'
+            return mul(mul(w, pow_(u, sub(w, ONE))), du)
+        dw = w.diff(var)
+        if not u.has_var(var):
+            # (c^w)' = c^w log(c) w'
+            return mul(mul(self, func("log", u)), dw)
+        # (u^w)' = u^w (w' log u + w u'/u)
+        return mul(self, add(mul(dw, func("log", u)), div(mul(w, du), u)))
+
+    def eval_np(self, env):
+        return _np_power(self.a.eval_np(env), self.b.eval_np(env))
+
+    def eval_mp(self, env):
+        return _mp_power(self.a.eval_mp(env), self.b.eval_mp(env))
+
+    def __str__(self):
+        return f"{self._wrap(self.a, 5)}**{self._wrap(self.b, 4)}"
+
+
+@dataclass(frozen=True, eq=True)
+class Neg(Node):
+    """Negation ``-a``."""
+
+    a: Node
+    prec = 3
+
+    def children(self):
+        return (self.a,)
+
+    def has_var(self, var):
+        return self.a.has_var(var)
+
+    def diff(self, var):
+        return neg(self.a.diff(var))
+
+    def eval_np(self, env):
+        return -self.a.eval_np(env)
+
+    def eval_mp(self, env):
+        return -self.a.eval_mp(env)
+
+    def __str__(self):
+        return f"-{self._wrap(self.a, 3)}"
+
+
+@dataclass(frozen=True, eq=True)
+class Func(Node):
+    """Elementary function ``name(arg)``.
+
+    ``name`` is one of ``abs exp log sqrt sin cos tanh cosh`` or one of the
+    internal functions ``sinh`` and ``sign`` produced by differentiation.
+    """
+
+    name: str
+    arg: Node
+
+    def children(self):
+        return (self.arg,)
+
+    def has_var(self, var):
+        return self.arg.has_var(var)
+
+    def diff(self, var):
+        u = self.arg
+        du = u.diff(var)
+        if isinstance(du, Const) and du.value == 0.0:
+            return ZERO
+        n = self.name
+        if n == "abs":
+            d = func("sign", u)
+        elif n == "exp":
+            d = self
+        elif n == "log":
+            return div(du, u)
+        elif n == "sqrt":
+            return div(du, mul(Const(2.0), self))
+        elif n == "sin":
+            d = func("cos", u)
+        elif n == "cos":
+            d = neg(func("sin", u))
+        elif n == "tanh":
+            d = sub(ONE, pow_(self, Const(2.0)))
+        elif n == "cosh":
+            d = func("sinh", u)
+        elif n == "sinh":
+            d = func("cosh", u)
+        elif n == "sign":
+            return ZERO
+        else:  # pragma: no cover
+            raise ExpressionError(f"cannot differentiate function {n!r}")
+        return mul(d, du)
+
+    def eval_np(self, env):
+        u = self.arg
+        # numerically stable log(cosh(w)) = logaddexp(w, -w) - log 2
+        if self.name == "log" and isinstance(u, Func) and u.name == "cosh":
+            w = np.asarray(u.arg.eval_np(env), dtype=np.float64)
+            return np.logaddexp(w, -w) - math.log(2.0)
+        return _NP_FUNCS[self.name](u.eval_np(env))
+
+    def eval_mp(self, env):
+        return _MP_FUNCS[self.name](self.arg.eval_mp(env))
+
+    def __str__(self):
+        return f"{self.name}({self.arg})"
+
+
+ZERO = Const(0.0)
+ONE = Const(1.0)
+
+
+# ----------------------------------------------------------------------
+# simplifying constructors (used by diff)
+
+
+def _cval(x):
+    return x.value if isinstance(x, Const) else None
+
+
+def _fold(value, fallback: Node) -> Node:
+    """Constant-fold ``value`` if it is a finite float, else keep the node."""
+    if value is not None and isinstance(value, float) and math.isfinite(value):
+        return Const(value)
+    return fallback
+
+
+def add(a: Node, b: Node) -> Node:
+    """``a + b`` with constant folding and ``x + 0 -> x``."""
+    ca, cb = _cval(a), _cval(b)
+    if ca is not None and cb is not None:
+        return _fold(ca + cb, Add(a, b))
+    if ca == 0.0:
+        return b
+    if cb == 0.0:
+        return a
+    if isinstance(b, Neg):
+        return sub(a, b.a)
+    if isinstance(a, Neg):
+        return sub(b, a.a)
+    return Add(a, b)
+
+
+def sub(a: Node, b: Node) -> Node:
+    """``a - b`` with constant folding, ``x - 0 -> x`` and ``0 - x -> -x``."""
+    ca, cb = _cval(a), _cval(b)
+    if ca is not None and cb is not None:
+        return _fold(ca - cb, Sub(a, b))
+    if cb == 0.0:
+        return a
+    if ca == 0.0:
+        return neg(b)
+    if isinstance(b, Neg):
+        return add(a, b.a)
+    if cb is not None and cb < 0:
+        return Add(a, Const(-cb))
+    return Sub(a, b)
+
+
+def neg(a: Node) -> Node:
+    """``-a`` with ``--x -> x`` and constant folding."""
+    if isinstance(a, Const):
+        return Const(-a.value)
+    if isinstance(a, Neg):
+        return a.a
+    if isinstance(a, Mul) and isinstance(a.a, Const):
+        return mul(Const(-a.a.value), a.b)
+    return Neg(a)
+
+
+def mul(a: Node, b: Node) -> Node:
+    """``a * b`` with constant folding, ``0*x -> 0``, ``1*x -> x``; constants go left."""
+    ca, cb = _cval(a), _cval(b)
+    if ca is not None and cb is not None:
+        return _fold(ca * cb, Mul(a, b))
+    if cb is not None:  # constants to the left
+        a, b, ca, cb = b, a, cb, ca
+    if ca is not None:
+        if ca == 0.0:
+            return ZERO
+        if ca == 1.0:
+            return b
+        if ca == -1.0:
+            return neg(b)
+        if isinstance(b, Mul) and isinstance(b.a, Const):
+            return mul(Const(ca * b.a.value), b.b)
+        if isinstance(b, Neg):
+            return mul(Const(-ca), b.a)
+        if isinstance(b, Div) and isinstance(b.a, Const):
+            return div(Const(ca * b.a.value), b.b)
+        if isinstance(b, Div) and isinstance(b.b, Const) and b.b.value != 0.0:
+            return mul(Const(ca / b.b.value), b.a)
+        return Mul(a, b)
+    if isinstance(a, Neg) and isinstance(b, Neg):
+        return mul(a.a, b.a)
+    if isinstance(a, Neg):
+        return neg(mul(a.a, b))
+    if isinstance(b, Neg):
+        return neg(mul(a, b.a))
+    if isinstance(b, Mul) and isinstance(b.a, Const):
+        return mul(b.a, mul(a, b.b))
+    if isinstance(a, Mul) and isinstance(a.a, Const):
+        return mul(a.a, mul(a.b, b))
+    return Mul(a, b)
+
+
+def div(a: Node, b: Node) -> Node:
+    """``a / b`` with constant folding, ``0/x -> 0``, ``x/1 -> x``, ``sinh/cosh -> tanh``."""
+    ca, cb = _cval(a), _cval(b)
+    if ca is not None and cb is not None and cb != 0.0:
+        return _fold(ca / cb, Div(a, b))
+    if ca == 0.0:
+        return ZERO
+    if cb == 1.0:
+        return a
+    if cb == -1.0:
+        return neg(a)
+    if (isinstance(a, Func) and isinstance(b, Func) and a.name == "sinh"
+            and b.name == "cosh" and a.arg == b.arg):
+        return func("tanh", a.arg)
+    if isinstance(a, Mul) and isinstance(a.a, Const):
+        return mul(a.a, div(a.b, b))
+    if isinstance(a, Neg):
+        return neg(div(a.a, b))
+    return Div(a, b)
+
+
+def pow_(a: Node, b: Node) -> Node:
+    """``a ** b`` with constant folding, ``x**1 -> x``, ``x**0 -> 1``."""
+    ca, cb = _cval(a), _cval(b)
+    if cb == 1.0:
+        return a
+    if cb == 0.0:
+        return ONE
+    if ca is not None and cb is not None:
+        if (ca > 0 or (ca < 0 and _is_int_valued(cb)) or (ca == 0 and cb > 0)):
+            try:
+                return _fold(float(ca ** cb), Pow(a, b))
+            except (OverflowError, ZeroDivisionError):
+                return Pow(a, b)
+        return Pow(a, b)
+    if isinstance(a, Pow) and cb is not None and _is_int_valued(cb) and isinstance(a.b, Const) \
+            and _is_int_valued(a.b.value):
+        # (u^m)^n = u^(m n) for integers m, n
+        return pow_(a.a, Const(a.b.value * cb))
+    return Pow(a, b)
+
+
+def func(name: str, arg: Node) -> Node:
+    """``name(arg)`` with constant folding (when defined and finite)."""
+    c = _cval(arg)
+    if c is not None:
+        try:
+            return _fold(float(_MATH_FUNCS[name](c)), Func(name, arg))
+        except (ValueError, OverflowError):
+            return Func(name, arg)
+    if name == "abs" and isinstance(arg, Func) and arg.name == "abs":
+        return arg
+    return Func(name, arg)
+
+
+def simplify(node: Node) -> Node:
+    """Rebuild ``node`` bottom-up with the simplifying constructors."""
+    if isinstance(node, (Const, Var)):
+        return node
+    if isinstance(node, Neg):
+        return neg(simplify(node.a))
+    if isinstance(node, Func):
+        return func(node.name, simplify(node.arg))
+    a, b = simplify(node.a), simplify(node.b)
+    return {Add: add, Sub: sub, Mul: mul, Div: div, Pow: pow_}[type(node)](a, b)
+
+
+# ----------------------------------------------------------------------
+# parser
+
+
+def _snippet(node) -> str:
+    try:
+        s = ast.unparse(node)
+    except Exception:  # pragma: no cover
+        s = type(node).__name__
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+_BINOPS = {ast.Add: Add, ast.Sub: Sub, ast.Mult: Mul, ast.Div: Div, ast.Pow: Pow}
+_BINOP_NAMES = {
+    ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<",
+    ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&",
+}
+_CONSTRUCT_NAMES = {
+    ast.Lambda: "lambda expression", ast.Subscript: "subscript",
+    ast.Compare: "comparison", ast.BoolOp: "boolean operator",
+    ast.IfExp: "conditional expression", ast.List: "list", ast.Tuple: "tuple",
+    ast.Set: "set", ast.Dict: "dict", ast.ListComp: "list comprehension",
+    ast.SetComp: "set comprehension", ast.DictComp: "dict comprehension",
+    ast.GeneratorExp: "generator expression", ast.JoinedStr: "f-string",
+    ast.Starred: "starred expression", ast.Await: "await expression",
+    ast.Yield: "yield expression", ast.YieldFrom: "yield expression",
+    ast.NamedExpr: "assignment expression", ast.Slice: "slice",
+    ast.FormattedValue: "f-string",
+}
+
+
+class _Converter:
+    def __init__(self, var: str):
+        self.var = var
+
+    def convert(self, node, depth: int = 0) -> Node:
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"expression is nested deeper than {MAX_DEPTH} levels")
+        d = depth + 1
+        if isinstance(node, ast.Expression):
+            return self.convert(node.body, d)
+        if isinstance(node, ast.Constant):
+            val = node.value
+            if isinstance(val, bool) or val is None or val is Ellipsis:
+                raise ExpressionError(f"constant {_snippet(node)} is not allowed")
+            if isinstance(val, complex):
+                raise ExpressionError(f"complex number {_snippet(node)} is not allowed")
+            if isinstance(val, (str, bytes)):
+                raise ExpressionError(f"string literal {_snippet(node)} is not allowed")
+            if isinstance(val, (int, float)):
+                try:
+                    f = float(val)
+                except OverflowError:
+                    raise ExpressionError(f"number literal {_snippet(node)[:30]} is too large") from None
+                if not math.isfinite(f):
+                    raise ExpressionError(f"number literal {_snippet(node)[:30]} is not finite")
+                return Const(f, repr(val) if isinstance(val, int) else repr(val))
+            raise ExpressionError(f"constant {_snippet(node)} is not allowed")  # pragma: no cover
+        if isinstance(node, ast.Name):
+            if node.id == self.var:
+                return Var(self.var)
+            if node.id == "pi":
+                return Const(math.pi, "pi")
+            if node.id == "e":
+                return Const(math.e, "e")
+            if node.id in USER_FUNCTIONS:
+                raise ExpressionError(f"function {node.id!r} must be called, e.g. {node.id}({self.var})")
+            raise ExpressionError(
+                f"unknown name {node.id!r} (allowed: the variable {self.var!r}, 'pi', 'e')")
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.USub):
+                return Neg(self.convert(node.operand, d))
+            if isinstance(node.op, ast.UAdd):
+                return self.convert(node.operand, d)
+            op = "not" if isinstance(node.op, ast.Not) else "~"
+            raise ExpressionError(f"unary operator {op!r} is not allowed in {_snippet(node)!r}")
+        if isinstance(node, ast.BinOp):
+            cls = _BINOPS.get(type(node.op))
+            if cls is None:
+                sym = _BINOP_NAMES.get(type(node.op), type(node.op).__name__)
+                hint = " (use ** for powers)" if sym == "^" else ""
+                raise ExpressionError(
+                    f"operator {sym!r} is not allowed in {_snippet(node)!r}{hint}")
+            return cls(self.convert(node.left, d), self.convert(node.right, d))
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Attribute):
+                raise ExpressionError(f"attribute access {_snippet(f)!r} is not allowed")
+            if not isinstance(f, ast.Name):
+                raise ExpressionError(f"call of {_snippet(f)!r} is not allowed")
+            if f.id not in USER_FUNCTIONS:
+                raise ExpressionError(
+                    f"unknown function {f.id!r} (allowed: {', '.join(USER_FUNCTIONS)})")
+            if node.keywords:
+                kw = ", ".join(_snippet(k) for k in node.keywords)
+                raise ExpressionError(f"keyword arguments are not allowed in call of {f.id}(): {kw}")
+            if len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+                raise ExpressionError(
+                    f"{f.id}() takes exactly one argument, got {_snippet(node)!r}")
+            return Func(f.id, self.convert(node.args[0], d))
+        if isinstance(node, ast.Attribute):
+            raise ExpressionError(f"attribute access {_snippet(node)!r} is not allowed")
+        what = _CONSTRUCT_NAMES.get(type(node), type(node).__name__)
+        raise ExpressionError(f"{what} {_snippet(node)!r} is not allowed")
+
+
+def parse(text: str, var: str = "v") -> Node:
+    """Parse an expression string into an (unsimplified) expression tree.
+
+    Parameters
+    ----------
+    text : str
+        The expression, e.g. ``"v**4/4 - v**2/2"``.
+    var : str, optional
+        Name of the independent variable (default ``"v"``).
+
+    Returns
+    -------
+    Node
+
+    Raises
+    ------
+    ExpressionError
+        On any syntax error or construct outside the whitelist.
+    """
+    _check_var(var)
+    if not isinstance(text, str):
+        raise ExpressionError(f"expression must be a string, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expression is longer than {MAX_LENGTH} characters ({len(text)})")
+    if not text.strip():
+        raise ExpressionError("expression is empty")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"syntax error in expression {text!r}: {exc.msg}") from None
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise ExpressionError(f"cannot parse expression: {type(exc).__name__}: {exc}") from None
+    return _Converter(var).convert(tree)
+
+
+def _check_var(var):
+    if (not isinstance(var, str) or not var.isidentifier() or var in ("pi", "e")
+            or var in _ALL_FUNCTIONS):
+        raise ValueError(f"invalid variable name {var!r}")
+
+
+def _affine_breakpoints(tree: Node, var: str) -> tuple[float, ...]:
+    """Roots ``-b/a`` of the affine arguments ``a*var + b`` of ``abs()`` nodes."""
+    out = set()
+    for node in tree.walk():
+        if not (isinstance(node, Func) and node.name == "abs"):
+            continue
+        arg = node.arg
+        d1 = arg.diff(var)
+        d2 = d1.diff(var)
+        if not (isinstance(d1, Const) and isinstance(d2, Const) and d2.value == 0.0):
+            continue
+        a = d1.value
+        if a == 0.0:
+            continue
+        b = float(np.asarray(arg.eval_np({var: np.float64(0.0)}), dtype=float))
+        if math.isfinite(b):
+            out.add(-b / a + 0.0)
+    return tuple(sorted(out))
+
+
+def _make_np(tree: Node, var: str):
+    def f(x):
+        x = np.asarray(x, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            y = tree.eval_np({var: x})
+        return np.broadcast_to(np.asarray(y, dtype=np.float64), x.shape).copy()
+
+    f.__doc__ = str(tree)
+    return f
+
+
+def from_expression(text, *, var="v", name=None, symmetric=None, theta=None) -> Potential:
+    r"""Build a :class:`~potentials.Potential` from an expression string.
+
+    Parameters
+    ----------
+    text : str
+        Expression of :math:`W` in the variable ``var``, e.g.
+        ``"v**4/4 - v**2/2 - 0.3*v"``.  See the module docstring for the
+        allowed grammar.
+    var : str, optional
+        Name of the variable (default ``"v"``; e.g. ``"r"``).
+    name : str, optional
+        Name of the potential (default ``"W(v) = <text>"``).
+    symmetric : bool or None, optional
+        Symmetry flag; detected numerically if None.
+    theta : float or None, optional
+        Temperature to attach to the potential.
+
+    Returns
+    -------
+    Potential
+        With ``dW``, ``d2W`` from exact symbolic differentiation,
+        :math:`\frac{d}{dv}|u| = \operatorname{sign}(u)\,u'` (so ``d2W`` is
+        the a.e. value at kinks), ``W_mp`` evaluating the unsimplified tree
+        with mpmath (literals are read exactly from their decimal text and
+        ``pi``, ``e`` at full precision), and ``breakpoints`` the roots of the
+        affine arguments of ``abs()``.
+
+    Raises
+    ------
+    ExpressionError
+        For an invalid expression.
+    """
+    tree = parse(text, var)
+    d1 = simplify(tree).diff(var)
+    d2 = d1.diff(var)
+    bps = _affine_breakpoints(tree, var)
+
+    def W_mp(x):
+        with mp.workdps(mp.mp.dps):
+            return tree.eval_mp({var: mp.mpf(x)})
+
+    pot = Potential(
+        _make_np(tree, var), _make_np(d1, var), _make_np(d2, var),
+        name=name if name is not None else f"W({var}) = {text.strip()}",
+        symmetric=symmetric, breakpoints=bps, theta=theta,
+        params={"var": var}, W_mp=W_mp, expr=text.strip(),
+    )
+    pot.tree, pot.dtree, pot.d2tree = tree, d1, d2
+    return pot
