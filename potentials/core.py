@@ -17,8 +17,6 @@ from typing import Callable, NamedTuple
 
 import mpmath as mp
 import numpy as np
-from scipy.optimize import brentq, minimize_scalar
-
 from .errors import NonConfiningError
 
 __all__ = ["Potential", "MassInterval"]
@@ -206,6 +204,8 @@ class Potential:
         refined by a bounded scalar minimisation, and the extreme crossings
         of the level :math:`W_{\min} + \text{tail}\,\theta` by Brent's method.
         """
+        from scipy.optimize import minimize_scalar  # lazy: keeps `import potentials` cheap
+
         theta = float(theta)
         if not (math.isfinite(theta) and theta > 0):
             raise ValueError(f"mass_interval: theta must be finite and > 0, got {theta!r}")
@@ -260,7 +260,12 @@ class Potential:
 
         gv = w - level
         below = np.nonzero(gv <= 0)[0]
-        # below is non-empty: it contains the grid minimum
+        if len(below) == 0:
+            # the refined minimum lies far below every grid value: W is
+            # (numerically) unbounded below near vmin
+            raise NonConfiningError(
+                f"{self.name}: potential is not confining: W appears unbounded below near "
+                f"v = {vmin:.6g} (W = {Wmin:.3g}), exp(-W/theta) is not integrable")
         il, ir = below[0], below[-1]
         a = self._crossing(g, v, gv, il - 1, il)
         b = self._crossing(g, v, gv, ir + 1, ir)
@@ -270,6 +275,8 @@ class Potential:
     @staticmethod
     def _crossing(g, v, gv, i_out, i_in):
         """Root of ``g`` between grid point ``i_out`` (g > 0) and ``i_in`` (g <= 0)."""
+        from scipy.optimize import brentq
+
         if gv[i_in] == 0.0:
             return float(v[i_in])
         lo, hi = sorted((v[i_out], v[i_in]))
@@ -308,7 +315,8 @@ class Potential:
             d = np.asarray(self._dW(pts), dtype=float)
             where = f"as v -> {side}"
             if np.any(np.isnan(d)):
-                raise NonConfiningError(f"{self.name}: W'(v) is nan at large |v| {where}")
+                raise NonConfiningError(f"{self.name}: W'(v) is nan at large |v| {where}; "
+                                        "cannot verify that the potential is confining")
             if np.any(np.sign(d) != sgn):
                 raise NonConfiningError(
                     f"{self.name}: W'(v) does not have the sign of v {where} "

@@ -799,7 +799,9 @@ def from_expression(text, *, var="v", name=None, symmetric=None, theta=None) -> 
         the a.e. value at kinks), ``W_mp`` evaluating the unsimplified tree
         with mpmath (literals are read exactly from their decimal text and
         ``pi``, ``e`` at full precision), and ``breakpoints`` the roots of the
-        affine arguments of ``abs()``.
+        affine arguments of ``abs()``.  The expression trees are attached
+        as attributes ``tree``, ``dtree`` and ``d2tree`` (``str()`` gives a
+        readable form).
 
     Raises
     ------
@@ -812,8 +814,7 @@ def from_expression(text, *, var="v", name=None, symmetric=None, theta=None) -> 
     bps = _affine_breakpoints(tree, var)
 
     def W_mp(x):
-        with mp.workdps(mp.mp.dps):
-            return tree.eval_mp({var: mp.mpf(x)})
+        return tree.eval_mp({var: mp.mpf(x)})
 
     pot = Potential(
         _make_np(tree, var), _make_np(d1, var), _make_np(d2, var),
