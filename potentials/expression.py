@@ -730,7 +730,8 @@ def parse(text: str, var: str = "v") -> Node:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"syntax error in expression {text!r}: {exc.msg}") from None
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise ExpressionError(f"syntax error in expression {shown!r}: {exc.msg}") from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise ExpressionError(f"cannot parse expression: {type(exc).__name__}: {exc}") from None
     return _Converter(var).convert(tree)
