@@ -1,0 +1,144 @@
+"""Command line interface: ``effcoef coefficients ...``.
+
+Examples
+--------
+::
+
+    effcoef coefficients --family A --gamma 10
+    effcoef coefficients --family C --gamma 5 --delta 2 --json
+    effcoef coefficients --potential "v**4/4 - v**2/2" --theta 0.1 --modes 20
+
+Bad input exits with status 2 and a one-line reason on stderr; an accuracy
+that cannot be certified is reported as a warning (status 3 with ``--strict``).
+"""
+
+import argparse
+import json
+import math
+import sys
+import warnings
+
+import numpy as np
+
+__all__ = ["main"]
+
+
+def _build_parser():
+    p = argparse.ArgumentParser(prog="effcoef", description="Effective drift and diffusion "
+                                "coefficients of Fokker-Planck operators (diffusion limit).")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("coefficients", help="compute D and K for one potential",
+                       description="Compute D and K for Q(f) = (W'f + theta f')' in one dimension.")
+    src = c.add_mutually_exclusive_group(required=True)
+    src.add_argument("--potential", metavar="EXPR",
+                     help="W(v) as an expression in v, e.g. 'v**4/4 - v**2/2' "
+                          "(+ - * / **, abs exp log sqrt sin cos tanh cosh, pi, e)")
+    src.add_argument("--family", choices=["A", "B", "C", "a", "b", "c"],
+                     help="paper 004 family (4.2), rescaled: theta = 1/gamma")
+    c.add_argument("--theta", type=float, help="temperature (required with --potential)")
+    c.add_argument("--gamma", type=float, help="family parameter gamma > 0")
+    c.add_argument("--delta", type=float, default=0.0, help="tilt delta >= 0 (family C)")
+    c.add_argument("--original", action="store_true",
+                   help="family in original variables (W = v^4/(4 gamma) - ..., theta = 1 "
+                        "unless --theta)")
+    c.add_argument("--modes", type=int, default=None, help="number N of eigenmodes in the series "
+                   "(default: automatic)")
+    c.add_argument("--degree", type=int, default=8, help="finite element degree (default 8)")
+    c.add_argument("--rtol", type=float, default=1e-8, help="requested relative accuracy")
+    c.add_argument("--method", choices=["weighted", "schrodinger"], default="weighted")
+    c.add_argument("--strict", action="store_true", help="exit with status 3 if the accuracy "
+                   "estimate exceeds --rtol")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
+
+
+def _potential(args):
+    import potentials
+
+    if args.potential is not None:
+        if args.theta is None:
+            raise ValueError("--theta is required with --potential")
+        return potentials.from_expression(args.potential), args.theta
+    if args.gamma is None:
+        raise ValueError("--gamma is required with --family")
+    fam = args.family.upper()
+    if fam != "C" and args.delta:
+        raise ValueError("--delta is only meaningful for family C")
+    pot = potentials.paper_family(fam, args.gamma, delta=args.delta, rescaled=not args.original)
+    return pot, (args.theta if args.theta is not None else pot.theta)
+
+
+def _num(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _to_json(res, pot):
+    return {
+        "potential": pot.name,
+        "theta": res.theta,
+        "D": _num(res.D),
+        "K": _num(res.K),
+        "V": _num(res.V),
+        "eigenvalues": [_num(x) for x in res.eigenvalues],
+        "eta": [_num(x) for x in res.eta],
+        "omega": [_num(x) for x in res.omega],
+        "D_partial": [_num(x) for x in res.D_partial],
+        "K_partial": [_num(x) for x in res.K_partial],
+        "n_modes": res.n_modes,
+        "rel_error_estimate": _num(res.rel_error_estimate),
+        "error_components": {k: _num(v) for k, v in res.error_components.items()},
+        "error_method": res.error_method,
+        "accurate": res.accurate,
+        "domain": [_num(x) for x in res.domain],
+        "n_dofs": res.n_dofs,
+        "method": res.method,
+    }
+
+
+def _coefficients(args):
+    from .errors import AccuracyError, AccuracyWarning
+    from .solver import coefficients
+
+    pot, theta = _potential(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AccuracyWarning)
+        try:
+            res = coefficients(pot, theta, n_modes=args.modes, degree=args.degree, rtol=args.rtol,
+                               method=args.method, strict=args.strict)
+        except AccuracyError as exc:
+            print(f"effcoef: accuracy not reached: {exc}", file=sys.stderr)
+            return 3
+    for w in caught:
+        if issubclass(w.category, AccuracyWarning):
+            print(f"effcoef: warning: {w.message}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(_to_json(res, pot)))
+    else:
+        np.set_printoptions(precision=10)
+        print(f"potential : {pot.name}")
+        print(f"theta     : {res.theta:.15g}")
+        print(f"D         : {res.D:.15g}")
+        print(f"K         : {res.K:.15g}")
+        print(f"V         : {res.V:.15g}")
+        print(f"lambda_1..: {', '.join(f'{x:.10g}' for x in res.eigenvalues[1:6])}")
+        print(f"modes N   : {res.n_modes}")
+        print(f"rel. error: {res.rel_error_estimate:.1e} ({res.error_method})")
+    return 0
+
+
+def main(argv=None):
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "coefficients":
+            return _coefficients(args)
+    except (ValueError, ArithmeticError) as exc:  # PotentialError, EffcoefError are ValueErrors
+        msg = " ".join(str(exc).split())
+        print(f"effcoef: error: {msg}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
