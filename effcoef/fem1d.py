@@ -40,6 +40,7 @@ Two Galerkin discretisations of the Schrödinger operator
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.polynomial import legendre as npleg
@@ -59,10 +60,13 @@ __all__ = [
 ]
 
 
+@lru_cache(maxsize=64)
 def gauss_rule(nq):
     """Gauss-Legendre rule on the reference element [0, 1]: (points (nq,), weights (nq,))."""
     x, w = npleg.leggauss(nq)
-    return 0.5 * (x + 1.0), 0.5 * w
+    x, w = 0.5 * (x + 1.0), 0.5 * w
+    x.flags.writeable = w.flags.writeable = False   # cached: shared between callers
+    return x, w
 
 
 def adapted_nodes(potential, theta, a, b, *, h_scale=1.5, fixed=(), min_elements=4,
@@ -203,8 +207,11 @@ def weighted_fe(potential, theta, nodes, Wmin, *, degree=8, dirichlet_left=False
 # Exact inverse of the weighted stiffness in derivative coordinates
 # --------------------------------------------------------------------------------------
 
-def _legendre_tables(p, xi):
-    """P_j(2 xi - 1), int_0^xi P_j(2t-1) dt and int_xi^1 P_j(2t-1) dt for j < p (reference [0,1])."""
+@lru_cache(maxsize=64)
+def _legendre_tables(p, nq):
+    """P_j(2 xi - 1), int_0^xi P_j(2t-1) dt and int_xi^1 P_j(2t-1) dt for j < p at the nq
+    Gauss points xi of [0, 1]."""
+    xi, _ = gauss_rule(nq)
     y = 2.0 * xi - 1.0
     P = np.array([npleg.legval(y, np.eye(p)[j]) for j in range(p)])          # (p, nq)
     Hl = np.empty_like(P)
@@ -214,6 +221,8 @@ def _legendre_tables(p, xi):
         Ij = npleg.legval(y, npleg.legint(c, lbnd=-1))                         # int_{-1}^y P_j
         Hl[j] = 0.5 * Ij
         Hr[j] = (1.0 - xi) if j == 0 else -0.5 * Ij                           # int_y^1 P_j = -I_j (j>0)
+    for t in (P, Hl, Hr):
+        t.flags.writeable = False
     return P, Hl, Hr
 
 
@@ -250,8 +259,7 @@ def green_solve(fe, u):
         u = u[None]
     p = fe.degree
     ne, nq = fe.X.shape
-    xi, _ = gauss_rule(nq)
-    P, Hl, Hr = _legendre_tables(p, xi)
+    P, Hl, Hr = _legendre_tables(p, nq)
     h = np.diff(fe.nodes)                                           # (ne,)
     mu = fe.m * u * fe.dx                                            # (k, ne, nq)
     I = mu.sum(axis=2)                                               # (k, ne)

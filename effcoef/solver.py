@@ -48,6 +48,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .errors import AccuracyError, AccuracyWarning, EffcoefError
 from .fem1d import adapted_nodes, green_solve, schrodinger_fe, weighted_fe
@@ -217,7 +218,7 @@ def _shift(potential, mi, theta):
 
 def coefficients(potential, theta=None, *, n_modes=None, degree=8, h_scale=1.5, tail=45.0,
                  rtol=1e-8, strict=False, method="weighted", full_spectrum=True,
-                 domain=None, n_elements=None, intorder=None):
+                 domain=None, n_elements=None, intorder=None, blas_threads=1):
     r"""Effective diffusion D and drift K of :math:`Q(f) = (W'f + \theta f')'` in 1D.
 
     Parameters
@@ -254,11 +255,25 @@ def coefficients(potential, theta=None, *, n_modes=None, degree=8, h_scale=1.5, 
         Uniform mesh with this many elements instead of the adapted mesh.
     intorder : int, optional
         Quadrature degree (``schrodinger`` only; the paper uses 21).
+    blas_threads : int or None
+        BLAS threads used inside the call (threadpoolctl).  The 1D matrices are
+        small, and multi-threaded BLAS on them is up to 10x slower; ``None``
+        leaves the process setting alone.
 
     Returns
     -------
     CoefficientResult
     """
+    if blas_threads is None:
+        return _coefficients(potential, theta, n_modes, degree, h_scale, tail, rtol, strict,
+                             method, full_spectrum, domain, n_elements, intorder)
+    with threadpool_limits(limits=int(blas_threads), user_api="blas"):
+        return _coefficients(potential, theta, n_modes, degree, h_scale, tail, rtol, strict,
+                             method, full_spectrum, domain, n_elements, intorder)
+
+
+def _coefficients(potential, theta, n_modes, degree, h_scale, tail, rtol, strict, method,
+                  full_spectrum, domain, n_elements, intorder):
     if theta is None:
         theta = getattr(potential, "theta", None)
         if theta is None:
@@ -298,7 +313,7 @@ def coefficients(potential, theta=None, *, n_modes=None, degree=8, h_scale=1.5, 
                "refine the mesh (h_scale, degree) or increase n_modes")
         if strict:
             raise AccuracyError(msg)
-        warnings.warn(msg, AccuracyWarning, stacklevel=2)
+        warnings.warn(msg, AccuracyWarning, stacklevel=3)
     return res
 
 
