@@ -149,7 +149,7 @@ class WeightedFE:
         vals, ders = [], []
         for j in range(c.shape[1]):
             f = self.basis.interpolate(full[:, j])
-            vals.append(f.value)
+            vals.append(np.asarray(f))
             ders.append(f.grad[0])
         return np.array(vals), np.array(ders)
 
@@ -187,7 +187,7 @@ def weighted_fe(potential, theta, nodes, Wmin, *, degree=8, dirichlet_left=False
     if assemble:
         mesh = MeshLine(np.asarray(nodes))
         basis = Basis(mesh, ElementLinePp(degree), quadrature=(xi[None, :], wq))
-        if not np.allclose(basis.global_coordinates().value[0], X, rtol=0, atol=1e-12 * (1 + np.abs(X).max())):
+        if not np.allclose(np.asarray(basis.global_coordinates()[0]), X, rtol=0, atol=1e-12 * (1 + np.abs(X).max())):
             raise RuntimeError("scikit-fem quadrature points do not match the element ordering")
         A = BilinearForm(lambda u, v, w: theta * w.m * u.grad[0] * v.grad[0]).assemble(basis, m=m)
         B = BilinearForm(lambda u, v, w: w.m * u * v).assemble(basis, m=m)
@@ -318,7 +318,7 @@ def schrodinger_fe(potential, theta, nodes, Wmin, log_Z, *, degree=10, intorder=
     :math:`H^1_0(a, b)`, Gauss quadrature exact to degree ``intorder``."""
     mesh = MeshLine(np.asarray(nodes))
     basis = Basis(mesh, ElementLinePp(degree), intorder=intorder)
-    X = basis.global_coordinates().value[0]
+    X = np.asarray(basis.global_coordinates()[0])
     Phi = schrodinger_potential(potential, theta, X)
     H = BilinearForm(lambda u, v, w: theta * u.grad[0] * v.grad[0] + w.Phi * u * v).assemble(basis, Phi=Phi)
     Mass = _unweighted_mass(basis)
