@@ -45,6 +45,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.polynomial import legendre as npleg
 from scipy import sparse
+import scipy.sparse.linalg  # noqa: F401  (sparse.linalg.spsolve)
 from skfem import Basis, BilinearForm, ElementLinePp, MeshLine
 
 from .operator import log_weight, schrodinger_potential
@@ -112,7 +113,8 @@ class WeightedFE:
     the kernel (the even sector on ``[0, b]`` or the whole line ``[a, b]``).
     Quadrature arrays have shape (n_elements, nq); ``Z`` is the sector's
     :math:`\\int m` so that all normalised quantities (divided by Z) are those
-    of the whole line.
+    of the whole line.  ``E`` and ``Ed`` map free dofs to values and
+    derivatives at the quadrature points (flattened element-major).
     """
 
     nodes: np.ndarray
@@ -128,6 +130,9 @@ class WeightedFE:
     A: object = None
     B: object = None
     free: np.ndarray = None
+    E: object = None
+    Ed: object = None
+    kernel: np.ndarray = None
 
     @property
     def n_dofs(self):
@@ -141,65 +146,79 @@ class WeightedFE:
         r""":math:`\int M f` over the sector, :math:`M = m/Z`."""
         return self.integrate(self.m * f) / self.Z
 
-    def values(self, c):
-        """Values and derivatives at the quadrature points of FE vectors ``c`` (free dofs)."""
-        c = np.atleast_2d(np.asarray(c).T).T  # (n_free, k)
-        full = np.zeros((self.basis.N, c.shape[1]))
-        full[self.free] = c
-        vals, ders = [], []
-        for j in range(c.shape[1]):
-            f = self.basis.interpolate(full[:, j])
-            vals.append(np.asarray(f))
-            ders.append(f.grad[0])
-        return np.array(vals), np.array(ders)
+    def values(self, C):
+        """Values and derivatives at the quadrature points of FE vectors ``C`` (free dofs, (n, k)),
+        as arrays of shape (k, n_elements, nq)."""
+        C = np.asarray(C).reshape(self.E.shape[1], -1)
+        shape = (C.shape[1],) + self.X.shape
+        return ((self.E @ C).T.reshape(shape), (self.Ed @ C).T.reshape(shape))
 
     def to_dofs(self, phi):
         """Free-dof vector of a function of the FE space given at the quadrature points
         (unweighted L2 projection, exact for members of the space)."""
-        basis = self.basis
-        P = sparse.csr_matrix(_unweighted_mass(basis))
-        phi_i = _load(basis, phi)
-        full = sparse.linalg.spsolve(P.tocsc(), phi_i)
-        return full[self.free]
+        w = self.dx.ravel()
+        G = (self.E.T @ sparse.diags(w) @ self.E).tocsc()
+        return sparse.linalg.spsolve(G, self.E.T @ (w * np.ravel(phi)))
 
 
 def _unweighted_mass(basis):
     return BilinearForm(lambda u, v, w: u * v).assemble(basis)
 
 
-def _load(basis, f):
-    from skfem import LinearForm
-    return LinearForm(lambda v, w: w.f * v).assemble(basis, f=f)
+def _evaluation_matrices(basis, free):
+    """Sparse maps dofs -> values / derivatives at all quadrature points (element-major)."""
+    ne, nq = basis.dx.shape
+    nloc = basis.element_dofs.shape[0]
+    rows = np.broadcast_to(np.arange(ne * nq).reshape(ne, 1, nq), (ne, nloc, nq))
+    cols = np.broadcast_to(basis.element_dofs.T[:, :, None], (ne, nloc, nq))
+    val = np.stack([np.asarray(basis.basis[i][0]) for i in range(nloc)], axis=1)
+    der = np.stack([np.asarray(basis.basis[i][0].grad[0]) for i in range(nloc)], axis=1)
+    shape = (ne * nq, basis.N)
+    E = sparse.csr_matrix((val.ravel(), (rows.ravel(), cols.ravel())), shape=shape)
+    Ed = sparse.csr_matrix((der.ravel(), (rows.ravel(), cols.ravel())), shape=shape)
+    return E[:, free], Ed[:, free]
 
 
 def weighted_fe(potential, theta, nodes, Wmin, *, degree=8, dirichlet_left=False,
                 assemble=True, nq=None):
-    """Build the weighted discretisation on ``nodes`` (matrices only if ``assemble``)."""
+    """Build the weighted discretisation on ``nodes`` (matrices only if ``assemble``).
+
+    The element (``ElementLinePp``), its reference basis and dof numbering come from
+    scikit-fem; :math:`A = \\theta E_d^T\\,\\mathrm{diag}(m\\,dx)\\,E_d` and
+    :math:`B = E^T\\,\\mathrm{diag}(m\\,dx)\\,E` are formed from the basis tables
+    (identical to ``BilinearForm.assemble`` with the same quadrature, and faster).
+    """
     nq = degree + 5 if nq is None else nq
     xi, wq = gauss_rule(nq)
     h = np.diff(nodes)
     X = nodes[:-1, None] + h[:, None] * xi[None, :]
     dx = h[:, None] * wq[None, :]
-    m = np.exp(log_weight(potential, theta, X, Wmin))
+    with np.errstate(under="ignore"):
+        m = np.exp(log_weight(potential, theta, X, Wmin))
     Z = float(np.sum(m * dx))
     fe = WeightedFE(nodes=np.asarray(nodes), degree=degree, theta=theta,
                     dirichlet_left=dirichlet_left, X=X, dx=dx, m=m, Z=Z, Wmin=Wmin)
     if assemble:
         mesh = MeshLine(np.asarray(nodes))
         basis = Basis(mesh, ElementLinePp(degree), quadrature=(xi[None, :], wq))
-        if not np.allclose(np.asarray(basis.global_coordinates()[0]), X, rtol=0, atol=1e-12 * (1 + np.abs(X).max())):
+        Xb = np.asarray(basis.global_coordinates()[0])
+        if not np.allclose(Xb, X, rtol=0, atol=1e-12 * (1 + np.abs(X).max())):
             raise RuntimeError("scikit-fem quadrature points do not match the element ordering")
-        A = BilinearForm(lambda u, v, w: theta * w.m * u.grad[0] * v.grad[0]).assemble(basis, m=m)
-        B = BilinearForm(lambda u, v, w: w.m * u * v).assemble(basis, m=m)
         if dirichlet_left:
             left = basis.get_dofs(lambda x: np.isclose(x[0], nodes[0])).all()
             free = basis.complement_dofs(left)
         else:
             free = np.arange(basis.N)
-        fe.basis = basis
-        fe.A = A[free][:, free].tocsc()
-        fe.B = B[free][:, free].tocsc()
-        fe.free = free
+        E, Ed = _evaluation_matrices(basis, free)
+        W = sparse.diags((m * dx).ravel())
+        fe.basis, fe.free, fe.E, fe.Ed = basis, free, E, Ed
+        fe.A = (theta * (Ed.T @ W @ Ed)).tocsc()
+        fe.B = (E.T @ W @ E).tocsc()
+        if not dirichlet_left:
+            # the constant: vertex dofs 1, hierarchical bubble dofs 0
+            k = np.zeros(basis.N)
+            k[basis.nodal_dofs[0]] = 1.0
+            fe.kernel = k[free]
     return fe
 
 

@@ -158,14 +158,24 @@ class CoefficientResult:
 
 # ------------------------------------------------------------------------------------------
 
-def _phi_evaluator(fe, c, parity):
-    """phi(v) from the dof vector c of sector ``fe`` (parity extension for half-line sectors)."""
-    full = np.zeros(fe.basis.N)
-    full[fe.free] = c
+def _phi_evaluator(fe, c, parity, phi_q=None):
+    """phi(v) from the dof vector c of sector ``fe`` (parity extension for half-line sectors).
+
+    If ``phi_q`` (values at the quadrature points) is given instead, the dof vector is
+    computed on first use (the refined tunnelling mode: not needed unless plotted)."""
     lo, hi = fe.nodes[0], fe.nodes[-1]
     half = parity != 0
+    cache = {}
+
+    def dofs():
+        if "full" not in cache:
+            full = np.zeros(fe.basis.N)
+            full[fe.free] = fe.to_dofs(phi_q) if c is None else c
+            cache["full"] = full
+        return cache["full"]
 
     def phi(v):
+        full = dofs()
         v = np.asarray(v, dtype=float)
         x = np.abs(v) if half else v
         inside = (x >= lo) & (x <= hi)
@@ -182,6 +192,7 @@ def _phi_evaluator(fe, c, parity):
 def _sector_modes(fe, k, shift, *, data, refine, kernel):
     """Eigenpairs of one sector: values, derivatives at quadrature points, dof vectors, diagnostics."""
     lam, C = lanczos_modes(fe.A, fe.B, k, shift=shift, kernel=kernel)
+    refined = [None] * k
     C = C * math.sqrt(fe.Z)                      # int M phi^2 = 1 with M = m / Z
     vals, ders = fe.values(C)
     info = {"refined": False, "eig_indicator": np.zeros(k)}
@@ -190,13 +201,16 @@ def _sector_modes(fe, k, shift, *, data, refine, kernel):
     if refine and k >= 1 and (k == 1 or lam[0] < 0.1 * lam[1]):
         lam0, g, phi, steps, change = green_inverse_iteration(fe, vals[0])
         lam[0], vals[0], ders[0] = lam0, phi, g
-        C[:, 0] = fe.to_dofs(phi)
+        refined[0] = phi
         info.update(refined=True, green_steps=steps, green_change=change)
         info["eig_indicator"][0] = max(change, 100 * _EPS)
     for j in range(k):                          # sign: positive where |phi| is largest
         i = np.unravel_index(np.argmax(np.abs(vals[j])), vals[j].shape)
         if vals[j][i] < 0:
             vals[j], ders[j], C[:, j] = -vals[j], -ders[j], -C[:, j]
+            if refined[j] is not None:
+                refined[j] = vals[j]
+    info["refined_phi"] = refined
     if data is None:
         eta = np.zeros(k)
         omega = np.zeros(k)
@@ -217,7 +231,7 @@ def _shift(potential, mi, theta):
 
 
 def coefficients(potential, theta=None, *, n_modes=None, degree=8, h_scale=1.5, tail=45.0,
-                 rtol=1e-8, strict=False, method="weighted", full_spectrum=True,
+                 rtol=1e-8, strict=False, method="weighted", full_spectrum=False,
                  domain=None, n_elements=None, intorder=None, blas_threads=1):
     r"""Effective diffusion D and drift K of :math:`Q(f) = (W'f + \theta f')'` in 1D.
 
@@ -246,9 +260,12 @@ def coefficients(potential, theta=None, *, n_modes=None, degree=8, h_scale=1.5, 
         ``"schrodinger"`` is the paper's plain discretisation of
         :math:`\mathcal H` with Dirichlet conditions (baseline).
     full_spectrum : bool
-        For symmetric W, also compute the even sector so that ``eigenvalues``
-        is the whole low spectrum of :math:`\mathcal H` (the even modes do not
-        contribute to D and K).
+        Symmetric W only.  By default only the odd sector is computed: it
+        carries all the data (:math:`\eta_k = \omega_k = 0` for even modes), so
+        ``eigenvalues`` lists :math:`\lambda_1, \lambda_3, \dots` (``parity``
+        -1) and N counts odd modes.  With ``True`` the even sector is added:
+        ``eigenvalues`` is then the whole low spectrum of :math:`\mathcal H` and
+        N counts all modes, as in the paper's figures (twice the work).
     domain : (a, b), optional
         Override the automatic truncation (``schrodinger``: the paper uses (-10, 10)).
     n_elements : int, optional
@@ -363,7 +380,7 @@ def _weighted(potential, theta, mi, n_modes, degree, h_scale, tail, rtol, full_s
         nmax = fe.A.shape[0] - (2 if has_kernel else 1)
         k = min(n_modes, nmax)
         dof_limited |= k < n_modes
-        kernel = fe.to_dofs(np.ones_like(fe.X)) if has_kernel else None
+        kernel = fe.kernel if has_kernel else None
         if has_kernel:
             lam0 = float(kernel @ (fe.A @ kernel)) / float(kernel @ (fe.B @ kernel))
         lam, eta, om, C, sinfo = _sector_modes(fe, k, shift, data=data if is_data else None,
@@ -371,10 +388,13 @@ def _weighted(potential, theta, mi, n_modes, degree, h_scale, tail, rtol, full_s
         for j in range(k):
             lam_all.append(lam[j]); eta_all.append(eta[j]); om_all.append(om[j])
             par_all.append(parity); ind_all.append(sinfo["eig_indicator"][j])
-            ev_all.append(_phi_evaluator(fe, C[:, j], parity))
+            rphi = sinfo["refined_phi"][j]
+            ev_all.append(_phi_evaluator(fe, None if rphi is not None else C[:, j], parity,
+                                         phi_q=rphi))
         info["sectors"].append({"parity": parity, "n_dofs": fe.A.shape[0],
                                 "n_elements": len(fe.nodes) - 1,
-                                **{kk: vv for kk, vv in sinfo.items() if kk != "eig_indicator"}})
+                                **{kk: vv for kk, vv in sinfo.items()
+                                   if kk not in ("eig_indicator", "refined_phi")}})
     order = np.argsort(lam_all, kind="stable")[:n_modes]
     lam = np.concatenate([[lam0], np.asarray(lam_all)[order]])
     eta = np.concatenate([[0.0], np.asarray(eta_all)[order]])

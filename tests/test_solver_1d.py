@@ -59,7 +59,7 @@ def test_ornstein_uhlenbeck_exact(theta):
     Mode k ~ He_k(v) sqrt(M) feels the zero-flux truncation at (W - Wmin)/theta = 45
     through M(R) He_k(R)^2 ~ e^-45 R^2k / k!, about 1e-10 for k = 8: hence 1e-11 up to
     k = 6 and 1e-8 beyond (the coefficients only involve k = 1)."""
-    res = effcoef.coefficients(P.ornstein_uhlenbeck(), theta, n_modes=8)
+    res = effcoef.coefficients(P.ornstein_uhlenbeck(), theta, n_modes=8, full_spectrum=True)
     np.testing.assert_allclose(res.eigenvalues[1:7], np.arange(1, 7), rtol=1e-11)
     np.testing.assert_allclose(res.eigenvalues[1:], np.arange(1, 9), rtol=1e-8)
     assert abs(res.eigenvalues[0]) <= 1e-13
@@ -69,7 +69,7 @@ def test_ornstein_uhlenbeck_exact(theta):
 
 
 def test_ornstein_uhlenbeck_from_expression():
-    res = effcoef.coefficients(P.from_expression("v**2/2"), 1.0, n_modes=4)
+    res = effcoef.coefficients(P.from_expression("v**2/2"), 1.0, n_modes=4, full_spectrum=True)
     np.testing.assert_allclose(res.eigenvalues, [0, 1, 2, 3, 4], atol=1e-11)
 
 
@@ -78,7 +78,7 @@ def test_convergence_in_N_case_A(gamma):
     """Theorem 3.1: D^N, K^N converge faster than any power of lambda_{N+1}; Fig. 4: 10-15
     modes give the coefficients.  Reference: the quadrature formulas."""
     pot = P.case_a(gamma)
-    res = effcoef.coefficients(pot, n_modes=40)
+    res = effcoef.coefficients(pot, n_modes=40, full_spectrum=True)  # paper's N: all modes
     ref = quadrature_coefficients(pot, pot.theta)
     eD = np.abs(res.D_partial[1:] - ref.D) / ref.D
     eK = np.abs(res.K_partial[1:] - ref.K) / ref.K
@@ -89,11 +89,12 @@ def test_convergence_in_N_case_A(gamma):
     assert eD[-1] <= 1e-10 and eK[-1] <= 1e-10
 
 
+@pytest.mark.filterwarnings("ignore::effcoef.AccuracyWarning")  # 6 modes: truncated on purpose
 def test_eigenfunctions_orthonormal_and_parity():
     """Psi_k from the callable: orthonormal in L^2(R) by an independent fine-grid quadrature,
     Psi_0 = sqrt(M), parity alternates for the symmetric double well."""
     pot = P.case_a(10)
-    res = effcoef.coefficients(pot, n_modes=6)
+    res = effcoef.coefficients(pot, n_modes=6, full_spectrum=True)
     v = np.linspace(res.domain[0], res.domain[1], 40001)
     Psi = res.eigenfunctions(v)
     G = np.trapezoid(Psi[:, None, :] * Psi[None, :, :], v, axis=2)
@@ -117,10 +118,37 @@ def test_paper_schrodinger_discretisation_agrees():
     """Two independent discretisations: the paper's plain H^1_0 FE for H (uniform P10,
     Dirichlet) and the weighted one, outside the tunnelling regime."""
     pot = P.case_a(1)
-    w = effcoef.coefficients(pot, n_modes=20)
+    w = effcoef.coefficients(pot, n_modes=20, full_spectrum=True)
     s = effcoef.coefficients(pot, n_modes=20, method="schrodinger", n_elements=200)
     np.testing.assert_allclose(s.eigenvalues[:10], w.eigenvalues[:10], atol=1e-10)
     assert rel(s.D, w.D) <= 1e-9 and rel(s.K, w.K) <= 1e-9
+
+
+def test_odd_sector_default_matches_full_spectrum():
+    """The default (odd sector only) gives the same D, K and the odd eigenvalues of the
+    full spectrum; N counts odd modes there."""
+    pot = P.case_a(10)
+    odd = effcoef.coefficients(pot, n_modes=20)
+    full = effcoef.coefficients(pot, n_modes=40, full_spectrum=True)
+    assert np.all(odd.parity[1:] == -1)
+    np.testing.assert_allclose(odd.eigenvalues[1:], full.eigenvalues[full.parity == -1][:20],
+                               rtol=1e-11)
+    assert rel(odd.D, full.D) <= 1e-13 and rel(odd.K, full.K) <= 1e-13
+
+
+def test_weighted_matrices_equal_scikit_fem_forms():
+    """A and B built from the basis tables equal scikit-fem's BilinearForm assembly."""
+    from skfem import BilinearForm
+    from effcoef.fem1d import adapted_nodes, weighted_fe
+    pot = P.case_c(5, 2)
+    mi = pot.mass_interval(pot.theta)
+    fe = weighted_fe(pot, pot.theta, adapted_nodes(pot, pot.theta, mi.a, mi.b), mi.Wmin)
+    A = BilinearForm(lambda u, v, w: pot.theta * w.m * u.grad[0] * v.grad[0]).assemble(
+        fe.basis, m=fe.m)
+    B = BilinearForm(lambda u, v, w: w.m * u * v).assemble(fe.basis, m=fe.m)
+    assert abs(A - fe.A).max() <= 1e-13 * abs(A).max()
+    assert abs(B - fe.B).max() <= 1e-13 * abs(B).max()
+    assert abs(fe.A @ fe.kernel).max() <= 1e-13 * abs(A).max()   # the constant is the kernel
 
 
 def test_case_c_mean_velocity_and_data():
