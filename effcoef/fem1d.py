@@ -146,6 +146,11 @@ class WeightedFE:
         r""":math:`\int M f` over the sector, :math:`M = m/Z`."""
         return self.integrate(self.m * f) / self.Z
 
+    def mean_square(self, f):
+        r""":math:`\int M f^2`, formed as :math:`(\sqrt m f)^2` so that a huge f where m is
+        tiny (the flux of a tunnelling mode across the barrier) does not overflow."""
+        return self.integrate(np.square(np.sqrt(self.m) * f)) / self.Z
+
     def values(self, C):
         """Values and derivatives at the quadrature points of FE vectors ``C`` (free dofs, (n, k)),
         as arrays of shape (k, n_elements, nq)."""
@@ -159,6 +164,13 @@ class WeightedFE:
         w = self.dx.ravel()
         G = (self.E.T @ sparse.diags(w) @ self.E).tocsc()
         return sparse.linalg.spsolve(G, self.E.T @ (w * np.ravel(phi)))
+
+
+@lru_cache(maxsize=16)
+def _element(degree):
+    """One ElementLinePp per degree: it caches its reference basis tables (rebuilding them
+    costs more than the rest of a small assembly)."""
+    return ElementLinePp(degree)
 
 
 def _unweighted_mass(basis):
@@ -200,7 +212,7 @@ def weighted_fe(potential, theta, nodes, Wmin, *, degree=8, dirichlet_left=False
                     dirichlet_left=dirichlet_left, X=X, dx=dx, m=m, Z=Z, Wmin=Wmin)
     if assemble:
         mesh = MeshLine(np.asarray(nodes))
-        basis = Basis(mesh, ElementLinePp(degree), quadrature=(xi[None, :], wq))
+        basis = Basis(mesh, _element(degree), quadrature=(xi[None, :], wq))
         Xb = np.asarray(basis.global_coordinates()[0])
         if not np.allclose(Xb, X, rtol=0, atol=1e-12 * (1 + np.abs(X).max())):
             raise RuntimeError("scikit-fem quadrature points do not match the element ordering")

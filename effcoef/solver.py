@@ -48,7 +48,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from .errors import AccuracyError, AccuracyWarning, EffcoefError
 from .fem1d import adapted_nodes, green_solve, schrodinger_fe, weighted_fe
@@ -58,6 +58,14 @@ from .spectrum import green_inverse_iteration, lanczos_modes
 __all__ = ["coefficients", "CoefficientResult"]
 
 _EPS = np.finfo(float).eps
+_CONTROLLER = []
+
+
+def _blas_controller():
+    """One ThreadpoolController per process (inspecting the loaded libraries costs ~2 ms)."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 @dataclass
@@ -284,7 +292,7 @@ def coefficients(potential, theta=None, *, n_modes=None, degree=8, h_scale=1.5, 
     if blas_threads is None:
         return _coefficients(potential, theta, n_modes, degree, h_scale, tail, rtol, strict,
                              method, full_spectrum, domain, n_elements, intorder)
-    with threadpool_limits(limits=int(blas_threads), user_api="blas"):
+    with _blas_controller().limit(limits=int(blas_threads), user_api="blas"):
         return _coefficients(potential, theta, n_modes, degree, h_scale, tail, rtol, strict,
                              method, full_spectrum, domain, n_elements, intorder)
 
@@ -408,7 +416,7 @@ def _weighted(potential, theta, mi, n_modes, degree, h_scale, tail, rtol, full_s
     # N -> infinity limits of the discrete problem, and the same at degree p - 2
     def limits(fe):
         g, _ = green_solve(fe, fe.X - V)
-        return theta * fe.mean(g * g), fe.mean((fe.X - V) ** 2) / theta
+        return theta * fe.mean_square(g), fe.mean_square(fe.X - V) / theta
 
     D_inf, K_inf = limits(fe_data)
     fe_c = weighted_fe(potential, theta, fe_data.nodes, Wmin, degree=degree + 2,

@@ -100,11 +100,13 @@ def green_inverse_iteration(fe, phi0, *, rtol=1e-15, maxiter=30):
     lam_old = np.nan
     change = np.inf
     for it in range(1, maxiter + 1):
+        phi = phi / np.max(np.abs(phi))          # G phi ~ phi / lambda: keep magnitudes O(1)
         g, phi = green_solve(fe, phi)
-        nrm2 = fe.mean(phi * phi)
-        lam = fe.theta * fe.mean(g * g) / nrm2
-        s = 1.0 / np.sqrt(nrm2)
-        g, phi = g * s, phi * s
+        s = np.max(np.abs(phi))
+        g, phi = g / s, phi / s
+        nrm2 = fe.mean_square(phi)
+        lam = fe.theta * fe.mean_square(g) / nrm2
+        g, phi = g / np.sqrt(nrm2), phi / np.sqrt(nrm2)
         change = abs(lam - lam_old) / lam if np.isfinite(lam_old) else np.inf
         lam_old = lam
         if change <= rtol and it >= 2:
