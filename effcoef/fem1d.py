@@ -104,6 +104,43 @@ def adapted_nodes(potential, theta, a, b, *, h_scale=1.5, fixed=(), min_elements
     return np.asarray(nodes)
 
 
+class BandedSym:
+    """Symmetric banded matrix in LAPACK upper storage: ``ab[u + i - j, j] = A[i, j]`` (i <= j).
+
+    The 1D weighted matrices live here: factorisations use LAPACK ``pbtrf`` (see
+    :mod:`effcoef.spectrum`); products use a CSR copy made on first use (for these small
+    bands scipy's CSR product has less call overhead than BLAS ``sbmv``).
+    """
+
+    def __init__(self, ab):
+        self.ab = np.asarray(ab, dtype=float)
+        self.u = self.ab.shape[0] - 1
+        self.shape = (self.ab.shape[1], self.ab.shape[1])
+        self.dtype = np.dtype(float)
+        self._csr = None
+
+    def __matmul__(self, x):
+        if self._csr is None:
+            self._csr = self.tosparse().tocsr()
+        return self._csr @ np.asarray(x, dtype=float)
+
+    def dot(self, x):
+        return self @ x
+
+    def __add__(self, other):
+        return BandedSym(self.ab + other.ab)
+
+    def __rmul__(self, c):
+        return BandedSym(c * self.ab)
+
+    def tosparse(self):
+        """The full symmetric matrix as scipy.sparse CSC (tests, eigsh fallback)."""
+        u, n = self.u, self.shape[0]
+        offs = list(range(-u, u + 1))
+        diags = [self.ab[u - abs(o), abs(o):] for o in offs]
+        return sparse.diags(diags, offs, shape=self.shape, format="csc")
+
+
 @dataclass
 class WeightedFE:
     """Weighted discretisation of one sector (see module docstring).
@@ -113,8 +150,12 @@ class WeightedFE:
     the kernel (the even sector on ``[0, b]`` or the whole line ``[a, b]``).
     Quadrature arrays have shape (n_elements, nq); ``Z`` is the sector's
     :math:`\\int m` so that all normalised quantities (divided by Z) are those
-    of the whole line.  ``E`` and ``Ed`` map free dofs to values and
-    derivatives at the quadrature points (flattened element-major).
+    of the whole line.
+
+    Degrees of freedom are numbered element by element (left vertex, the p-1
+    hierarchical bubbles of scikit-fem's ``ElementLinePp``, right vertex shared
+    with the next element), so ``A`` and ``B`` are banded with half-bandwidth p
+    (:class:`BandedSym`).  In the Dirichlet sector the first vertex dof is removed.
     """
 
     nodes: np.ndarray
@@ -126,17 +167,13 @@ class WeightedFE:
     m: np.ndarray
     Z: float
     Wmin: float
-    basis: object = None
     A: object = None
     B: object = None
-    free: np.ndarray = None
-    E: object = None
-    Ed: object = None
     kernel: np.ndarray = None
 
     @property
     def n_dofs(self):
-        return int(self.free.size) if self.free is not None else None
+        return None if self.A is None else int(self.A.shape[0])
 
     def integrate(self, f):
         r""":math:`\int f` with the element quadrature (f given at the quadrature points)."""
@@ -151,86 +188,134 @@ class WeightedFE:
         tiny (the flux of a tunnelling mode across the barrier) does not overflow."""
         return self.integrate(np.square(np.sqrt(self.m) * f)) / self.Z
 
+    def _full(self, C):
+        C = np.asarray(C, dtype=float)
+        if self.dirichlet_left:
+            C = np.concatenate([np.zeros((1,) + C.shape[1:]), C])
+        return C
+
     def values(self, C):
-        """Values and derivatives at the quadrature points of FE vectors ``C`` (free dofs, (n, k)),
+        """Values and derivatives at the quadrature points of FE vectors ``C`` ((n, k)),
         as arrays of shape (k, n_elements, nq)."""
-        C = np.asarray(C).reshape(self.E.shape[1], -1)
-        shape = (C.shape[1],) + self.X.shape
-        return ((self.E @ C).T.reshape(shape), (self.Ed @ C).T.reshape(shape))
+        p, ne = self.degree, self.X.shape[0]
+        P, dP = _reference_tables(p, self.X.shape[1])
+        loc = self._full(np.asarray(C).reshape(self.n_dofs, -1))[_local_to_global(p, ne)]
+        h = np.diff(self.nodes)
+        vals = np.einsum("eik,iq->keq", loc, P)
+        ders = np.einsum("eik,iq->keq", loc, dP) / h[None, :, None]
+        return vals, ders
 
     def to_dofs(self, phi):
-        """Free-dof vector of a function of the FE space given at the quadrature points
+        """Dof vector of a function of the FE space given at the quadrature points
         (unweighted L2 projection, exact for members of the space)."""
-        w = self.dx.ravel()
-        G = (self.E.T @ sparse.diags(w) @ self.E).tocsc()
-        return sparse.linalg.spsolve(G, self.E.T @ (w * np.ravel(phi)))
+        from scipy.linalg import solveh_banded
+        p, ne = self.degree, self.X.shape[0]
+        P, _ = _reference_tables(p, self.X.shape[1])
+        G = _assemble_banded(p, np.einsum("eq,iq,jq->eij", self.dx, P, P))
+        gd = _local_to_global(p, ne)
+        rhs = np.bincount(gd.ravel(), weights=np.einsum("eq,iq->ei", self.dx * phi, P).ravel(),
+                          minlength=ne * p + 1)
+        c = solveh_banded(G, rhs)
+        return c[1:] if self.dirichlet_left else c
 
-
-@lru_cache(maxsize=16)
-def _element(degree):
-    """One ElementLinePp per degree: it caches its reference basis tables (rebuilding them
-    costs more than the rest of a small assembly)."""
-    return ElementLinePp(degree)
+    def evaluate(self, c, v):
+        """The FE function with dof vector ``c`` at points ``v`` inside the mesh."""
+        v = np.asarray(v, dtype=float)
+        p, nodes = self.degree, self.nodes
+        e = np.clip(np.searchsorted(nodes, v, side="right") - 1, 0, len(nodes) - 2)
+        y = (v - nodes[e]) / (nodes[e + 1] - nodes[e])
+        P, _ = ElementLinePp._reval_legendre(y, p)            # (p+1, len(v)) reference basis
+        full = self._full(c)
+        gdofs = _local_to_global(p, len(nodes) - 1)[e]         # (len(v), p+1)
+        return np.einsum("iv,vi->v", P, full[gdofs])
 
 
 def _unweighted_mass(basis):
     return BilinearForm(lambda u, v, w: u * v).assemble(basis)
 
 
-def _evaluation_matrices(basis, free):
-    """Sparse maps dofs -> values / derivatives at all quadrature points (element-major)."""
-    ne, nq = basis.dx.shape
-    nloc = basis.element_dofs.shape[0]
-    rows = np.broadcast_to(np.arange(ne * nq).reshape(ne, 1, nq), (ne, nloc, nq))
-    cols = np.broadcast_to(basis.element_dofs.T[:, :, None], (ne, nloc, nq))
-    val = np.stack([np.asarray(basis.basis[i][0]) for i in range(nloc)], axis=1)
-    der = np.stack([np.asarray(basis.basis[i][0].grad[0]) for i in range(nloc)], axis=1)
-    shape = (ne * nq, basis.N)
-    E = sparse.csr_matrix((val.ravel(), (rows.ravel(), cols.ravel())), shape=shape)
-    Ed = sparse.csr_matrix((der.ravel(), (rows.ravel(), cols.ravel())), shape=shape)
-    return E[:, free], Ed[:, free]
+@lru_cache(maxsize=64)
+def _local_to_global(p, ne):
+    """Global dof of local function i of element e, for scikit-fem's ElementLinePp local order
+    (0: left vertex, 1: right vertex, 2..p: bubbles); element-by-element numbering."""
+    base = (np.arange(ne) * p)[:, None]
+    loc = np.array([0, p] + list(range(1, p)))
+    out = base + loc[None, :]
+    out.flags.writeable = False
+    return out
+
+
+@lru_cache(maxsize=64)
+def _band_scatter(p, ne):
+    """For element matrices (ne, p+1, p+1): flat indices into the (p+1, N) upper band and the
+    mask of the entries that belong there (global row <= global column)."""
+    gd = _local_to_global(p, ne)
+    gi = np.broadcast_to(gd[:, :, None], (ne, p + 1, p + 1))
+    gj = np.broadcast_to(gd[:, None, :], (ne, p + 1, p + 1))
+    mask = (gi <= gj).ravel()
+    N = ne * p + 1
+    flat = ((p + gi - gj) * N + gj).ravel()[mask]
+    return flat, mask
+
+
+def _assemble_banded(p, Ke):
+    """Sum element matrices (ne, p+1, p+1) into upper band storage (p+1, N)."""
+    ne = Ke.shape[0]
+    flat, mask = _band_scatter(p, ne)
+    N = ne * p + 1
+    return np.bincount(flat, weights=Ke.ravel()[mask], minlength=(p + 1) * N).reshape(p + 1, N)
+
+
+@lru_cache(maxsize=64)
+def _reference_tables(p, nq):
+    """ElementLinePp(p) values and reference derivatives at the nq Gauss points of [0, 1]."""
+    xi, _ = gauss_rule(nq)
+    P, dP = ElementLinePp._reval_legendre(np.asarray(xi), p)
+    P, dP = P, dP[:, 0]
+    P.flags.writeable = dP.flags.writeable = False
+    return P, dP
 
 
 def weighted_fe(potential, theta, nodes, Wmin, *, degree=8, dirichlet_left=False,
                 assemble=True, nq=None):
     """Build the weighted discretisation on ``nodes`` (matrices only if ``assemble``).
 
-    The element (``ElementLinePp``), its reference basis and dof numbering come from
-    scikit-fem; :math:`A = \\theta E_d^T\\,\\mathrm{diag}(m\\,dx)\\,E_d` and
-    :math:`B = E^T\\,\\mathrm{diag}(m\\,dx)\\,E` are formed from the basis tables
-    (identical to ``BilinearForm.assemble`` with the same quadrature, and faster).
+    The element is scikit-fem's ``ElementLinePp(degree)`` (hierarchical: vertex hats and
+    integrated Legendre bubbles), evaluated on the reference element; the element matrices
+
+    .. math:: A_e = \\theta\\sum_q m\\,dx\\,\\varphi_i'\\varphi_j', \\qquad
+              B_e = \\sum_q m\\,dx\\,\\varphi_i\\varphi_j
+
+    are summed into banded storage.  They are exactly what ``skfem.BilinearForm.assemble``
+    produces with the same quadrature (tested), in a banded numbering.
     """
     nq = degree + 5 if nq is None else nq
     xi, wq = gauss_rule(nq)
+    nodes = np.asarray(nodes, dtype=float)
     h = np.diff(nodes)
     X = nodes[:-1, None] + h[:, None] * xi[None, :]
     dx = h[:, None] * wq[None, :]
     with np.errstate(under="ignore"):
         m = np.exp(log_weight(potential, theta, X, Wmin))
     Z = float(np.sum(m * dx))
-    fe = WeightedFE(nodes=np.asarray(nodes), degree=degree, theta=theta,
+    fe = WeightedFE(nodes=nodes, degree=degree, theta=theta,
                     dirichlet_left=dirichlet_left, X=X, dx=dx, m=m, Z=Z, Wmin=Wmin)
     if assemble:
-        mesh = MeshLine(np.asarray(nodes))
-        basis = Basis(mesh, _element(degree), quadrature=(xi[None, :], wq))
-        Xb = np.asarray(basis.global_coordinates()[0])
-        if not np.allclose(Xb, X, rtol=0, atol=1e-12 * (1 + np.abs(X).max())):
-            raise RuntimeError("scikit-fem quadrature points do not match the element ordering")
-        if dirichlet_left:
-            left = basis.get_dofs(lambda x: np.isclose(x[0], nodes[0])).all()
-            free = basis.complement_dofs(left)
-        else:
-            free = np.arange(basis.N)
-        E, Ed = _evaluation_matrices(basis, free)
-        W = sparse.diags((m * dx).ravel())
-        fe.basis, fe.free, fe.E, fe.Ed = basis, free, E, Ed
-        fe.A = (theta * (Ed.T @ W @ Ed)).tocsc()
-        fe.B = (E.T @ W @ E).tocsc()
+        p = degree
+        P, dP = _reference_tables(p, nq)
+        w = m * dx
+        Ae = theta * np.einsum("eq,iq,jq->eij", w / (h * h)[:, None], dP, dP)
+        Be = np.einsum("eq,iq,jq->eij", w, P, P)
+        Ab, Bb = _assemble_banded(p, Ae), _assemble_banded(p, Be)
+        if dirichlet_left:                 # drop the first vertex dof (phi(0) = 0)
+            for ab in (Ab, Bb):
+                ab[p - np.arange(1, p + 1), np.arange(1, p + 1)] = 0.0
+            Ab, Bb = Ab[:, 1:], Bb[:, 1:]
+        fe.A, fe.B = BandedSym(Ab), BandedSym(Bb)
         if not dirichlet_left:
-            # the constant: vertex dofs 1, hierarchical bubble dofs 0
-            k = np.zeros(basis.N)
-            k[basis.nodal_dofs[0]] = 1.0
-            fe.kernel = k[free]
+            k = np.zeros(len(h) * p + 1)
+            k[::p] = 1.0          # the constant: vertex dofs 1, bubbles 0
+            fe.kernel = k
     return fe
 
 

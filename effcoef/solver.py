@@ -176,20 +176,18 @@ def _phi_evaluator(fe, c, parity, phi_q=None):
     cache = {}
 
     def dofs():
-        if "full" not in cache:
-            full = np.zeros(fe.basis.N)
-            full[fe.free] = fe.to_dofs(phi_q) if c is None else c
-            cache["full"] = full
-        return cache["full"]
+        if "c" not in cache:
+            cache["c"] = fe.to_dofs(phi_q) if c is None else c
+        return cache["c"]
 
     def phi(v):
-        full = dofs()
+        cv = dofs()
         v = np.asarray(v, dtype=float)
         x = np.abs(v) if half else v
         inside = (x >= lo) & (x <= hi)
         out = np.zeros_like(v)
         if np.any(inside):
-            out[inside] = fe.basis.probes(np.clip(x[inside], lo, hi)[None, :]) @ full
+            out[inside] = fe.evaluate(cv, x[inside])
         if half and parity < 0:
             out = np.where(v < 0, -out, out)
         return out

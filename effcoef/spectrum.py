@@ -2,12 +2,13 @@ r"""Low spectrum of the discrete operator (paper 004, Step 3).
 
 Two tools, used together in one dimension:
 
-* :func:`lanczos_modes` - implicitly restarted Lanczos (``scipy.sparse.linalg.eigsh``)
-  in shift-invert mode for :math:`A x = \lambda B x`.  The shift is *negative*
+* :func:`lanczos_modes` - Lanczos in shift-invert mode for :math:`A x = \lambda B x`
+  (full re-orthogonalisation, banded Cholesky solves; ARPACK's
+  ``scipy.sparse.linalg.eigsh`` as fallback).  The shift is *negative*
   (:math:`\sigma = -s`, ``s`` of the order of the first excited level), so that
   :math:`(A + sB)^{-1}B` is well conditioned whatever the tunnelling; the known
-  kernel (the constants, i.e. :math:`\sqrt M`) is removed exactly by a bordered
-  solve, not left to the eigensolver to separate from :math:`\lambda_1`.
+  kernel (the constants, i.e. :math:`\sqrt M`) is removed exactly by projection,
+  not left to the eigensolver to separate from :math:`\lambda_1`.
   Eigenvalues come out with an absolute accuracy of about
   :math:`\epsilon\,s`; that is enough for every mode except an exponentially
   small one.
@@ -21,8 +22,7 @@ Two tools, used together in one dimension:
 """
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse.linalg import LinearOperator, eigsh, splu
+from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .fem1d import green_solve
 
@@ -34,42 +34,121 @@ def _start_vector(n):
     return np.random.default_rng(12345).standard_normal(n)
 
 
-def lanczos_modes(A, B, k, *, shift, kernel=None, tol=0.0):
+def shift_invert_solver(A, B, shift, kernel=None):
+    r"""Apply :math:`x \mapsto P(A + \mathrm{shift}\,B)^{-1} y`.
+
+    :math:`A + \mathrm{shift}\,B` is symmetric positive definite and banded (element-wise
+    dof numbering), so it is factorised once by banded Cholesky (LAPACK ``pbtrf``).  With
+    a ``kernel`` vector k of A, P is the B-orthogonal projection onto the complement of k:
+    since :math:`(A + sB)^{-1}Bk = k/s` this is exactly the shift-invert operator of the
+    deflated pencil (the constant is removed exactly, not left to the eigensolver).
+    """
+    from scipy.linalg import cholesky_banded
+    from scipy.linalg.lapack import dpbtrs
+
+    cb = cholesky_banded(A.ab + shift * B.ab, lower=False, check_finite=False)
+
+    def chol_solve(y):                 # LAPACK pbtrs directly: the wrapper's checks cost 3x
+        x, info = dpbtrs(cb, np.asarray(y, dtype=float).ravel(), lower=0)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"pbtrs failed (info={info})")
+        return x
+
+    if kernel is None:
+        return chol_solve
+    Bk = B @ kernel
+    kBk = float(kernel @ Bk)
+    return lambda y: (lambda x: x - kernel * (Bk @ x / kBk))(chol_solve(y))
+
+
+def _lanczos(solve, B, k, n, *, tol, maxdim, project=None):
+    r"""Lanczos with full B-orthogonalisation for the ``k`` largest eigenvalues of the
+    B-self-adjoint operator :math:`OP = C^{-1}B` (given as ``solve`` = :math:`C^{-1}`).
+
+    Returns (theta, X, converged): Ritz values (descending) and B-orthonormal Ritz vectors.
+    Convergence: residual :math:`\beta_m |s_{m,i}| \le tol\,\theta_i` for every wanted i,
+    which bounds the Ritz value error by :math:`(tol\,\theta_i)^2/\mathrm{gap}`.
+    """
+    Q = np.empty((maxdim + 1, n))          # rows: contiguous slices for the projections
+    BQ = np.empty((maxdim + 1, n))
+    q = _start_vector(n)
+    if project is not None:
+        q = project(q)
+    Bq = B @ q
+    nq = np.sqrt(q @ Bq)
+    Q[0], BQ[0] = q / nq, Bq / nq
+    T = np.zeros((maxdim + 1, maxdim + 1))
+    theta = S = None
+    m = 0
+    for j in range(maxdim):
+        w = solve(BQ[j])
+        for _ in range(2):                       # full re-orthogonalisation, twice
+            h = BQ[:j + 1] @ w
+            w -= h @ Q[:j + 1]
+            T[:j + 1, j] += h
+        Bw = B @ w
+        beta = np.sqrt(max(float(w @ Bw), 0.0))
+        T[j + 1, j] = beta
+        m = j + 1
+        if (m >= 2 * k + 8 and m % 8 == 0) or m == maxdim or beta == 0.0:
+            theta, S = np.linalg.eigh(0.5 * (T[:m, :m] + T[:m, :m].T))
+            theta, S = theta[::-1][:k], S[:, ::-1][:, :k]
+            if m >= k and np.all(beta * np.abs(S[-1, :]) <= tol * np.abs(theta)):
+                return theta, (S.T @ Q[:m]).T, True
+        if beta == 0.0:
+            break
+        Q[j + 1], BQ[j + 1] = w / beta, Bw / beta
+    return theta, None, False
+
+
+def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None):
     r"""The ``k`` lowest eigenpairs of :math:`A x = \lambda B x`, excluding ``kernel``.
 
     Parameters
     ----------
-    A, B : sparse symmetric matrices, A positive semi-definite, B positive definite.
+    A, B : effcoef.fem1d.BandedSym, A positive semi-definite, B positive definite.
     k : int, number of eigenpairs.
     shift : float > 0, Lanczos runs on :math:`(A + \mathrm{shift}\,B)^{-1} B`.
     kernel : array or None
-        A vector spanning the kernel of ``A`` (the constant); the iteration is
-        restricted to its B-orthogonal complement by a bordered solve.
+        A vector spanning the kernel of ``A`` (the constant); removed exactly by projection.
+    tol : float
+        Relative residual of the Ritz values of the shift-inverted operator.
+    maxdim : int, optional
+        Largest Krylov dimension of the Lanczos iteration (default ``max(3k + 20, 60)``).
 
     Returns
     -------
     lam : (k,) ascending eigenvalues; X : (n, k) B-orthonormal eigenvectors.
+
+    Notes
+    -----
+    A Lanczos iteration with full B-orthogonalisation (no restarts are needed for the small
+    1D pencils; one banded solve and one B-product per step).  If it has not converged
+    within ``maxdim`` steps, ARPACK's implicitly restarted Lanczos
+    (``scipy.sparse.linalg.eigsh``) is run on the same shift-invert operator.
     """
     n = A.shape[0]
-    C = (A + shift * B).tocsc()
-    if kernel is None:
-        lu = splu(C)
-        solve = lu.solve
-    else:
-        Bk = B @ kernel
-        K = sparse.bmat([[C, Bk[:, None]], [Bk[None, :], None]], format="csc")
-        lu = splu(K)
-
-        def solve(y):
-            y = np.asarray(y).ravel()
-            return lu.solve(np.concatenate([y, [0.0]]))[:n]
     nmax = n - 1 if kernel is None else n - 2
     if k > nmax:
         raise ValueError(f"asked for {k} modes but the discretisation has only {nmax} usable dofs")
-    OPinv = LinearOperator((n, n), matvec=solve, dtype=float)
-    ncv = min(n, max(2 * k + 1, 20))
-    lam, X = eigsh(A, k=k, M=B, sigma=-shift, which="LM", OPinv=OPinv, v0=_start_vector(n),
-                   tol=tol, ncv=ncv)
+    solve = shift_invert_solver(A, B, shift, kernel)
+    project = None
+    if kernel is not None:
+        Bk = B @ kernel
+        kBk = float(kernel @ Bk)
+        project = lambda x: x - kernel * (Bk @ x / kBk)  # noqa: E731
+    maxdim = min(nmax, max(3 * k + 20, 60) if maxdim is None else int(maxdim))
+    theta, X, ok = _lanczos(solve, B, k, n, tol=tol, maxdim=maxdim, project=project)
+    if ok:
+        lam = 1.0 / theta - shift
+    else:
+        OPinv = LinearOperator((n, n), matvec=solve, dtype=float)
+        ncv = min(nmax, max(2 * k + 1, 20))
+        Aop = LinearOperator((n, n), matvec=A.dot, dtype=float)
+        Bop = LinearOperator((n, n), matvec=B.dot, dtype=float)
+        lam, X = eigsh(Aop, k=k, M=Bop, sigma=-shift, which="LM", OPinv=OPinv,
+                       v0=project(_start_vector(n)) if project else _start_vector(n),
+                       tol=0.0, ncv=ncv)
     order = np.argsort(lam)
     lam, X = lam[order], X[:, order]
     X = X / np.sqrt(np.einsum("ik,ik->k", X, B @ X))

@@ -138,17 +138,26 @@ def test_odd_sector_default_matches_full_spectrum():
 
 def test_weighted_matrices_equal_scikit_fem_forms():
     """A and B built from the basis tables equal scikit-fem's BilinearForm assembly."""
-    from skfem import BilinearForm
-    from effcoef.fem1d import adapted_nodes, weighted_fe
+    from skfem import Basis, BilinearForm, ElementLinePp, MeshLine
+    from effcoef.fem1d import _local_to_global, adapted_nodes, gauss_rule, weighted_fe
     pot = P.case_c(5, 2)
     mi = pot.mass_interval(pot.theta)
-    fe = weighted_fe(pot, pot.theta, adapted_nodes(pot, pot.theta, mi.a, mi.b), mi.Wmin)
+    p = 8
+    fe = weighted_fe(pot, pot.theta, adapted_nodes(pot, pot.theta, mi.a, mi.b), mi.Wmin, degree=p)
+    xi, wq = gauss_rule(p + 5)
+    basis = Basis(MeshLine(fe.nodes), ElementLinePp(p), quadrature=(np.array(xi)[None, :], wq))
     A = BilinearForm(lambda u, v, w: pot.theta * w.m * u.grad[0] * v.grad[0]).assemble(
-        fe.basis, m=fe.m)
-    B = BilinearForm(lambda u, v, w: w.m * u * v).assemble(fe.basis, m=fe.m)
-    assert abs(A - fe.A).max() <= 1e-13 * abs(A).max()
-    assert abs(B - fe.B).max() <= 1e-13 * abs(B).max()
+        basis, m=fe.m)
+    B = BilinearForm(lambda u, v, w: w.m * u * v).assemble(basis, m=fe.m)
+    # scikit-fem's dof numbers -> the solver's banded element-by-element numbering
+    perm = np.empty(basis.N, dtype=int)
+    perm[_local_to_global(p, len(fe.nodes) - 1).ravel()] = basis.element_dofs.T.ravel()
+    A, B = A[perm][:, perm], B[perm][:, perm]
+    assert abs(A - fe.A.tosparse()).max() <= 1e-13 * abs(A).max()
+    assert abs(B - fe.B.tosparse()).max() <= 1e-13 * abs(B).max()
     assert abs(fe.A @ fe.kernel).max() <= 1e-13 * abs(A).max()   # the constant is the kernel
+    x = np.random.default_rng(0).standard_normal(basis.N)
+    np.testing.assert_allclose(fe.B @ x, B @ x, rtol=0, atol=1e-13 * abs(B).max())
 
 
 def test_case_c_mean_velocity_and_data():
