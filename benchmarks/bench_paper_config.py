@@ -21,18 +21,23 @@ import potentials
 from effcoef.quadrature import quadrature_coefficients
 
 
-def timed(fn, repeat):
-    out, times = None, []
+def timed_pair(f, g, repeat):
+    """Median times of f and g, measured interleaved (f, g, f, g, ...) so that the shared
+    machine's load drifts affect both alike."""
+    tf, tg, rf, rg = [], [], None, None
     for _ in range(repeat):
         t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return out, statistics.median(times)
+        rf = f()
+        tf.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        rg = g()
+        tg.append(time.perf_counter() - t)
+    return rf, statistics.median(tf), rg, statistics.median(tg)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--modes", type=int, default=20, help="N for the paper configuration")
     args = ap.parse_args()
     warnings.simplefilter("ignore", effcoef.AccuracyWarning)
@@ -40,10 +45,12 @@ def main():
     for gamma in (1, 10, 50):
         pot = potentials.case_a(gamma)
         ref = quadrature_coefficients(pot, pot.theta)
-        ours, t_ours = timed(lambda: effcoef.coefficients(pot, rtol=1e-10), args.repeat)
-        paper, t_paper = timed(lambda: effcoef.coefficients(
-            pot, method="schrodinger", domain=(-10.0, 10.0), n_elements=1000, degree=10,
-            intorder=21, n_modes=args.modes), max(1, args.repeat // 2))
+        ours, t_ours, paper, t_paper = timed_pair(
+            lambda: effcoef.coefficients(pot, rtol=1e-10),
+            lambda: effcoef.coefficients(pot, method="schrodinger", domain=(-10.0, 10.0),
+                                         n_elements=1000, degree=10, intorder=21,
+                                         n_modes=args.modes),
+            args.repeat)
         err = lambda r: max(abs(r.D - ref.D) / ref.D, abs(r.K - ref.K) / ref.K)
         rows.append((gamma, t_paper, t_ours, t_paper / t_ours, err(paper), err(ours),
                      paper.n_dofs, ours.n_dofs))

@@ -307,8 +307,8 @@ def _coefficients(potential, theta, n_modes, degree, h_scale, tail, rtol, strict
         raise EffcoefError(f"degree must be >= 2, got {degree}")
     if not (h_scale > 0 and np.isfinite(h_scale)):
         raise EffcoefError(f"h_scale must be a positive number, got {h_scale!r}")
-    if not (np.isfinite(tail) and tail >= 5):
-        raise EffcoefError(f"tail must be >= 5 (log-mass cut), got {tail!r}")
+    if not (np.isfinite(tail) and 5 <= tail <= 600):
+        raise EffcoefError(f"tail must be in [5, 600] (log-mass cut), got {tail!r}")
     if not (rtol > 0):
         raise EffcoefError(f"rtol must be positive, got {rtol!r}")
     if n_modes is not None and int(n_modes) < 1:
@@ -370,6 +370,13 @@ def _weighted(potential, theta, mi, n_modes, degree, h_scale, tail, rtol, full_s
         nodes = _mesh(potential, theta, a, b, h_scale, n_elements, fixed)
         sectors.append((0, weighted_fe(potential, theta, nodes, Wmin, degree=degree), True, True))
     fe_data = sectors[0][1]
+    logm_min = float(np.min(-(potential.W(fe_data.X) - Wmin) / theta))
+    if logm_min < -690.0:
+        raise EffcoefError(
+            f"exp(-(W - Wmin)/theta) drops to e^{logm_min:.0f} inside the domain (a barrier of "
+            f"{-logm_min:.0f} theta): the weights underflow double precision and D ~ "
+            "e^(barrier/theta) would overflow; use effcoef.quadrature.quadrature_coefficients, "
+            "which returns log_D")
     X = fe_data.X
     if symmetric:
         V = 0.0

@@ -101,6 +101,20 @@ def _lanczos(solve, B, k, n, *, tol, maxdim, project=None):
     return theta, None, False
 
 
+def _dense_modes(A, B, k, kernel):
+    """Tiny problems (a handful of elements): dense generalised eigh; the kernel mode (the
+    eigenvector with the largest B-overlap with ``kernel``) is dropped."""
+    from scipy.linalg import eigh
+
+    Ad, Bd = A.tosparse().toarray(), B.tosparse().toarray()
+    lam, X = eigh(Ad, Bd)
+    if kernel is not None:
+        drop = int(np.argmax(np.abs(X.T @ (Bd @ kernel))))
+        lam, X = np.delete(lam, drop), np.delete(X, drop, axis=1)
+    X = X[:, :k] / np.sqrt(np.einsum("ik,ik->k", X[:, :k], Bd @ X[:, :k]))
+    return lam[:k], X
+
+
 def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None):
     r"""The ``k`` lowest eigenpairs of :math:`A x = \lambda B x`, excluding ``kernel``.
 
@@ -131,6 +145,8 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None):
     nmax = n - 1 if kernel is None else n - 2
     if k > nmax:
         raise ValueError(f"asked for {k} modes but the discretisation has only {nmax} usable dofs")
+    if n <= 3 * k + 20:
+        return _dense_modes(A, B, k, kernel)
     solve = shift_invert_solver(A, B, shift, kernel)
     project = None
     if kernel is not None:
@@ -143,7 +159,7 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None):
         lam = 1.0 / theta - shift
     else:
         OPinv = LinearOperator((n, n), matvec=solve, dtype=float)
-        ncv = min(nmax, max(2 * k + 1, 20))
+        ncv = min(n, max(2 * k + 1, 20))
         Aop = LinearOperator((n, n), matvec=A.dot, dtype=float)
         Bop = LinearOperator((n, n), matvec=B.dot, dtype=float)
         lam, X = eigsh(Aop, k=k, M=Bop, sigma=-shift, which="LM", OPinv=OPinv,
