@@ -195,9 +195,9 @@ def _phi_evaluator(fe, c, parity, phi_q=None):
     return phi
 
 
-def _sector_modes(fe, k, shift, *, data, refine, kernel):
+def _sector_modes(fe, k, shift, *, data, refine, kernel, eigensolver="lanczos"):
     """Eigenpairs of one sector: values, derivatives at quadrature points, dof vectors, diagnostics."""
-    lam, C = lanczos_modes(fe.A, fe.B, k, shift=shift, kernel=kernel)
+    lam, C = lanczos_modes(fe.A, fe.B, k, shift=shift, kernel=kernel, engine=eigensolver)
     refined = [None] * k
     C = C * math.sqrt(fe.Z)                      # int M phi^2 = 1 with M = m / Z
     vals, ders = fe.values(C)
@@ -238,7 +238,8 @@ def _shift(potential, mi, theta):
 
 def coefficients(potential, theta=None, *, n_modes=None, degree=8, h_scale=1.5, tail=45.0,
                  rtol=1e-8, strict=False, method="weighted", full_spectrum=False,
-                 domain=None, n_elements=None, intorder=None, blas_threads=1):
+                 domain=None, n_elements=None, intorder=None, eigensolver="lanczos",
+                 blas_threads=1):
     r"""Effective diffusion D and drift K of :math:`Q(f) = (W'f + \theta f')'` in 1D.
 
     Parameters
@@ -278,6 +279,10 @@ def coefficients(potential, theta=None, *, n_modes=None, degree=8, h_scale=1.5, 
         Uniform mesh with this many elements instead of the adapted mesh.
     intorder : int, optional
         Quadrature degree (``schrodinger`` only; the paper uses 21).
+    eigensolver : {"lanczos", "arpack"}
+        ``"lanczos"``: shift-invert Lanczos with full re-orthogonalisation and banded
+        Cholesky solves (ARPACK as fallback); ``"arpack"``: ``scipy.sparse.linalg.eigsh``
+        on the same shift-invert operator (slower, same results).
     blas_threads : int or None
         BLAS threads used inside the call (threadpoolctl).  The 1D matrices are
         small, and multi-threaded BLAS on them is up to 10x slower; ``None``
@@ -289,14 +294,16 @@ def coefficients(potential, theta=None, *, n_modes=None, degree=8, h_scale=1.5, 
     """
     if blas_threads is None:
         return _coefficients(potential, theta, n_modes, degree, h_scale, tail, rtol, strict,
-                             method, full_spectrum, domain, n_elements, intorder)
+                             method, full_spectrum, domain, n_elements, intorder, eigensolver)
     with _blas_controller().limit(limits=int(blas_threads), user_api="blas"):
         return _coefficients(potential, theta, n_modes, degree, h_scale, tail, rtol, strict,
-                             method, full_spectrum, domain, n_elements, intorder)
+                             method, full_spectrum, domain, n_elements, intorder, eigensolver)
 
 
 def _coefficients(potential, theta, n_modes, degree, h_scale, tail, rtol, strict, method,
-                  full_spectrum, domain, n_elements, intorder):
+                  full_spectrum, domain, n_elements, intorder, eigensolver):
+    if eigensolver not in ("lanczos", "arpack"):
+        raise EffcoefError(f"unknown eigensolver {eigensolver!r} (use 'lanczos' or 'arpack')")
     if theta is None:
         theta = getattr(potential, "theta", None)
         if theta is None:
@@ -319,7 +326,7 @@ def _coefficients(potential, theta, n_modes, degree, h_scale, tail, rtol, strict
         N = 16 if auto else int(n_modes)
         while True:
             res = _weighted(potential, theta, mi, N, degree, h_scale, tail, rtol, full_spectrum,
-                            domain, n_elements)
+                            domain, n_elements, eigensolver)
             if not auto or res.error_components["truncation"] <= rtol / 10 or N >= 256 \
                     or res.info.get("dof_limited"):
                 break
@@ -349,7 +356,7 @@ def _mesh(potential, theta, lo, hi, h_scale, n_elements, fixed):
 
 
 def _weighted(potential, theta, mi, n_modes, degree, h_scale, tail, rtol, full_spectrum,
-              domain, n_elements):
+              domain, n_elements, eigensolver="lanczos"):
     a, b = (mi.a, mi.b) if domain is None else (float(domain[0]), float(domain[1]))
     if not a < b:
         raise EffcoefError(f"empty domain ({a}, {b})")
@@ -397,7 +404,8 @@ def _weighted(potential, theta, mi, n_modes, degree, h_scale, tail, rtol, full_s
         if has_kernel:
             lam0 = float(kernel @ (fe.A @ kernel)) / float(kernel @ (fe.B @ kernel))
         lam, eta, om, C, sinfo = _sector_modes(fe, k, shift, data=data if is_data else None,
-                                               refine=is_data or has_kernel, kernel=kernel)
+                                               refine=is_data or has_kernel, kernel=kernel,
+                                               eigensolver=eigensolver)
         for j in range(k):
             lam_all.append(lam[j]); eta_all.append(eta[j]); om_all.append(om[j])
             par_all.append(parity); ind_all.append(sinfo["eig_indicator"][j])

@@ -115,7 +115,7 @@ def _dense_modes(A, B, k, kernel):
     return lam[:k], X
 
 
-def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None):
+def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine="lanczos"):
     r"""The ``k`` lowest eigenpairs of :math:`A x = \lambda B x`, excluding ``kernel``.
 
     Parameters
@@ -129,6 +129,8 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None):
         Relative residual of the Ritz values of the shift-inverted operator.
     maxdim : int, optional
         Largest Krylov dimension of the Lanczos iteration (default ``max(3k + 20, 60)``).
+    engine : {"lanczos", "arpack"}
+        ``"arpack"`` skips the fast path and runs ``scipy.sparse.linalg.eigsh`` directly.
 
     Returns
     -------
@@ -145,7 +147,9 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None):
     nmax = n - 1 if kernel is None else n - 2
     if k > nmax:
         raise ValueError(f"asked for {k} modes but the discretisation has only {nmax} usable dofs")
-    if n <= 3 * k + 20:
+    if engine not in ("lanczos", "arpack"):
+        raise ValueError(f"unknown eigensolver {engine!r} (use 'lanczos' or 'arpack')")
+    if n <= 3 * k + 20 and engine == "lanczos":
         return _dense_modes(A, B, k, kernel)
     solve = shift_invert_solver(A, B, shift, kernel)
     project = None
@@ -154,7 +158,9 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None):
         kBk = float(kernel @ Bk)
         project = lambda x: x - kernel * (Bk @ x / kBk)  # noqa: E731
     maxdim = min(nmax, max(3 * k + 20, 60) if maxdim is None else int(maxdim))
-    theta, X, ok = _lanczos(solve, B, k, n, tol=tol, maxdim=maxdim, project=project)
+    ok = False
+    if engine == "lanczos":
+        theta, X, ok = _lanczos(solve, B, k, n, tol=tol, maxdim=maxdim, project=project)
     if ok:
         lam = 1.0 / theta - shift
     else:
