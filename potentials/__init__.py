@@ -10,6 +10,12 @@ Build a :class:`Potential` from an expression string with
 :func:`case_a`, :func:`case_b`, :func:`case_c`, :func:`paper_family`, and
 :func:`ornstein_uhlenbeck`, :func:`power_law`, :func:`fitzhugh_nagumo`,
 :func:`double_well`).
+
+Velocity dimension 2 and 3 (:mod:`potentials.nd`): :class:`RadialPotential`
+(:math:`W(v) = w(|v|)`, :func:`radial_from_expression`, :func:`swarming`,
+:func:`ornstein_uhlenbeck_nd`) and :class:`PotentialND`
+(:func:`from_expression_nd`, :func:`separable`, :func:`rotated`,
+:func:`tilted`), with :meth:`PotentialND.mass_box`.
 """
 
 from .errors import ExpressionError, NonConfiningError, PotentialError
@@ -17,10 +23,16 @@ from .core import MassInterval, Potential
 from .expression import from_expression
 from .library import (case_a, case_b, case_c, double_well, fitzhugh_nagumo,
                       ornstein_uhlenbeck, paper_family, power_law)
+from .nd import (MassBox, PotentialND, RadialPotential, from_expression_nd,
+                 ornstein_uhlenbeck_nd, radial_from_expression, rotated, separable,
+                 swarming, tilted)
 
 __all__ = [
     "PotentialError", "ExpressionError", "NonConfiningError",
     "Potential", "MassInterval", "from_expression",
     "case_a", "case_b", "case_c", "paper_family", "ornstein_uhlenbeck",
     "power_law", "fitzhugh_nagumo", "double_well",
+    "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",
+    "radial_from_expression", "swarming", "ornstein_uhlenbeck_nd", "separable",
+    "rotated", "tilted",
 ]

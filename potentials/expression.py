@@ -627,8 +627,16 @@ _CONSTRUCT_NAMES = {
 
 
 class _Converter:
-    def __init__(self, var: str):
-        self.var = var
+    def __init__(self, var):
+        # ``var``: one variable name, or a tuple of names (several variables)
+        self.vars = (var,) if isinstance(var, str) else tuple(var)
+        self.var = self.vars[0]
+
+    def _allowed(self) -> str:
+        if len(self.vars) == 1:
+            return f"the variable {self.var!r}, 'pi', 'e'"
+        names = ", ".join(repr(v) for v in self.vars)
+        return f"the variables {names}, 'pi', 'e'"
 
     def convert(self, node, depth: int = 0) -> Node:
         if depth > MAX_DEPTH:
@@ -654,16 +662,15 @@ class _Converter:
                 return Const(f, repr(val) if isinstance(val, int) else repr(val))
             raise ExpressionError(f"constant {_snippet(node)} is not allowed")  # pragma: no cover
         if isinstance(node, ast.Name):
-            if node.id == self.var:
-                return Var(self.var)
+            if node.id in self.vars:
+                return Var(node.id)
             if node.id == "pi":
                 return Const(math.pi, "pi")
             if node.id == "e":
                 return Const(math.e, "e")
             if node.id in USER_FUNCTIONS:
                 raise ExpressionError(f"function {node.id!r} must be called, e.g. {node.id}({self.var})")
-            raise ExpressionError(
-                f"unknown name {node.id!r} (allowed: the variable {self.var!r}, 'pi', 'e')")
+            raise ExpressionError(f"unknown name {node.id!r} (allowed: {self._allowed()})")
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
                 return Neg(self.convert(node.operand, d))
@@ -701,15 +708,17 @@ class _Converter:
         raise ExpressionError(f"{what} {_snippet(node)!r} is not allowed")
 
 
-def parse(text: str, var: str = "v") -> Node:
+def parse(text: str, var="v") -> Node:
     """Parse an expression string into an (unsimplified) expression tree.
 
     Parameters
     ----------
     text : str
         The expression, e.g. ``"v**4/4 - v**2/2"``.
-    var : str, optional
-        Name of the independent variable (default ``"v"``).
+    var : str or tuple of str, optional
+        Name of the independent variable (default ``"v"``), or a tuple of
+        names for an expression in several variables (e.g.
+        ``("v1", "v2")``); every other name is rejected.
 
     Returns
     -------
@@ -720,7 +729,14 @@ def parse(text: str, var: str = "v") -> Node:
     ExpressionError
         On any syntax error or construct outside the whitelist.
     """
-    _check_var(var)
+    if isinstance(var, str):
+        _check_var(var)
+    else:
+        var = tuple(var)
+        if not var or len(set(var)) != len(var):
+            raise ValueError(f"invalid variable names {var!r}")
+        for v in var:
+            _check_var(v)
     if not isinstance(text, str):
         raise ExpressionError(f"expression must be a string, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:

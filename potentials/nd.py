@@ -1,0 +1,787 @@
+r"""Potentials in velocity dimension :math:`d = 2, 3`.
+
+The Fokker-Planck operator is
+
+.. math::
+
+    Q(f) = \operatorname{div}_v\bigl(\nabla W\, f + \theta \nabla f\bigr),
+    \qquad M = e^{-W/\theta}/Z .
+
+Two kinds of potentials are provided:
+
+* :class:`RadialPotential` -- :math:`W(v) = w(|v|)` given by a 1D profile
+  :math:`w` (a :class:`~potentials.Potential` used for :math:`r \ge 0`);
+  the solver reduces it to a 1D problem on :math:`[0, R]` in :math:`r`.
+* :class:`PotentialND` -- a general :math:`W(v_1, \dots, v_d)` with its
+  gradient and Laplacian (vectorised over arrays of shape ``(d, ...)``).
+
+Constructors: :func:`from_expression_nd` (expression in ``v1, v2[, v3]``
+with exact symbolic derivatives), :func:`radial_from_expression`
+(expression in ``r``), and the library :func:`swarming`,
+:func:`ornstein_uhlenbeck_nd`, :func:`separable`, :func:`rotated`,
+:func:`tilted`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import mpmath as mp
+import numpy as np
+
+from .core import MassInterval, Potential
+from .errors import NonConfiningError
+from .expression import add, from_expression, parse, simplify
+from .library import _check_gamma, _quartic, ornstein_uhlenbeck
+
+__all__ = [
+    "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",
+    "radial_from_expression", "swarming", "ornstein_uhlenbeck_nd",
+    "separable", "rotated", "tilted",
+]
+
+#: search cubes [-R, R]^d, R = 1, 2, 4, ..., 8192 and finally 1e4
+_R_MAX = 1.0e4
+#: grid points per axis used to sample W (by dimension)
+_N_GRID = {2: 201, 3: 61}
+#: largest finite value used in place of W = +inf
+_BIG = 1.0e300
+#: relative tolerance of the numerical symmetry detection
+_SYM_RTOL = 1e-12
+
+
+def _check_dim(dim):
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or int(dim) not in (2, 3):
+        raise ValueError(f"dim must be 2 or 3, got {dim!r}")
+    return int(dim)
+
+
+def _check_theta(theta, what="theta"):
+    try:
+        t = float(theta)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a finite number > 0, got {theta!r}") from None
+    if not (math.isfinite(t) and t > 0):
+        raise ValueError(f"{what} must be finite and > 0, got {theta!r}")
+    return t
+
+
+class MassBox(NamedTuple):
+    r"""Result of :meth:`PotentialND.mass_box`.
+
+    Attributes
+    ----------
+    lower, upper : numpy.ndarray, shape (d,)
+        Corners of a box containing the sublevel set
+        :math:`\{v : (W(v) - W_{\min})/\theta \le \text{tail}\}`.
+    vmin : numpy.ndarray, shape (d,)
+        Location of the global minimum of :math:`W`.
+    Wmin : float
+        Global minimum :math:`W_{\min}`.
+    """
+
+    lower: np.ndarray
+    upper: np.ndarray
+    vmin: np.ndarray
+    Wmin: float
+
+
+# ----------------------------------------------------------------------
+# general potential
+
+
+class PotentialND:
+    r"""A potential :math:`W(v)`, :math:`v \in \mathbb{R}^d`, :math:`d \in \{2, 3\}`.
+
+    Parameters
+    ----------
+    W : callable
+        ``W(V)`` for an array ``V`` of shape ``(d, ...)`` returns shape ``(...)``.
+    grad : callable
+        ``grad(V)`` returns :math:`\nabla W`, shape ``(d, ...)``.
+    laplacian : callable
+        ``laplacian(V)`` returns :math:`\Delta W`, shape ``(...)``.
+    dim : int
+        Dimension :math:`d` (2 or 3).
+    name : str
+        Descriptive name.
+    theta : float or None, optional
+        Temperature attached by a family, None otherwise.
+    params : dict or None, optional
+        Parameters (copied).
+    expr : str or None, optional
+        Expression text if built from one.
+    symmetric : bool or None, optional
+        Central symmetry :math:`W(-v) = W(v)`.  If None it is detected at
+        50 pseudo-random points of :math:`[-5, 5]^d` (fixed seed) with
+        :math:`|W(v) - W(-v)| \le 10^{-12}(1 + |W(v)|)`.
+    W_mp : callable or None, optional
+        ``W_mp(v)`` for a sequence of ``d`` numbers evaluates :math:`W`
+        with mpmath at the current precision; if None a float64 fallback
+        is used.
+
+    All callables are wrapped to work in float64 and to broadcast their
+    result to the documented shape.
+    """
+
+    def __init__(self, W, grad, laplacian, dim, *, name, theta=None, params=None,
+                 expr=None, symmetric=None, W_mp=None):
+        self.dim = _check_dim(dim)
+        self._W = W
+        self._grad = grad
+        self._lap = laplacian
+        self._W_mp = W_mp
+        self.name = str(name)
+        self.expr = None if expr is None else str(expr)
+        self.theta = None if theta is None else _check_theta(theta)
+        self.params = dict(params) if params is not None else {}
+        if symmetric is None:
+            symmetric = self._detect_symmetry()
+        self.symmetric = bool(symmetric)
+
+    # ------------------------------------------------------------------
+    def _asV(self, V):
+        V = np.asarray(V, dtype=np.float64)
+        if V.ndim == 0 or V.shape[0] != self.dim:
+            raise ValueError(f"{self.name}: expected an array of shape ({self.dim}, ...), "
+                             f"got shape {V.shape}")
+        return V
+
+    def W(self, V):
+        """Potential :math:`W(V)`; ``V`` of shape ``(d, ...)``, result ``(...)``."""
+        V = self._asV(V)
+        with np.errstate(all="ignore"):
+            y = np.asarray(self._W(V), dtype=np.float64)
+        return np.broadcast_to(y, V.shape[1:]).copy()
+
+    def grad(self, V):
+        r"""Gradient :math:`\nabla W(V)`, shape ``(d, ...)``."""
+        V = self._asV(V)
+        with np.errstate(all="ignore"):
+            g = self._grad(V)
+            g = np.stack([np.broadcast_to(np.asarray(gi, dtype=np.float64), V.shape[1:])
+                          for gi in g])
+        return g
+
+    def laplacian(self, V):
+        r"""Laplacian :math:`\Delta W(V)`, shape ``(...)``."""
+        V = self._asV(V)
+        with np.errstate(all="ignore"):
+            y = np.asarray(self._lap(V), dtype=np.float64)
+        return np.broadcast_to(y, V.shape[1:]).copy()
+
+    def W_mp(self, v):
+        """Evaluate :math:`W` at the point ``v`` (``d`` numbers) with mpmath."""
+        v = [mp.mpf(x) for x in v]
+        if len(v) != self.dim:
+            raise ValueError(f"{self.name}: expected {self.dim} coordinates, got {len(v)}")
+        if self._W_mp is None:
+            return mp.mpf(float(self.W(np.array([float(x) for x in v]))))
+        return mp.mpf(self._W_mp(v))
+
+    def __repr__(self):
+        return f"PotentialND({self.name!r}, dim={self.dim})"
+
+    def _detect_symmetry(self) -> bool:
+        rng = np.random.default_rng(20240601)
+        V = rng.uniform(-5.0, 5.0, size=(self.dim, 50))
+        wp, wm = self.W(V), self.W(-V)
+        ok = np.isfinite(wp) & np.isfinite(wm)
+        if not np.any(ok):
+            return False
+        return bool(np.all(np.abs(wp[ok] - wm[ok]) <= _SYM_RTOL * (1.0 + np.abs(wp[ok]))))
+
+    # ------------------------------------------------------------------
+    def mass_box(self, theta, tail=45.0) -> MassBox:
+        r"""Box carrying the mass of the Maxwellian :math:`e^{-W/\theta}`.
+
+        Returns a box :math:`\prod_k [\text{lower}_k, \text{upper}_k]`
+        containing the sublevel set
+        :math:`S = \{v : (W(v) - W_{\min})/\theta \le \text{tail}\}`
+        (outside of which :math:`M(v)/M(v_{\min}) \le e^{-\text{tail}}`).
+
+        Parameters
+        ----------
+        theta : float
+            Temperature, finite and > 0.
+        tail : float, optional
+            Level in units of :math:`\theta` (default 45).
+
+        Returns
+        -------
+        MassBox
+            ``(lower, upper, vmin, Wmin)``.
+
+        Raises
+        ------
+        ValueError
+            If ``theta`` or ``tail`` is not finite and > 0.
+        NonConfiningError
+            If :math:`W` is not finite (nan, :math:`-\infty`) on the sample
+            grid, or no cube :math:`[-R, R]^d`, :math:`R \le 10^4`, has
+            its grid minimum inside and
+            :math:`W - W_{\min} > \text{tail}\,\theta` on its whole boundary
+            (:math:`W` unbounded below, decreasing or too slowly growing in
+            some direction, e.g. flat in one variable).
+
+        Notes
+        -----
+        1. For :math:`R = 1, 2, 4, \dots, 8192, 10^4`, :math:`W` is sampled
+           on a tensor grid of 201 (d = 2) or 61 (d = 3) points per axis of
+           :math:`[-R, R]^d` until the cube is accepted.
+        2. :math:`W_{\min}, v_{\min}` are refined by L-BFGS-B (with the
+           gradient) from the grid minimum.
+        3. The bounding box of the grid points of :math:`S`, padded by one
+           grid step :math:`h`, is a first box.
+        4. Each face is then tightened by bisection of
+           :math:`\varphi_k(x) = \min_{v_j, j \ne k} W(v)|_{v_k = x} - W_{\min}
+           - \text{tail}\,\theta`, where the inner minimum is the minimum on
+           a grid slice of the padded box (201 resp. 61 points per other
+           axis) refined by a bounded Brent minimisation (d = 2) or L-BFGS-B
+           (d = 3) from the slice minimum.  The bracket starts at
+           [extreme grid point of S, one step further] and is moved
+           outward while :math:`\varphi_k \le 0` at its outer end (so a set
+           reaching past the padding is still enclosed); the root is found
+           by Brent's method (``brentq``, tolerance 1e-11 relative) and
+           pushed outward by twice the tolerance, and accepted only if
+           :math:`\varphi_k > 0` there (else the outer bracket end is used),
+           so the face errs on the large side, by ~1e-11 relative.  If
+           anything fails (non-finite values, inconsistent bracket) the
+           padded grid face is kept.
+           Components of S thinner than a grid step may be missed (as in
+           the 1D :meth:`Potential.mass_interval`).
+        """
+        from scipy.optimize import minimize
+
+        theta = _check_theta(theta, "mass_box: theta")
+        tail = _check_theta(tail, "mass_box: tail")
+        gap = tail * theta
+        d = self.dim
+        n = _N_GRID[d]
+
+        radii = []
+        R = 1.0
+        while R < _R_MAX:
+            radii.append(R)
+            R *= 2.0
+        radii.append(_R_MAX)
+
+        found = None
+        last = None
+        for R in radii:
+            x = np.linspace(-R, R, n)
+            G = np.stack(np.meshgrid(*([x] * d), indexing="ij"))
+            w = self.W(G)
+            w = np.where(w == np.inf, _BIG, w)
+            bad = ~np.isfinite(w)
+            last = (R, G, w, bad)
+            if np.any(bad):
+                continue
+            idx = np.unravel_index(int(np.argmin(w)), w.shape)
+            if any(i == 0 or i == n - 1 for i in idx):
+                continue
+            wmin = float(w[idx])
+            bmin = min(float(np.min(np.take(w, j, axis=k))) for k in range(d) for j in (0, n - 1))
+            if bmin - wmin <= gap:
+                continue
+            # refine the minimum
+            v0 = G[(slice(None),) + idx].copy()
+            vmin, Wmin = v0, wmin
+            res = minimize(lambda z: float(self.W(z)), v0, jac=lambda z: self.grad(z),
+                           method="L-BFGS-B", bounds=[(-R, R)] * d,
+                           options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 500})
+            if np.isfinite(res.fun) and res.fun < Wmin:
+                vmin, Wmin = np.asarray(res.x, dtype=float), float(res.fun)
+            if bmin - Wmin <= gap:
+                continue  # the refined minimum is much deeper: look further out
+            found = (R, x, G, w, vmin, Wmin)
+            break
+        if found is None:
+            raise NonConfiningError(self._nonconfining_message(last, gap))
+
+        R, x, G, w, vmin, Wmin = found
+        h = x[1] - x[0]
+        level = Wmin + gap
+        mask = w <= level
+        lower = np.empty(d)
+        upper = np.empty(d)
+        extremes = []
+        for k in range(d):
+            rows = np.nonzero(np.any(mask, axis=tuple(j for j in range(d) if j != k)))[0]
+            extremes.append((x[rows[0]], x[rows[-1]]))
+            lower[k] = x[rows[0]] - h
+            upper[k] = x[rows[-1]] + h
+        pad_lower, pad_upper = lower.copy(), upper.copy()
+        for k in range(d):
+            for side, x_in in ((-1, extremes[k][0]), (+1, extremes[k][1])):
+                face = self._tighten(k, side, x_in, h, level, pad_lower, pad_upper, R)
+                if face is not None:
+                    if side < 0:
+                        lower[k] = face
+                    else:
+                        upper[k] = face
+        return MassBox(lower, upper, np.asarray(vmin, dtype=float), float(Wmin))
+
+    def _slice_min(self, k, xk, lo, hi, R):
+        """min over v_j (j != k) in the box [lo, hi] of W(v) with v_k = xk.
+
+        Grid minimum on a slice (201 resp. 61 points per other axis), refined
+        by a bounded scalar minimisation (d = 2) or L-BFGS-B (d = 3) around
+        the grid minimum.  None if W is not finite on the slice.
+        """
+        from scipy.optimize import minimize, minimize_scalar
+
+        d = self.dim
+        other = [j for j in range(d) if j != k]
+        n = _N_GRID[d]
+        axes = [np.linspace(lo[j], hi[j], n) for j in other]
+        mesh = np.meshgrid(*axes, indexing="ij")
+        V = np.empty((d,) + mesh[0].shape)
+        V[k] = xk
+        for j, m in zip(other, mesh):
+            V[j] = m
+        w = self.W(V)
+        w = np.where(w == np.inf, _BIG, w)
+        if not np.all(np.isfinite(w)):
+            return None
+        i = np.unravel_index(int(np.argmin(w)), w.shape)
+        best = float(w[i])
+        z0 = np.array([V[j][i] for j in other])
+        steps = np.array([ax[1] - ax[0] for ax in axes])
+
+        def full(z):
+            v = np.empty(d)
+            v[k] = xk
+            v[other] = z
+            return v
+
+        def f(z):
+            y = float(self.W(full(np.atleast_1d(z))))
+            return _BIG if y == np.inf else y
+
+        if d == 2:
+            res = minimize_scalar(f, bounds=(z0[0] - steps[0], z0[0] + steps[0]),
+                                  method="bounded",
+                                  options={"xatol": 1e-12 * max(1.0, abs(z0[0]))})
+        else:
+            res = minimize(f, z0, jac=lambda z: self.grad(full(z))[other], method="L-BFGS-B",
+                           bounds=[(z - 2 * h_, z + 2 * h_) for z, h_ in zip(z0, steps)],
+                           options={"ftol": 1e-14, "gtol": 1e-10, "maxiter": 100})
+        if np.isfinite(res.fun) and res.fun < best:
+            best = float(res.fun)
+        return best
+
+    def _tighten(self, k, side, x_in, h, level, lo, hi, R):
+        """Tightened face of the box on axis ``k``, side ``side`` (None: keep padded).
+
+        ``x_in`` is the extreme grid coordinate of the sublevel set.  The
+        root of phi(x) = (slice minimum at v_k = x) - level is bracketed
+        in [x_in, x_in + side*h] (moving outward while phi <= 0 at the
+        outer end), located by Brent's method and pushed outward by twice
+        the root tolerance; the result is accepted only if phi > 0 there
+        (else the outer bracket end, where phi > 0, is returned).
+        """
+        from scipy.optimize import brentq
+
+        class _Fail(Exception):
+            pass
+
+        def phi(xk):
+            m = self._slice_min(k, xk, lo, hi, R)
+            if m is None:
+                raise _Fail
+            return m - level
+
+        try:
+            if phi(x_in) > 0:  # inconsistent with the grid: keep the padded face
+                return None
+            x_out = x_in + side * h
+            for _ in range(8):  # move outward while the set still reaches x_out
+                if phi(x_out) > 0:
+                    break
+                x_in, x_out = x_out, x_out + side * h
+            else:
+                return None
+            tol = 1e-11 * max(1.0, abs(x_in), abs(x_out))
+            root = brentq(phi, min(x_in, x_out), max(x_in, x_out), xtol=tol, rtol=1e-14,
+                          maxiter=200)
+            face = root + side * 2 * tol
+            if (face - x_out) * side < 0 and phi(face) > 0:
+                return float(face)
+            return float(x_out)
+        except (_Fail, ValueError, RuntimeError):
+            return None
+
+    def _nonconfining_message(self, last, gap):
+        R, G, w, bad = last
+        d = self.dim
+        if np.any(bad):
+            i = np.unravel_index(int(np.argmax(bad)), bad.shape)
+            p = G[(slice(None),) + i]
+            return (f"{self.name}: potential is not confining: W is not finite (nan or -inf) "
+                    f"at v = ({', '.join(f'{c:.6g}' for c in p)}) "
+                    f"and {int(bad.sum()) - 1} other grid points of [-{R:g}, {R:g}]^{d}")
+        n = w.shape[0]
+        idx = np.unravel_index(int(np.argmin(w)), w.shape)
+        wmin = float(w[idx])
+        if any(i == 0 or i == n - 1 for i in idx):
+            p = G[(slice(None),) + idx]
+            return (f"{self.name}: potential is not confining: the minimum of W on "
+                    f"[-{R:g}, {R:g}]^{d} is on the boundary at v = "
+                    f"({', '.join(f'{c:.6g}' for c in p)}) (W = {wmin:.3g}); W is unbounded "
+                    "below or does not grow in some direction, exp(-W/theta) is not integrable")
+        bmin = min(float(np.min(np.take(w, j, axis=k))) for k in range(d) for j in (0, n - 1))
+        return (f"{self.name}: potential is not confining: W grows too slowly in some "
+                f"direction (min over the boundary of [-{R:g}, {R:g}]^{d} of W - Wmin = "
+                f"{bmin - wmin:.3g} <= tail*theta = {gap:.3g})")
+
+
+# ----------------------------------------------------------------------
+# radial potential
+
+
+def _even_extension(profile: Potential) -> Potential:
+    """1D potential w(|x|) of a profile w used for r >= 0."""
+    def W(x):
+        return profile.W(np.abs(x))
+
+    def dW(x):
+        return np.sign(x) * profile.dW(np.abs(x))
+
+    def d2W(x):
+        return profile.d2W(np.abs(x))
+
+    def W_mp(x):
+        return profile.W_mp(abs(x))
+
+    bps = {0.0}
+    for b in profile.breakpoints:
+        if b > 0:
+            bps.update((b, -b))
+    return Potential(W, dW, d2W, name=profile.name, symmetric=True, breakpoints=sorted(bps),
+                     W_mp=W_mp)
+
+
+class RadialPotential:
+    r"""A radial potential :math:`W(v) = w(|v|)` in dimension ``dim`` (2 or 3).
+
+    Parameters
+    ----------
+    profile : Potential
+        The 1D profile :math:`w(r)`; only used for :math:`r \ge 0`.
+    dim : int
+        Velocity dimension, 2 or 3.
+    name : str or None, optional
+        Name (default derived from the profile name).
+    theta : float or None, optional
+        Attached temperature (default: ``profile.theta``).
+    params : dict or None, optional
+        Parameters (default: a copy of ``profile.params``).
+
+    Methods ``W``, ``dW``, ``d2W``, ``W_mp`` evaluate the profile
+    :math:`w, w', w''` at :math:`r \ge 0`.  The potential is centrally
+    symmetric (``symmetric = True``).
+    """
+
+    symmetric = True
+
+    def __init__(self, profile, dim, *, name=None, theta=None, params=None):
+        if not isinstance(profile, Potential):
+            raise TypeError(f"profile must be a potentials.Potential, got {type(profile).__name__}")
+        self.profile = profile
+        self.dim = _check_dim(dim)
+        self.name = str(name) if name is not None else f"radial (d={self.dim}): {profile.name}"
+        if theta is None:
+            theta = profile.theta
+        self.theta = None if theta is None else _check_theta(theta)
+        self.params = dict(params) if params is not None else dict(profile.params)
+        self.expr = profile.expr
+
+    def W(self, r):
+        """Profile :math:`w(r)`, :math:`r \\ge 0` (vectorised)."""
+        return self.profile.W(r)
+
+    def dW(self, r):
+        """Radial derivative :math:`w'(r)`."""
+        return self.profile.dW(r)
+
+    def d2W(self, r):
+        """Second radial derivative :math:`w''(r)`."""
+        return self.profile.d2W(r)
+
+    def W_mp(self, r):
+        """:math:`w(r)` with mpmath at the current precision."""
+        return self.profile.W_mp(r)
+
+    def __repr__(self):
+        return f"RadialPotential({self.name!r}, dim={self.dim})"
+
+    def mass_interval(self, theta, tail=45.0) -> MassInterval:
+        r"""Radial interval :math:`[0, R]` carrying the mass.
+
+        :math:`R` is the largest :math:`r \ge 0` with
+        :math:`(w(r) - W_{\min})/\theta \le \text{tail}`, where
+        :math:`W_{\min} = \min_{r \ge 0} w`.  Computed with
+        :meth:`Potential.mass_interval` on the even extension
+        :math:`w(|x|)` (same validation and :class:`NonConfiningError`
+        checks, including :math:`|w'| \to \infty`).  Returns
+        ``MassInterval(0.0, R, r_min, Wmin)`` with :math:`r_{\min} \ge 0`.
+
+        The radial Maxwellian carries the Jacobian :math:`r^{d-1}`; this
+        polynomial factor does not change the super-exponential cut-off,
+        so the level set of :math:`w` alone is used.
+        """
+        mi = _even_extension(self.profile).mass_interval(theta, tail)
+        R = max(abs(mi.a), abs(mi.b))
+        return MassInterval(0.0, float(R), abs(float(mi.vmin)), float(mi.Wmin))
+
+    def as_cartesian(self) -> PotentialND:
+        r"""The same potential as a :class:`PotentialND` on :math:`\mathbb{R}^d`.
+
+        :math:`\nabla W = w'(r)\,v/r` (0 at :math:`v = 0`),
+        :math:`\Delta W = w''(r) + (d-1)\,w'(r)/r` (:math:`d\,w''(0)` at
+        :math:`v = 0`; exact only if :math:`w'(0) = 0`).
+        """
+        prof, d = self.profile, self.dim
+
+        def radius(V):
+            return np.sqrt(np.sum(V * V, axis=0))
+
+        def W(V):
+            return prof.W(radius(V))
+
+        def grad(V):
+            r = radius(V)
+            pos = r > 0
+            q = np.where(pos, prof.dW(r) / np.where(pos, r, 1.0), 0.0)
+            return V * q
+
+        def lap(V):
+            r = radius(V)
+            pos = r > 0
+            rs = np.where(pos, r, 1.0)
+            away = prof.d2W(r) + (d - 1) * prof.dW(r) / rs
+            return np.where(pos, away, d * prof.d2W(np.zeros_like(r)))
+
+        def W_mp(v):
+            return prof.W_mp(mp.sqrt(mp.fsum(x * x for x in v)))
+
+        return PotentialND(W, grad, lap, d, name=self.name, theta=self.theta,
+                           params=dict(self.params, radial=True), expr=self.expr,
+                           symmetric=True, W_mp=W_mp)
+
+
+# ----------------------------------------------------------------------
+# expressions
+
+_VARS = {2: ("v1", "v2"), 3: ("v1", "v2", "v3")}
+
+
+def from_expression_nd(text, dim, *, name=None, theta=None, symmetric=None) -> PotentialND:
+    r"""Build a :class:`PotentialND` from an expression in ``v1, v2`` (``, v3``).
+
+    Same whitelist and safety as :func:`~potentials.from_expression`
+    (``v3`` in dimension 2 is an unknown name).  The gradient and the
+    Laplacian :math:`\sum_i \partial_i^2 W` are exact symbolic derivatives.
+    The trees are attached as ``tree``, ``grad_trees`` (tuple) and
+    ``laplacian_tree``; their string forms as ``expr`` (the input text),
+    ``grad_expr`` (tuple of str) and ``laplacian_expr``.
+
+    Raises
+    ------
+    ExpressionError
+        For an invalid expression.
+    ValueError
+        If ``dim`` is not 2 or 3.
+    """
+    d = _check_dim(dim)
+    names = _VARS[d]
+    tree = parse(text, names)
+    s = simplify(tree)
+    grads = tuple(s.diff(x) for x in names)
+    lap = None
+    for x, g in zip(names, grads):
+        term = g.diff(x)
+        lap = term if lap is None else add(lap, term)
+
+    def make(node):
+        def f(V):
+            env = {x: V[i] for i, x in enumerate(names)}
+            with np.errstate(all="ignore"):
+                y = node.eval_np(env)
+            return np.broadcast_to(np.asarray(y, dtype=np.float64), V.shape[1:]).copy()
+        return f
+
+    fW, fL = make(tree), make(lap)
+    fG = [make(g) for g in grads]
+
+    def grad(V):
+        return np.stack([f(V) for f in fG])
+
+    def W_mp(v):
+        return tree.eval_mp({x: mp.mpf(c) for x, c in zip(names, v)})
+
+    text = text.strip()
+    pot = PotentialND(fW, grad, fL, d,
+                      name=name if name is not None else f"W({', '.join(names)}) = {text}",
+                      theta=theta, params={"vars": names}, expr=text,
+                      symmetric=symmetric, W_mp=W_mp)
+    pot.tree, pot.grad_trees, pot.laplacian_tree = tree, grads, lap
+    pot.grad_expr = tuple(str(g) for g in grads)
+    pot.laplacian_expr = str(lap)
+    return pot
+
+
+def radial_from_expression(text, dim, *, name=None, theta=None) -> RadialPotential:
+    r"""Radial potential :math:`W(v) = w(|v|)` with the profile given in ``r``.
+
+    The profile is :func:`~potentials.from_expression` ``(text, var="r")``.
+    """
+    d = _check_dim(dim)
+    prof = from_expression(text, var="r", theta=theta, symmetric=False)
+    return RadialPotential(prof, d, name=name if name is not None
+                           else f"W(v) = w(|v|), w(r) = {prof.expr} (d={d})", theta=theta)
+
+
+# ----------------------------------------------------------------------
+# library
+
+
+def swarming(gamma, dim, rescaled=False) -> RadialPotential:
+    r"""Swarming potential of paper 004 (2.1): :math:`W(v) = |v|^4/(4\gamma) - |v|^2/2`.
+
+    With ``rescaled=True`` (:math:`v = \sqrt\gamma\,\tilde v`):
+    :math:`\tilde W = r^4/4 - r^2/2` and ``theta = 1/gamma``; otherwise
+    ``theta`` is None (the model's own temperature is not fixed here).
+    """
+    g = _check_gamma(gamma)
+    d = _check_dim(dim)
+    if rescaled:
+        coeffs = (lambda num, sqrt: (num(1) / 4, num(0), -num(1) / 2, num(0)))
+        theta, form = 1.0 / g, "r^4/4 - r^2/2"
+    else:
+        coeffs = (lambda num, sqrt: (num(1) / (4 * num(g)), num(0), -num(1) / 2, num(0)))
+        theta, form = None, "r^4/(4 gamma) - r^2/2"
+    kind = "rescaled" if rescaled else "original"
+    params = {"gamma": g, "rescaled": bool(rescaled)}
+    name = f"swarming ({kind}, gamma={g:g}, d={d}): W = {form}"
+    prof = _quartic(coeffs, name=name, symmetric=True, params=params, theta=theta)
+    return RadialPotential(prof, d, name=name, theta=theta, params=params)
+
+
+def ornstein_uhlenbeck_nd(dim) -> RadialPotential:
+    r"""Radial Ornstein-Uhlenbeck potential :math:`W(v) = |v|^2/2`."""
+    d = _check_dim(dim)
+    return RadialPotential(ornstein_uhlenbeck(), d,
+                           name=f"Ornstein-Uhlenbeck (d={d}): W = |v|^2/2", params={})
+
+
+def _as_nd(pot):
+    if isinstance(pot, RadialPotential):
+        return pot.as_cartesian()
+    if not isinstance(pot, PotentialND):
+        raise TypeError(f"expected a PotentialND or RadialPotential, got {type(pot).__name__}")
+    return pot
+
+
+def separable(*pots1d) -> PotentialND:
+    r"""Separable potential :math:`W(v) = \sum_i W_i(v_i)` of 1D potentials.
+
+    ``d = len(pots1d)`` (2 or 3).  ``theta`` is the common ``theta`` of the
+    components if they all carry the same one, else None; ``symmetric`` is
+    detected numerically.
+    """
+    d = len(pots1d)
+    if d not in (2, 3):
+        raise ValueError(f"separable needs 2 or 3 one-dimensional potentials, got {d}")
+    for p in pots1d:
+        if not isinstance(p, Potential):
+            raise TypeError(f"separable expects potentials.Potential, got {type(p).__name__}")
+    pots = tuple(pots1d)
+
+    def W(V):
+        return sum(p.W(V[i]) for i, p in enumerate(pots))
+
+    def grad(V):
+        return np.stack([p.dW(V[i]) for i, p in enumerate(pots)])
+
+    def lap(V):
+        return sum(p.d2W(V[i]) for i, p in enumerate(pots))
+
+    def W_mp(v):
+        return mp.fsum(p.W_mp(x) for p, x in zip(pots, v))
+
+    thetas = {p.theta for p in pots}
+    theta = thetas.pop() if len(thetas) == 1 else None
+    return PotentialND(W, grad, lap, d, name="separable: " + " + ".join(
+                           f"[{p.name}](v{i + 1})" for i, p in enumerate(pots)),
+                       theta=theta, params={"components": [p.name for p in pots]},
+                       W_mp=W_mp)
+
+
+def rotated(pot, R) -> PotentialND:
+    r"""Rotated potential :math:`W_R(v) = W(R^T v)` for an orthogonal matrix ``R``.
+
+    :math:`\nabla W_R(v) = R\,\nabla W(R^T v)`, :math:`\Delta W_R(v) = \Delta W(R^T v)`.
+    ``pot`` is a :class:`PotentialND` (a :class:`RadialPotential` is
+    converted with :meth:`~RadialPotential.as_cartesian`).
+
+    Raises
+    ------
+    ValueError
+        If ``R`` is not a real ``d x d`` matrix with
+        :math:`\|R^T R - I\|_\infty \le 10^{-10}`.
+    """
+    pot = _as_nd(pot)
+    d = pot.dim
+    R = np.array(R, dtype=np.float64)
+    if R.shape != (d, d) or not np.all(np.isfinite(R)):
+        raise ValueError(f"R must be a finite {d}x{d} matrix, got shape {R.shape}")
+    if np.max(np.abs(R.T @ R - np.eye(d))) > 1e-10:
+        raise ValueError("R must be orthogonal (R^T R = I within 1e-10)")
+    Rt = R.T.copy()
+
+    def back(V):
+        return np.tensordot(Rt, V, axes=1)
+
+    def W(V):
+        return pot.W(back(V))
+
+    def grad(V):
+        return np.tensordot(R, pot.grad(back(V)), axes=1)
+
+    def lap(V):
+        return pot.laplacian(back(V))
+
+    def W_mp(v):
+        vv = [mp.fsum(mp.mpf(R[j, i]) * v[j] for j in range(d)) for i in range(d)]
+        return pot.W_mp(vv)
+
+    return PotentialND(W, grad, lap, d, name=f"rotated [{pot.name}]", theta=pot.theta,
+                       params=dict(pot.params, rotation=R.tolist()), W_mp=W_mp)
+
+
+def tilted(pot, force) -> PotentialND:
+    r"""Tilted potential :math:`W(v) - F\cdot v` (gradient :math:`\nabla W - F`, same Laplacian)."""
+    pot = _as_nd(pot)
+    d = pot.dim
+    F = np.array(force, dtype=np.float64).reshape(-1)
+    if F.shape != (d,) or not np.all(np.isfinite(F)):
+        raise ValueError(f"force must be {d} finite numbers, got {force!r}")
+
+    def W(V):
+        return pot.W(V) - np.tensordot(F, V, axes=1)
+
+    def grad(V):
+        g = pot.grad(V)
+        return g - F.reshape((d,) + (1,) * (g.ndim - 1))
+
+    def lap(V):
+        return pot.laplacian(V)
+
+    def W_mp(v):
+        return pot.W_mp(v) - mp.fsum(mp.mpf(f) * mp.mpf(x) for f, x in zip(F, v))
+
+    return PotentialND(W, grad, lap, d, name=f"tilted [{pot.name}] - F.v, F = {F.tolist()}",
+                       theta=pot.theta, params=dict(pot.params, force=F.tolist()), W_mp=W_mp)
