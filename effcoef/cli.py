@@ -7,6 +7,9 @@ Examples
     effcoef coefficients --family A --gamma 10
     effcoef coefficients --family C --gamma 5 --delta 2 --json
     effcoef coefficients --potential "v**4/4 - v**2/2" --theta 0.1 --modes 20
+    effcoef coefficients --dim 2 --potential "v1**4/4 - v1**2/2 + v2**2/2" --theta 0.5
+    effcoef coefficients --dim 3 --radial "r**4/4 - r**2/2" --theta 0.2
+    effcoef coefficients --dim 2 --family S --gamma 5
 
 Bad input exits with status 2 and a one-line reason on stderr; an accuracy
 that cannot be certified is reported as a warning (status 3 with ``--strict``).
@@ -33,8 +36,13 @@ def _build_parser():
     src.add_argument("--potential", metavar="EXPR",
                      help="W(v) as an expression in v, e.g. 'v**4/4 - v**2/2' "
                           "(+ - * / **, abs exp log sqrt sin cos tanh cosh, pi, e)")
-    src.add_argument("--family", choices=["A", "B", "C", "a", "b", "c"],
-                     help="paper 004 family (4.2), rescaled: theta = 1/gamma")
+    src.add_argument("--family", choices=["A", "B", "C", "S", "a", "b", "c", "s"],
+                     help="paper 004 family (4.2), rescaled: theta = 1/gamma; S = swarming "
+                          "potential |v|^4/4 - |v|^2/2 of (2.1) in dimension --dim")
+    src.add_argument("--radial", metavar="EXPR",
+                     help="radial W(|v|) as an expression in r (with --dim 2 or 3)")
+    c.add_argument("--dim", type=int, default=1, help="velocity dimension 1, 2 or 3 "
+                   "(--potential in v1, v2[, v3]; 3D needs --radial)")
     c.add_argument("--theta", type=float, help="temperature (required with --potential)")
     c.add_argument("--gamma", type=float, help="family parameter gamma > 0")
     c.add_argument("--delta", type=float, default=0.0, help="tilt delta >= 0 (family C)")
@@ -43,8 +51,10 @@ def _build_parser():
                         "unless --theta)")
     c.add_argument("--modes", type=int, default=None, help="number N of eigenmodes in the series "
                    "(default: automatic)")
-    c.add_argument("--degree", type=int, default=8, help="finite element degree (default 8)")
-    c.add_argument("--rtol", type=float, default=1e-8, help="requested relative accuracy")
+    c.add_argument("--degree", type=int, default=None,
+                   help="finite element degree (default 8; 6 for 2D elements)")
+    c.add_argument("--rtol", type=float, default=None,
+                   help="requested relative accuracy (default 1e-8; 1e-6 for 2D elements)")
     c.add_argument("--method", choices=["weighted", "schrodinger"], default="weighted")
     c.add_argument("--strict", action="store_true", help="exit with status 3 if the accuracy "
                    "estimate exceeds --rtol")
@@ -55,21 +65,43 @@ def _build_parser():
 def _potential(args):
     import potentials
 
-    if args.potential is not None:
+    dim = args.dim
+    if dim not in (1, 2, 3):
+        raise ValueError(f"--dim must be 1, 2 or 3, got {dim}")
+    if args.potential is not None or args.radial is not None:
         if args.theta is None:
-            raise ValueError("--theta is required with --potential")
-        return potentials.from_expression(args.potential), args.theta
+            raise ValueError("--theta is required with --potential / --radial")
+        if args.radial is not None:
+            if dim == 1:
+                raise ValueError("--radial needs --dim 2 or 3")
+            return potentials.radial_from_expression(args.radial, dim), args.theta
+        if dim == 1:
+            return potentials.from_expression(args.potential), args.theta
+        return potentials.from_expression_nd(args.potential, dim), args.theta
     if args.gamma is None:
         raise ValueError("--gamma is required with --family")
     fam = args.family.upper()
     if fam != "C" and args.delta:
         raise ValueError("--delta is only meaningful for family C")
-    pot = potentials.paper_family(fam, args.gamma, delta=args.delta, rescaled=not args.original)
-    return pot, (args.theta if args.theta is not None else pot.theta)
+    if fam == "S":
+        pot = potentials.swarming(args.gamma, dim, rescaled=not args.original) if dim > 1 \
+            else potentials.paper_family("A", args.gamma, rescaled=not args.original)
+    elif dim != 1:
+        raise ValueError(f"family {fam} is one-dimensional; use --family S with --dim {dim}")
+    else:
+        pot = potentials.paper_family(fam, args.gamma, delta=args.delta,
+                                      rescaled=not args.original)
+    theta = args.theta if args.theta is not None else (pot.theta if pot.theta is not None
+                                                      else 1.0)
+    return pot, theta
 
 
 def _num(x):
-    x = float(x)
+    """JSON number, nested lists for arrays (D, K in dimension >= 2); NaN/inf -> null."""
+    a = np.asarray(x, dtype=float)
+    if a.ndim:
+        return [_num(y) for y in a]
+    x = float(a)
     return x if math.isfinite(x) else None
 
 
@@ -80,17 +112,18 @@ def _to_json(res, pot):
         "D": _num(res.D),
         "K": _num(res.K),
         "V": _num(res.V),
-        "eigenvalues": [_num(x) for x in res.eigenvalues],
-        "eta": [_num(x) for x in res.eta],
-        "omega": [_num(x) for x in res.omega],
-        "D_partial": [_num(x) for x in res.D_partial],
-        "K_partial": [_num(x) for x in res.K_partial],
+        "dim": int(getattr(res, "dim", 1)),
+        "eigenvalues": _num(res.eigenvalues),
+        "eta": _num(res.eta),
+        "omega": _num(res.omega),
+        "D_partial": _num(res.D_partial),
+        "K_partial": _num(res.K_partial),
         "n_modes": res.n_modes,
         "rel_error_estimate": _num(res.rel_error_estimate),
         "error_components": {k: _num(v) for k, v in res.error_components.items()},
         "error_method": res.error_method,
         "accurate": res.accurate,
-        "domain": [_num(x) for x in res.domain],
+        "domain": _num(np.asarray(res.domain, dtype=float)),
         "n_dofs": res.n_dofs,
         "method": res.method,
     }
@@ -104,8 +137,8 @@ def _coefficients(args):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AccuracyWarning)
         try:
-            res = coefficients(pot, theta, n_modes=args.modes, degree=args.degree, rtol=args.rtol,
-                               method=args.method, strict=args.strict)
+            res = coefficients(pot, theta, n_modes=args.modes, degree=args.degree,
+                               rtol=args.rtol, method=args.method, strict=args.strict)
         except AccuracyError as exc:
             print(f"effcoef: accuracy not reached: {exc}", file=sys.stderr)
             return 3
@@ -118,9 +151,11 @@ def _coefficients(args):
         np.set_printoptions(precision=10)
         print(f"potential : {pot.name}")
         print(f"theta     : {res.theta:.15g}")
-        print(f"D         : {res.D:.15g}")
-        print(f"K         : {res.K:.15g}")
-        print(f"V         : {res.V:.15g}")
+        fmt = lambda x: (f"{x:.15g}" if np.ndim(x) == 0  # noqa: E731
+                         else np.array2string(np.asarray(x), precision=12))
+        print(f"D         : {fmt(res.D)}")
+        print(f"K         : {fmt(res.K)}")
+        print(f"V         : {fmt(res.V)}")
         print(f"lambda_1..: {', '.join(f'{x:.10g}' for x in res.eigenvalues[1:6])}")
         print(f"modes N   : {res.n_modes}")
         print(f"rel. error: {res.rel_error_estimate:.1e} ({res.error_method})")

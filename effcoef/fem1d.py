@@ -205,6 +205,15 @@ class WeightedFE:
         ders = np.einsum("eik,iq->keq", loc, dP) / h[None, :, None]
         return vals, ders
 
+    def load(self, f):
+        r"""Load vector :math:`\ell_i = \int m f \varphi_i` (f at the quadrature points)."""
+        p, ne = self.degree, self.X.shape[0]
+        P, _ = _reference_tables(p, self.X.shape[1])
+        gd = _local_to_global(p, ne)
+        b = np.bincount(gd.ravel(), weights=np.einsum("eq,iq->ei", self.m * self.dx * f,
+                                                       P).ravel(), minlength=ne * p + 1)
+        return b[1:] if self.dirichlet_left else b
+
     def to_dofs(self, phi):
         """Dof vector of a function of the FE space given at the quadrature points
         (unweighted L2 projection, exact for members of the space)."""
@@ -277,7 +286,7 @@ def _reference_tables(p, nq):
 
 
 def weighted_fe(potential, theta, nodes, Wmin, *, degree=8, dirichlet_left=False,
-                assemble=True, nq=None):
+                assemble=True, nq=None, radial_dim=None):
     """Build the weighted discretisation on ``nodes`` (matrices only if ``assemble``).
 
     The element is scikit-fem's ``ElementLinePp(degree)`` (hierarchical: vertex hats and
@@ -288,6 +297,11 @@ def weighted_fe(potential, theta, nodes, Wmin, *, degree=8, dirichlet_left=False
 
     are summed into banded storage.  They are exactly what ``skfem.BilinearForm.assemble``
     produces with the same quadrature (tested), in a banded numbering.
+
+    ``radial_dim = d`` builds the l = 1 angular channel of a radial potential in
+    dimension d on ``[0, R]``: weight :math:`\\mu = r^{d-1} m` (in ``m``), the centrifugal
+    term :math:`\\theta (d-1)\\int \\mu\\,\\varphi_i\\varphi_j / r^2` added to A, and
+    :math:`\\varphi(0) = 0` (see :mod:`effcoef.radial`).
     """
     nq = degree + 5 if nq is None else nq
     xi, wq = gauss_rule(nq)
@@ -295,8 +309,12 @@ def weighted_fe(potential, theta, nodes, Wmin, *, degree=8, dirichlet_left=False
     h = np.diff(nodes)
     X = nodes[:-1, None] + h[:, None] * xi[None, :]
     dx = h[:, None] * wq[None, :]
+    logm = log_weight(potential, theta, X, Wmin)
+    if radial_dim is not None:
+        dirichlet_left = True
+        logm = logm + (radial_dim - 1) * np.log(X)
     with np.errstate(under="ignore"):
-        m = np.exp(log_weight(potential, theta, X, Wmin))
+        m = np.exp(logm)
     Z = float(np.sum(m * dx))
     fe = WeightedFE(nodes=nodes, degree=degree, theta=theta,
                     dirichlet_left=dirichlet_left, X=X, dx=dx, m=m, Z=Z, Wmin=Wmin)
@@ -306,6 +324,8 @@ def weighted_fe(potential, theta, nodes, Wmin, *, degree=8, dirichlet_left=False
         w = m * dx
         Ae = theta * np.einsum("eq,iq,jq->eij", w / (h * h)[:, None], dP, dP)
         Be = np.einsum("eq,iq,jq->eij", w, P, P)
+        if radial_dim is not None:
+            Ae += theta * (radial_dim - 1) * np.einsum("eq,iq,jq->eij", w / (X * X), P, P)
         Ab, Bb = _assemble_banded(p, Ae), _assemble_banded(p, Be)
         if dirichlet_left:                 # drop the first vertex dof (phi(0) = 0)
             for ab in (Ab, Bb):

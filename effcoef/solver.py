@@ -236,15 +236,28 @@ def _shift(potential, mi, theta):
     return max(w2, 10 * theta / L**2)
 
 
-def coefficients(potential, theta=None, *, n_modes=None, degree=8, h_scale=1.5, tail=45.0,
-                 rtol=1e-8, strict=False, method="weighted", full_spectrum=False,
+def coefficients(potential, theta=None, *, n_modes=None, degree=None, h_scale=None, tail=None,
+                 rtol=None, strict=False, method="weighted", full_spectrum=False,
                  domain=None, n_elements=None, intorder=None, eigensolver="lanczos",
                  blas_threads=1):
-    r"""Effective diffusion D and drift K of :math:`Q(f) = (W'f + \theta f')'` in 1D.
+    r"""Effective diffusion D and drift K of :math:`Q(f) = \nabla\cdot(\nabla W f + \theta\nabla f)`.
+
+    One function for every dimension; the route follows the potential:
+
+    * a 1D ``potentials.Potential``: the weighted 1D solver below
+      (defaults ``degree=8, h_scale=1.5, tail=45, rtol=1e-8``), returns
+      :class:`CoefficientResult`;
+    * a ``potentials.RadialPotential`` (d = 2, 3): the l = 1 channel on [0, R]
+      (:mod:`effcoef.radial`, same defaults), returns
+      :class:`~effcoef.result_nd.MatrixCoefficientResult` with D = D I, K = K I;
+    * a ``potentials.PotentialND`` with d = 2: 2D finite elements
+      (:mod:`effcoef.fem2d`, defaults ``degree=6, tail=30, rtol=1e-6`` and a mesh refined
+      until the discretisation gap is below rtol/3),
+      returns :class:`~effcoef.result_nd.MatrixCoefficientResult` with full matrices.
 
     Parameters
     ----------
-    potential : potentials.Potential
+    potential : potentials.Potential, RadialPotential or PotentialND
         W with its derivatives (see the ``potentials`` package).
     theta : float, optional
         Temperature; defaults to ``potential.theta`` (set by the paper's families).
@@ -253,7 +266,7 @@ def coefficients(potential, theta=None, *, n_modes=None, degree=8, h_scale=1.5, 
         at 16 and double (up to 256) until the series truncation is below
         ``rtol / 10``.
     degree : int
-        Polynomial degree p of the elements (scikit-fem ``ElementLinePp``).
+        Polynomial degree p of the elements (scikit-fem ``ElementLinePp``; ``ElementQuadP`` in 2D).
     h_scale : float
         Element size in units of the local length scale (see
         :func:`effcoef.fem1d.adapted_nodes`); smaller is finer.
@@ -309,10 +322,21 @@ def _coefficients(potential, theta, n_modes, degree, h_scale, tail, rtol, strict
         if theta is None:
             raise ValueError("theta is required (this potential has no default temperature)")
     theta = check_theta(theta)
+    dim = int(getattr(potential, "dim", 1))
+    route = "1d" if dim == 1 else ("radial" if hasattr(potential, "profile") else "fe2d")
+    if route == "fe2d" and dim != 2:
+        raise EffcoefError(f"general (non-radial) potentials are supported in dimension 2 only, "
+                           f"got dimension {dim}; radial potentials work in 2 and 3")
+    dflt = dict(degree=6, h_scale=None, tail=30.0, rtol=1e-6) if route == "fe2d" else \
+        dict(degree=8, h_scale=1.5, tail=45.0, rtol=1e-8)
+    degree = dflt["degree"] if degree is None else degree
+    h_scale = dflt["h_scale"] if h_scale is None else h_scale
+    tail = dflt["tail"] if tail is None else tail
+    rtol = dflt["rtol"] if rtol is None else rtol
     degree = int(degree)
     if degree < 2:
         raise EffcoefError(f"degree must be >= 2, got {degree}")
-    if not (h_scale > 0 and np.isfinite(h_scale)):
+    if h_scale is not None and not (h_scale > 0 and np.isfinite(h_scale)):
         raise EffcoefError(f"h_scale must be a positive number, got {h_scale!r}")
     if not (np.isfinite(tail) and 5 <= tail <= 600):
         raise EffcoefError(f"tail must be in [5, 600] (log-mass cut), got {tail!r}")
@@ -320,6 +344,22 @@ def _coefficients(potential, theta, n_modes, degree, h_scale, tail, rtol, strict
         raise EffcoefError(f"rtol must be positive, got {rtol!r}")
     if n_modes is not None and int(n_modes) < 1:
         raise EffcoefError(f"n_modes must be >= 1, got {n_modes!r}")
+    if route != "1d":
+        if method != "weighted":
+            raise EffcoefError(f"method {method!r} exists in 1D only")
+        if route == "radial":
+            from .radial import radial_coefficients
+            res = radial_coefficients(potential, theta, n_modes=n_modes, degree=degree,
+                                      h_scale=h_scale, tail=tail, rtol=rtol,
+                                      eigensolver=eigensolver)
+        else:
+            from .fem2d import fe2d_coefficients
+            res = fe2d_coefficients(potential, theta, n_modes=n_modes, degree=degree,
+                                    h_scale=h_scale, tail=tail, rtol=rtol,
+                                    eigensolver="arpack" if eigensolver == "lanczos"
+                                    else eigensolver)
+        _check_accuracy(res, rtol, strict)
+        return res
     mi = potential.mass_interval(theta, tail)
     if method == "weighted":
         auto = n_modes is None
@@ -337,14 +377,19 @@ def _coefficients(potential, theta, n_modes, degree, h_scale, tail, rtol, strict
                            21 if intorder is None else int(intorder), rtol)
     else:
         raise EffcoefError(f"unknown method {method!r} (use 'weighted' or 'schrodinger')")
+    _check_accuracy(res, rtol, strict)
+    return res
+
+
+def _check_accuracy(res, rtol, strict):
+    """AccuracyWarning (AccuracyError if strict) when the estimate exceeds rtol."""
     if not res.accurate:
         msg = (f"estimated relative error {res.rel_error_estimate:.1e} exceeds rtol={rtol:.1e} "
                f"({', '.join(f'{k}={v:.1e}' for k, v in res.error_components.items())}); "
                "refine the mesh (h_scale, degree) or increase n_modes")
         if strict:
             raise AccuracyError(msg)
-        warnings.warn(msg, AccuracyWarning, stacklevel=3)
-    return res
+        warnings.warn(msg, AccuracyWarning, stacklevel=4)
 
 
 def _mesh(potential, theta, lo, hi, h_scale, n_elements, fixed):

@@ -43,16 +43,22 @@ def shift_invert_solver(A, B, shift, kernel=None):
     since :math:`(A + sB)^{-1}Bk = k/s` this is exactly the shift-invert operator of the
     deflated pencil (the constant is removed exactly, not left to the eigensolver).
     """
-    from scipy.linalg import cholesky_banded
-    from scipy.linalg.lapack import dpbtrs
+    if hasattr(A, "ab"):               # effcoef.fem1d.BandedSym
+        from scipy.linalg import cholesky_banded
+        from scipy.linalg.lapack import dpbtrs
 
-    cb = cholesky_banded(A.ab + shift * B.ab, lower=False, check_finite=False)
+        cb = cholesky_banded(A.ab + shift * B.ab, lower=False, check_finite=False)
 
-    def chol_solve(y):                 # LAPACK pbtrs directly: the wrapper's checks cost 3x
-        x, info = dpbtrs(cb, np.asarray(y, dtype=float).ravel(), lower=0)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"pbtrs failed (info={info})")
-        return x
+        def chol_solve(y):             # LAPACK pbtrs directly: the wrapper's checks cost 3x
+            x, info = dpbtrs(cb, np.asarray(y, dtype=float).ravel(), lower=0)
+            if info != 0:
+                raise np.linalg.LinAlgError(f"pbtrs failed (info={info})")
+            return x
+    else:                              # general sparse (2D): sparse LU
+        from scipy.sparse.linalg import splu
+
+        lu = splu((A + shift * B).tocsc())
+        chol_solve = lambda y: lu.solve(np.asarray(y, dtype=float).ravel())  # noqa: E731
 
     if kernel is None:
         return chol_solve
@@ -61,7 +67,7 @@ def shift_invert_solver(A, B, shift, kernel=None):
     return lambda y: (lambda x: x - kernel * (Bk @ x / kBk))(chol_solve(y))
 
 
-def _lanczos(solve, B, k, n, *, tol, maxdim, project=None):
+def _lanczos(solve, B, k, n, *, tol, maxdim, project=None, start=None):
     r"""Lanczos with full B-orthogonalisation for the ``k`` largest eigenvalues of the
     B-self-adjoint operator :math:`OP = C^{-1}B` (given as ``solve`` = :math:`C^{-1}`).
 
@@ -71,7 +77,7 @@ def _lanczos(solve, B, k, n, *, tol, maxdim, project=None):
     """
     Q = np.empty((maxdim + 1, n))          # rows: contiguous slices for the projections
     BQ = np.empty((maxdim + 1, n))
-    q = _start_vector(n)
+    q = _start_vector(n) if start is None else np.array(start, dtype=float)
     if project is not None:
         q = project(q)
     Bq = B @ q
@@ -90,12 +96,14 @@ def _lanczos(solve, B, k, n, *, tol, maxdim, project=None):
         beta = np.sqrt(max(float(w @ Bw), 0.0))
         T[j + 1, j] = beta
         m = j + 1
-        if (m >= 2 * k + 8 and m % 8 == 0) or m == maxdim or beta == 0.0:
+        invariant = beta <= 1e-13 * np.max(np.abs(T[:m, :m]))
+        if (m >= 2 * k + 8 and m % max(8, m // 8) == 0) or m == maxdim or invariant:
             theta, S = np.linalg.eigh(0.5 * (T[:m, :m] + T[:m, :m].T))
             theta, S = theta[::-1][:k], S[:, ::-1][:, :k]
-            if m >= k and np.all(beta * np.abs(S[-1, :]) <= tol * np.abs(theta)):
+            # an invariant subspace (the start vector sees only m modes): all Ritz pairs exact
+            if invariant or (m >= k and np.all(beta * np.abs(S[-1, :]) <= tol * np.abs(theta))):
                 return theta, (S.T @ Q[:m]).T, True
-        if beta == 0.0:
+        if invariant:
             break
         Q[j + 1], BQ[j + 1] = w / beta, Bw / beta
     return theta, None, False
@@ -115,7 +123,8 @@ def _dense_modes(A, B, k, kernel):
     return lam[:k], X
 
 
-def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine="lanczos"):
+def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine="lanczos",
+                  start=None):
     r"""The ``k`` lowest eigenpairs of :math:`A x = \lambda B x`, excluding ``kernel``.
 
     Parameters
@@ -131,6 +140,9 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine
         Largest Krylov dimension of the Lanczos iteration (default ``max(3k + 20, 60)``).
     engine : {"lanczos", "arpack"}
         ``"arpack"`` skips the fast path and runs ``scipy.sparse.linalg.eigsh`` directly.
+    start : array, optional
+        Start vector.  Started from (the shift-inverted) data, the Krylov space contains
+        only the modes the data see, which are exactly the modes of the series (3.6).
 
     Returns
     -------
@@ -149,7 +161,7 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine
         raise ValueError(f"asked for {k} modes but the discretisation has only {nmax} usable dofs")
     if engine not in ("lanczos", "arpack"):
         raise ValueError(f"unknown eigensolver {engine!r} (use 'lanczos' or 'arpack')")
-    if n <= 3 * k + 20 and engine == "lanczos":
+    if n <= 3 * k + 20 and engine == "lanczos" and hasattr(A, "ab"):
         return _dense_modes(A, B, k, kernel)
     solve = shift_invert_solver(A, B, shift, kernel)
     project = None
@@ -160,14 +172,16 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine
     maxdim = min(nmax, max(3 * k + 20, 60) if maxdim is None else int(maxdim))
     ok = False
     if engine == "lanczos":
-        theta, X, ok = _lanczos(solve, B, k, n, tol=tol, maxdim=maxdim, project=project)
+        theta, X, ok = _lanczos(solve, B, k, n, tol=tol, maxdim=maxdim, project=project,
+                                start=start)
     if ok:
         lam = 1.0 / theta - shift
     else:
         OPinv = LinearOperator((n, n), matvec=solve, dtype=float)
-        ncv = min(n, max(2 * k + 1, 20))
+        ncv = min(n, max(2 * k + 1, k + 40))
         Aop = LinearOperator((n, n), matvec=A.dot, dtype=float)
         Bop = LinearOperator((n, n), matvec=B.dot, dtype=float)
+        ncv = min(n, max(2 * k + 1, 20))
         lam, X = eigsh(Aop, k=k, M=Bop, sigma=-shift, which="LM", OPinv=OPinv,
                        v0=project(_start_vector(n)) if project else _start_vector(n),
                        tol=0.0, ncv=ncv)

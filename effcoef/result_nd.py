@@ -1,0 +1,69 @@
+"""Result object for velocity dimension d >= 2 (matrices D and K)."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["MatrixCoefficientResult"]
+
+
+@dataclass
+class MatrixCoefficientResult:
+    r"""Effective coefficients in dimension ``dim`` (scipy-style result).
+
+    Attributes
+    ----------
+    D, K : (dim, dim) ndarray
+        Truncated spectral series :math:`\mathcal D^N, \mathcal K^N` (paper 004, 3.6).
+    V : (dim,) ndarray
+        Mean velocity :math:`\int v M`.
+    K_cov : (dim, dim) ndarray
+        The exact identity :math:`\mathcal K = \mathrm{Cov}_M(v)/\theta`, computed by
+        quadrature on the same discretisation (a check of the series).
+    eigenvalues : ndarray
+        :math:`\lambda_0 = 0, \lambda_1, \dots` of the channel that carries the data (radial:
+        the l = 1 channel, each eigenvalue has multiplicity ``dim`` in the spectrum of H).
+    eta, omega : ndarray
+        Fourier coefficients of the data (radial: scalars per mode; 2D FE: (n+1, dim)).
+    D_partial, K_partial : ndarray (n_modes + 1, dim, dim)
+        Partial sums :math:`\mathcal D^N`, ``[0]`` = 0.
+    D_inf, K_inf : (dim, dim) ndarray
+        Exact discrete Poisson solutions (the N -> infinity limits).
+    rel_error_estimate, error_components, error_method, rtol : as in the 1D result.
+    method : {"radial", "fe2d"}
+    """
+
+    D: np.ndarray
+    K: np.ndarray
+    V: np.ndarray
+    theta: float
+    dim: int
+    K_cov: np.ndarray
+    eigenvalues: np.ndarray
+    eta: np.ndarray
+    omega: np.ndarray
+    D_partial: np.ndarray
+    K_partial: np.ndarray
+    D_inf: np.ndarray
+    K_inf: np.ndarray
+    rel_error_estimate: float
+    error_components: dict
+    error_method: str
+    rtol: float
+    n_dofs: int
+    method: str
+    domain: tuple
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_modes(self):
+        return len(self.eigenvalues) - 1
+
+    @property
+    def accurate(self):
+        return bool(self.rel_error_estimate <= self.rtol)
+
+    def summary(self):
+        return (f"D = {np.array2string(self.D, precision=12)}, K = "
+                f"{np.array2string(self.K, precision=12)} (theta = {self.theta:g}, dim "
+                f"{self.dim}, {self.method}, rel. error estimate {self.rel_error_estimate:.1e})")
