@@ -94,7 +94,8 @@ def plot_eigenfunctions(results, params, k=(0, 1), xlim=(-5.0, 5.0), n_points=40
     return ax
 
 
-def plot_eigenvalues(params, results, n=5, log=False, param_name=r"\gamma", ax=None):
+def plot_eigenvalues(params, results, n=5, log=False, param_name=r"\gamma", label=None,
+                     ax=None):
     r"""The lowest positive eigenvalues :math:`\lambda_i`, i = 1..n, against the parameter.
 
     Parameters
@@ -108,6 +109,8 @@ def plot_eigenvalues(params, results, n=5, log=False, param_name=r"\gamma", ax=N
     log : bool
         Log-log axes (the paper's :math:`\log\gamma \mapsto \log_{10}\lambda_i`).
     param_name : str
+    label : str, optional
+        Prefix of the legend entries (to overlay several families on one ``ax``).
     ax : Axes, optional
 
     Returns
@@ -117,7 +120,9 @@ def plot_eigenvalues(params, results, n=5, log=False, param_name=r"\gamma", ax=N
     ax = _axes(ax, 1, 1, (5.0, 3.6))[0]
     lam = np.array([r.eigenvalues[1:n + 1] for r in results])
     for i in range(lam.shape[1]):
-        ax.plot(params, lam[:, i], ".-", ms=3, label=f"$\\lambda_{i + 1}$")
+        name = f"$\\lambda_{i + 1}$"
+        ax.plot(params, lam[:, i], ".-", ms=3,
+                label=name if label is None else (label if n == 1 else f"{label}, {name}"))
     if log:
         ax.set_xscale("log")
         ax.set_yscale("log")
