@@ -237,7 +237,7 @@ class VelocitySDE:
         F = None if force is None else np.asarray(force, dtype=float).reshape(d, 1)
         sig = math.sqrt(2.0 * self.theta * dt)
         done = 0
-        with _progress(n_steps, progress, desc) as bar:
+        with _progress(n_steps, progress, desc) as bar, np.errstate(over="ignore", invalid="ignore"):
             while done < n_steps:
                 m = min(chunk, n_steps - done)
                 xi = rng.standard_normal((m, d, n))
@@ -267,7 +267,7 @@ class VelocitySDE:
                                 "decrease dt or use scheme='tamed'")
         nv = np.sqrt(np.einsum("in,in->n", v, v))
         nb = np.sqrt(np.einsum("in,in->n", b, b))
-        if np.any(dt * nb > 0.5 * (1.0 + nv)):
+        if not np.all(np.isfinite(nb)) or np.any(dt * nb > 0.5 * (1.0 + nv)):
             raise TimeStepError(f"dt = {dt:g} leaves the explicit stability region "
                                 f"(dt |b| = {float(np.max(dt * nb)):.3g}); decrease dt or use "
                                 "scheme='tamed'")
