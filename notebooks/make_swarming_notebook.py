@@ -75,7 +75,7 @@ fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
 for ax, (name, (dm, D, d)) in zip(axes, curves.items()):
     t = dm.lags[1:]
     ax.plot(t * dm.lambda1, dm.gk_curve[1:], label=r"Green-Kubo $\\int_0^t C/d$")
-    ax.plot(t * dm.lambda1, dm.msd_curve[1:] / (2 * d * t), ":", label=r"MSD$/(2dt)$")
+    ax.plot(t * dm.lambda1, dm.msd_curve[1:] / (2 * d * t), ":", label=r"MSD$/(2dt)$ (estimator: late slope)")
     ax.axhline(D, color="k", lw=0.8, label="spectral D")
     ax.set_xlabel(r"$\\lambda_1 t$"); ax.set_title(name); ax.set_ylim(0, 1.3 * D)
 axes[0].legend(fontsize=8)
@@ -110,6 +110,7 @@ fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.6))
 a1.loglog(out["eps"], out["l1"], "o-", label="L1(particles, macroscopic)")
 a1.axhline(out["noise_floor"], ls=":", color="gray", label="sampling floor")
 a1.set_xlabel(r"$\\varepsilon$"); a1.set_ylabel("L1 distance"); a1.legend()
+a1.set_xticks(out["eps"], [f"{e:g}" for e in out["eps"]]); a1.minorticks_off()
 m = out["macro"]
 a2.plot(m.centers, m.rho, "k", label="macroscopic (2.14)")
 for e, r in zip(out["eps"], out["positions"]):
