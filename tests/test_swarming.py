@@ -197,3 +197,13 @@ def test_slow_l1_distance_decreases_with_eps():
                        rho0=lambda x: np.exp(-0.5 * x ** 2 / s0 ** 2),
                        edges=np.linspace(-4, 4, 41), seed=1)
     assert np.all(np.diff(out["l1"]) < 0), out["l1"]
+
+
+def test_swarming_3d():
+    """d = 3 radial swarming potential (gamma = 1, theta = 1): same checks, fewer particles."""
+    pot = potentials.swarming(1, 3)
+    D, K, _ = _spectral(pot, 1.0)
+    bias = sw.timestep_bias_estimate(pot, 1.0, dt=2e-3)
+    dm = sw.diffusion_mc(pot, 1.0, n_particles=1500, seed=4)
+    _check(dm.green_kubo, D, bias)
+    _check(sw.drift_linear_response(pot, 1.0, n_particles=400, seed=5), K, bias)
