@@ -123,8 +123,20 @@ def _dense_modes(A, B, k, kernel):
     return lam[:k], X
 
 
+def _scaled_band(M, sc):
+    """S M S for a BandedSym M and diagonal S = diag(sc) (upper band storage)."""
+    from .fem1d import BandedSym
+
+    ab = M.ab.copy()
+    u = ab.shape[0] - 1
+    for r in range(u + 1):
+        off = u - r                                  # column j, row i = j - off
+        ab[r, off:] *= sc[off:] * sc[:len(sc) - off]
+    return BandedSym(ab)
+
+
 def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine="lanczos",
-                  start=None):
+                  start=None, _scaled=False):
     r"""The ``k`` lowest eigenpairs of :math:`A x = \lambda B x`, excluding ``kernel``.
 
     Parameters
@@ -155,6 +167,18 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine
     within ``maxdim`` steps, ARPACK's implicitly restarted Lanczos
     (``scipy.sparse.linalg.eigsh``) is run on the same shift-invert operator.
     """
+    if hasattr(A, "ab") and not _scaled:
+        # symmetric diagonal scaling S = diag(B)^-1/2: M spans up to e^-690 across a barrier,
+        # and without it modes living where M is tiny (barrier-top states) have a negligible
+        # B-weight in any start vector and are missed; eigenvectors are mapped back, X = S X^
+        sc = 1.0 / np.sqrt(B.ab[-1])
+        lam, Xs = lanczos_modes(_scaled_band(A, sc), _scaled_band(B, sc), k, shift=shift,
+                                kernel=None if kernel is None else kernel / sc, tol=tol,
+                                maxdim=maxdim, engine=engine,
+                                start=None if start is None else np.asarray(start) / sc,
+                                _scaled=True)
+        X = Xs * sc[:, None]
+        return lam, X / np.sqrt(np.einsum("ik,ik->k", X, B @ X))
     n = A.shape[0]
     nmax = n - 1 if kernel is None else n - 2
     if k > nmax:
@@ -181,7 +205,6 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine
         ncv = min(n, max(2 * k + 1, k + 40))
         Aop = LinearOperator((n, n), matvec=A.dot, dtype=float)
         Bop = LinearOperator((n, n), matvec=B.dot, dtype=float)
-        ncv = min(n, max(2 * k + 1, 20))
         lam, X = eigsh(Aop, k=k, M=Bop, sigma=-shift, which="LM", OPinv=OPinv,
                        v0=project(_start_vector(n)) if project else _start_vector(n),
                        tol=0.0, ncv=ncv)

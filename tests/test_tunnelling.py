@@ -99,3 +99,28 @@ def test_barrier_beyond_double_range_is_an_error():
     pot = P.case_a(4000)       # Delta W / theta = 1000
     with pytest.raises(effcoef.EffcoefError, match="underflow"):
         effcoef.coefficients(pot)
+
+
+@pytest.mark.filterwarnings("ignore::effcoef.AccuracyWarning")   # 8 modes: D, K truncated
+@pytest.mark.parametrize("case,gamma", [("B", 15), ("A", 1000)])
+def test_barrier_states_not_lost_deep_tunnelling(case, gamma):
+    """States localised at the barrier top, where M ~ e^-250, are part of the spectrum
+    (found by the diagonally scaled Lanczos).  Reference: second-order finite differences
+    for H = -theta d^2 + Phi on a fine grid (O(h^2) ~ 1e-6 relative), eigenvalues above the
+    tunnelling pair."""
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import eigsh
+    from effcoef.operator import schrodinger_potential
+    pot = P.paper_family(case, gamma)
+    th = pot.theta
+    res = effcoef.coefficients(pot, full_spectrum=True, n_modes=8)
+    mi = pot.mass_interval(th, 45.0)
+    x = np.linspace(mi.a, mi.b, 40001)[1:-1]
+    h = x[1] - x[0]
+    main = 2 * th / h ** 2 + schrodinger_potential(pot, th, x)
+    H = sp.diags([main, -th / h ** 2 * np.ones(len(x) - 1), -th / h ** 2 * np.ones(len(x) - 1)],
+                 [0, 1, -1], format="csc")
+    fd = np.sort(eigsh(H, k=8, sigma=0.5, which="LM", return_eigenvectors=False))
+    fd = fd[fd > 0.5][:4]
+    ours = res.eigenvalues[res.eigenvalues > 0.5][:4]
+    np.testing.assert_allclose(ours, fd, rtol=1e-4)
