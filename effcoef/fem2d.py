@@ -164,7 +164,10 @@ def fe2d_coefficients(potential, theta, *, n_modes=None, degree=6, h_scale=None,
                              np.cumsum(eta[:, :, None] * omega[:, None, :] / lam[:, None, None],
                                        axis=0)])
         trunc = max(nrm(Dp[-1] - D_inf) / nrm(D_inf), nrm(Kp[-1] - K_inf) / nrm(K_inf))
-        if not auto or trunc <= rtol / 10 or N >= 640 or k < N:
+        if not np.all(np.isfinite(lam)) or not np.all(np.isfinite(C)):
+            raise FloatingPointError("the eigensolver returned non-finite modes; refine the mesh "
+                                     "(h_scale) or lower the degree")
+        if not auto or trunc <= rtol / 10 or N >= 320 or k < N:
             break
         N *= 2
     w = np.einsum("kii->k", eta[:, :, None] * eta[:, None, :]) / lam
