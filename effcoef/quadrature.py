@@ -86,6 +86,9 @@ from numpy.polynomial.legendre import leggauss
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import logsumexp
 
+# input validation only (operator.py holds the transform, no finite elements or eigensolver)
+from .operator import check_theta
+
 __all__ = [
     "QuadratureResult",
     "quadrature_coefficients",
@@ -148,19 +151,6 @@ class QuadratureResult:
 # ---------------------------------------------------------------------------
 # input validation
 # ---------------------------------------------------------------------------
-def _check_theta(theta) -> float:
-    msg = f"theta must be a finite positive number, got {theta!r}"
-    if isinstance(theta, (bool, np.bool_)):
-        raise ValueError(msg)
-    try:
-        t = float(theta)
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(msg) from None
-    if not math.isfinite(t) or t <= 0.0:
-        raise ValueError(msg)
-    return t
-
-
 def _check_tail(tail) -> float:
     msg = f"tail must be a finite positive number, got {tail!r}"
     try:
@@ -354,7 +344,7 @@ def quadrature_coefficients(potential, theta, *, tail: float = 80.0,
     :math:`W/\theta`).  If ``D`` overflows, ``D = inf`` is returned with a
     :class:`RuntimeWarning`; ``log_D`` is always finite.
     """
-    theta = _check_theta(theta)
+    theta = check_theta(theta)
     tail = _check_tail(tail)
     if panels is None:
         panels = 200
@@ -509,7 +499,7 @@ def quadrature_coefficients_mp(potential, theta, *, dps: int = 30,
     relative.  Cost: a few seconds at ``dps=30`` (roughly 2e4 evaluations
     of ``W_mp``), about 5 s for ``theta = 1e-3`` double wells.
     """
-    theta_f = _check_theta(theta)
+    theta_f = check_theta(theta)
     dps = _check_dps(dps)
     if tail is None:
         tail = dps * math.log(10.0) + 10.0

@@ -4,11 +4,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["MatrixCoefficientResult"]
+__all__ = ["MatrixCoefficientResult", "SeriesResult"]
+
+
+class SeriesResult:
+    """What every coefficient result derives from its fields (1D and d >= 2)."""
+
+    @property
+    def n_modes(self):
+        return len(self.eigenvalues) - 1
+
+    @property
+    def accurate(self):
+        return bool(self.rel_error_estimate <= self.rtol)
 
 
 @dataclass
-class MatrixCoefficientResult:
+class MatrixCoefficientResult(SeriesResult):
     r"""Effective coefficients in dimension ``dim`` (scipy-style result).
 
     Attributes
@@ -54,14 +66,6 @@ class MatrixCoefficientResult:
     method: str
     domain: tuple
     info: dict = field(default_factory=dict)
-
-    @property
-    def n_modes(self):
-        return len(self.eigenvalues) - 1
-
-    @property
-    def accurate(self):
-        return bool(self.rel_error_estimate <= self.rtol)
 
     def summary(self):
         return (f"D = {np.array2string(self.D, precision=12)}, K = "

@@ -53,6 +53,7 @@ from threadpoolctl import ThreadpoolController
 from .errors import AccuracyError, AccuracyWarning, EffcoefError
 from .fem1d import adapted_nodes, green_solve, schrodinger_fe, weighted_fe
 from .operator import check_theta, log_weight
+from .result_nd import SeriesResult
 from .spectrum import green_inverse_iteration, lanczos_modes
 
 __all__ = ["coefficients", "CoefficientResult"]
@@ -69,7 +70,7 @@ def _blas_controller():
 
 
 @dataclass
-class CoefficientResult:
+class CoefficientResult(SeriesResult):
     r"""Result of :func:`coefficients` (fields in the style of ``scipy.optimize.OptimizeResult``).
 
     Arrays indexed by the mode number k run over ``k = 0 .. n_modes``:
@@ -130,14 +131,6 @@ class CoefficientResult:
     info: dict = field(default_factory=dict)
     _modes: list = field(default_factory=list, repr=False)
     _sqrtM: object = field(default=None, repr=False)
-
-    @property
-    def n_modes(self):
-        return len(self.eigenvalues) - 1
-
-    @property
-    def accurate(self):
-        return bool(self.rel_error_estimate <= self.rtol)
 
     def eigenfunctions(self, v):
         r"""Normalised eigenfunctions :math:`\Psi_k(v)`, k = 0..n_modes, shape (n_modes+1, len(v)).
