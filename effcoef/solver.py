@@ -129,8 +129,7 @@ class CoefficientResult(SeriesResult):
     n_dofs: int
     method: str
     info: dict = field(default_factory=dict)
-    _modes: list = field(default_factory=list, repr=False)
-    _sqrtM: object = field(default=None, repr=False)
+    _psi: list = field(default_factory=list, repr=False)   # callables v -> Psi_k(v), k = 0..N
 
     def eigenfunctions(self, v):
         r"""Normalised eigenfunctions :math:`\Psi_k(v)`, k = 0..n_modes, shape (n_modes+1, len(v)).
@@ -138,12 +137,7 @@ class CoefficientResult(SeriesResult):
         :math:`\Psi_0 = \sqrt M`; :math:`\int\Psi_k^2 = 1`; zero outside the truncated interval.
         """
         v = np.atleast_1d(np.asarray(v, dtype=float))
-        out = np.zeros((self.n_modes + 1, v.size))
-        sq = self._sqrtM(v)
-        out[0] = sq
-        for k, ev in enumerate(self._modes, start=1):
-            out[k] = sq * ev(v)
-        return out
+        return np.array([psi(v) for psi in self._psi])
 
     def eigenfunction(self, k):
         r"""The callable :math:`v \mapsto \Psi_k(v)`."""
@@ -460,7 +454,7 @@ def _weighted(potential, theta, mi, n_modes, degree, h_scale, tail, rtol, full_s
     omega = np.concatenate([[0.0], np.asarray(om_all)[order]])
     parity = np.concatenate([[1 if symmetric else 0], np.asarray(par_all)[order]])
     indicator = np.asarray(ind_all)[order]
-    modes = [ev_all[i] for i in order]
+    phis = [ev_all[i] for i in order]
     Dp = np.concatenate([[0.0], np.cumsum(eta[1:] ** 2 / lam[1:])])
     Kp = np.concatenate([[0.0], np.cumsum(eta[1:] * omega[1:] / lam[1:])])
 
@@ -504,7 +498,7 @@ def _weighted(potential, theta, mi, n_modes, degree, h_scale, tail, rtol, full_s
         parity=parity, D_partial=Dp, K_partial=Kp, D_inf=float(D_inf), K_inf=float(K_inf),
         rel_error_estimate=float(est), error_components=comps, error_method=method_txt, rtol=rtol,
         domain=dom, n_dofs=int(sum(fe.A.shape[0] for _, fe, _, _ in sectors)), method="weighted",
-        info=info, _modes=modes, _sqrtM=sqrtM)
+        info=info, _psi=[sqrtM] + [lambda v, phi=phi: sqrtM(v) * phi(v) for phi in phis])
 
 
 def _schrodinger(potential, theta, mi, n_modes, degree, domain, n_elements, intorder, rtol):
@@ -549,7 +543,8 @@ def _schrodinger(potential, theta, mi, n_modes, degree, domain, n_elements, into
     K_exact = float(np.sum(mq * (Xq - V) ** 2 * dxq) / Z / theta)
     D, K = Dp[-1], Kp[-1]
     comps = {"K_vs_formula_4_3": abs(K - K_exact) / K_exact,
-             "series_tail": abs(Dp[-1] - Dp[-2]) / abs(D) if len(Dp) > 2 else 1.0}
+             # last two increments (one of them is 0 for symmetric W: even modes)
+             "series_tail": abs(Dp[-1] - Dp[-3]) / abs(D) if len(Dp) > 3 else 1.0}
     modes = []
     for j in range(1, k):
         c = full[:, j].copy()
@@ -570,16 +565,11 @@ def _schrodinger(potential, theta, mi, n_modes, degree, domain, n_elements, into
         out[inside] = fe.basis.probes(v[inside][None, :]) @ c0
         return out
 
-    # eigenfunctions() multiplies by sqrtM; here modes are Psi_k themselves
-    one = lambda v: np.ones_like(np.asarray(v, dtype=float))
-    res = CoefficientResult(
+    return CoefficientResult(
         D=float(D), K=float(K), V=V, theta=theta, eigenvalues=lam, eta=eta, omega=omega,
         parity=np.zeros(k, dtype=int), D_partial=Dp, K_partial=Kp, D_inf=float("nan"),
         K_inf=K_exact, rel_error_estimate=float(max(comps.values())), error_components=comps,
         error_method="paper 004 check: K^N against formula (4.3) and the last series increment",
         rtol=rtol, domain=(a, b), n_dofs=int(fe.H.shape[0]), method="schrodinger",
-        info={"n_elements": ne, "degree": degree, "intorder": intorder}, _modes=modes,
-        _sqrtM=psi0)
-    # for this method Psi_k are the FE functions themselves: evaluate without the sqrt(M) factor
-    res._modes = [lambda v, ev=ev, p0=psi0: ev(v) / np.where(p0(v) == 0, 1.0, p0(v)) for ev in modes]
-    return res
+        info={"n_elements": ne, "degree": degree, "intorder": intorder},
+        _psi=[psi0] + modes)      # here the FE functions are the Psi_k themselves
