@@ -156,7 +156,9 @@ def _coefficients(args):
         print(f"D         : {fmt(res.D)}")
         print(f"K         : {fmt(res.K)}")
         print(f"V         : {fmt(res.V)}")
-        print(f"lambda_1..: {', '.join(f'{x:.10g}' for x in res.eigenvalues[1:6])}")
+        odd = np.all(np.asarray(getattr(res, "parity", [0]))[1:] == -1)
+        label = "lambda odd" if odd else "lambda_1..."   # default 1D: the data (odd) sector
+        print(f"{label:<10}: {', '.join(f'{x:.10g}' for x in res.eigenvalues[1:6])}")
         print(f"modes N   : {res.n_modes}")
         print(f"rel. error: {res.rel_error_estimate:.1e} ({res.error_method})")
     return 0
