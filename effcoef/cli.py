@@ -59,7 +59,80 @@ def _build_parser():
     c.add_argument("--strict", action="store_true", help="exit with status 3 if the accuracy "
                    "estimate exceeds --rtol")
     c.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_sweep_parser(sub)
     return p
+
+
+def _add_sweep_parser(sub):
+    s = sub.add_parser("sweep", help="parameter sweep into a resumable JSON Lines file",
+                       description="Compute D, K on a grid of parameters (Cartesian product), "
+                       "one JSON line per finished point; re-running the same command resumes. "
+                       "Values: start:stop:num[:log] or a comma list.")
+    src = s.add_mutually_exclusive_group()
+    src.add_argument("--case", default=None,
+                     help="paper family case(s) A, B, C (comma list; default A)")
+    src.add_argument("--expression", metavar="TEMPLATE",
+                     help="W(v) template with {gamma}/{delta}/{theta} placeholders, "
+                          "e.g. 'v**4/4 - v**2/2 - {delta}*v' (needs --theta)")
+    s.add_argument("--gamma", help="gamma values (family: required)")
+    s.add_argument("--delta", help="delta values (default 0 for the family)")
+    s.add_argument("--theta", help="theta values (family default 1/gamma)")
+    s.add_argument("--output", "-o", required=True, help="output file (.jsonl)")
+    s.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: all cores)")
+    s.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a dask.distributed scheduler, e.g. tcp://host:8786")
+    s.add_argument("--rtol", type=float, default=1e-8, help="requested relative accuracy")
+    s.add_argument("--retry-failed", action="store_true",
+                   help="recompute points recorded as failed")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _sweep_cmd(args):
+    from .sweep import parse_range, sweep
+
+    grid = {}
+    if args.expression is None:
+        cases = [c.strip().upper() for c in (args.case or "A").split(",") if c.strip()]
+        if args.gamma is None:
+            raise ValueError("--gamma is required for the paper family")
+        grid["case"] = cases
+        grid["gamma"] = parse_range(args.gamma)
+        grid["delta"] = parse_range(args.delta) if args.delta is not None else [0.0]
+        family = None
+    else:
+        if args.theta is None:
+            raise ValueError("--theta is required with --expression")
+        for name in ("gamma", "delta"):
+            if getattr(args, name) is not None:
+                grid[name] = parse_range(getattr(args, name))
+        family = args.expression
+    if args.theta is not None:
+        grid["theta"] = parse_range(args.theta)
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    client = None
+    if args.scheduler:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise ValueError("--scheduler needs dask.distributed: "
+                             "pip install 'effcoef[sweep]'") from None
+        try:
+            client = Client(args.scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise ValueError(f"cannot connect to scheduler {args.scheduler}: {exc}") from None
+    try:
+        summary = sweep(grid, args.output, family=family, executor=client,
+                        workers=args.workers, rtol=args.rtol, progress=not args.no_progress,
+                        retry_failed=args.retry_failed)
+    except (FileExistsError, RuntimeError, OSError) as exc:
+        raise ValueError(str(exc)) from None
+    finally:
+        if client is not None:
+            client.close()
+    print(summary)
+    return 0 if summary.failed == 0 else 1
 
 
 def _potential(args):
@@ -170,6 +243,8 @@ def main(argv=None):
     try:
         if args.command == "coefficients":
             return _coefficients(args)
+        if args.command == "sweep":
+            return _sweep_cmd(args)
     except (ValueError, ArithmeticError) as exc:  # PotentialError, EffcoefError are ValueErrors
         msg = " ".join(str(exc).split())
         print(f"effcoef: error: {msg}", file=sys.stderr)
