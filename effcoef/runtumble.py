@@ -139,11 +139,23 @@ def gauss_mean(f, n=200):
     return float(np.sum(sw * sw * f(z)))
 
 
-def limit_coefficients(psi, *, s=1.0, dim=1):
+def velocity_variance(s=1.0, dim=1, velocity_set="sphere"):
+    r"""Per-component variance :math:`\sigma^2 = E[v_1^2]` of the isotropic redistribution:
+    V = {-s, s} (dim 1): :math:`s^2`; sphere of radius s: :math:`s^2/d`; ball of radius s
+    (uniform): :math:`s^2/(d+2)`.  D and chi are proportional to it (after a tumble the
+    velocity is independent of the past with mean 0, so only :math:`E[v_iv_j]` enters)."""
+    if velocity_set == "sphere":              # in 1D the "sphere" is V = {-s, s}
+        return s * s / dim
+    if velocity_set == "ball":
+        return s * s / (dim + 2)
+    raise ValueError(f"velocity_set must be 'sphere' or 'ball', not {velocity_set!r}")
+
+
+def limit_coefficients(psi, *, s=1.0, dim=1, velocity_set="sphere"):
     r"""The :math:`\varepsilon\to0` and :math:`\varepsilon\to\infty` limits:
     ``(D0, chi0, D_inf)`` = :math:`(\sigma^2/\bar\psi,\ \sigma^2\mathbb E[Z\psi]/\bar\psi,\
-    \sigma^2\mathbb E[1/\psi])`, :math:`\sigma^2 = s^2/d`."""
-    s2 = s * s / dim
+    \sigma^2\mathbb E[1/\psi])`, :math:`\sigma^2` = :func:`velocity_variance`."""
+    s2 = velocity_variance(s, dim, velocity_set)
     psibar = gauss_mean(psi)
     return s2 / psibar, s2 * gauss_mean(lambda z: z * psi(z)) / psibar, \
         s2 * gauss_mean(lambda z: 1.0 / psi(z))
@@ -251,13 +263,13 @@ def _coefficients(psi, eps, s2, method, n_modes, dpsi, **kw):
 
 
 def runtumble_coefficients(psi, eps, *, s=1.0, dim=1, n_modes=None, method="spectral",
-                           dpsi=None, degree=10, R=10.0, n_hermite=None):
+                           dpsi=None, degree=10, R=10.0, n_hermite=None, velocity_set="sphere"):
     r"""Effective diffusion :math:`D(\varepsilon)` and chemotactic sensitivity
     :math:`\chi(\varepsilon)` (drift = :math:`\chi\,\nabla M`) of the internal-state model.
 
     psi : vectorised callable, the tumbling rate :math:`\psi(z) > 0`.
-    eps : adaptation time scale.  s, dim : speed and dimension (velocity covariance
-    :math:`s^2/d\,I`: V = {-s, s} for dim = 1, the sphere of radius s otherwise).
+    eps : adaptation time scale.  s, dim, velocity_set : speed, dimension and "sphere" or
+    "ball" (velocity covariance :func:`velocity_variance` times I: V = {-s, s} for dim = 1).
     n_modes : number of eigenmodes in the spectral sums (default: all of the pencil).
     method : ``"spectral"`` (weighted FE of effcoef.fem1d, degree ``degree`` on [-R, R]) or
     ``"hermite"`` (``n_hermite`` Hermite polynomials, default from eps).
@@ -266,7 +278,7 @@ def runtumble_coefficients(psi, eps, *, s=1.0, dim=1, n_modes=None, method="spec
     """
     if eps <= 0:
         raise ValueError("eps must be > 0")
-    s2 = s * s / dim
+    s2 = velocity_variance(s, dim, velocity_set)
     if method == "spectral":
         kws = [dict(degree=degree, R=R, n_elements=24),
                dict(degree=degree + 2, R=R + 1.0, n_elements=30)]
@@ -281,12 +293,12 @@ def runtumble_coefficients(psi, eps, *, s=1.0, dim=1, n_modes=None, method="spec
                            method=method, n_modes=k, chi_second_order=chi2)
 
 
-def exact_msd(psi, eps, times, *, s=1.0, dim=1, method="spectral"):
+def exact_msd(psi, eps, times, *, s=1.0, dim=1, method="spectral", velocity_set="sphere"):
     r"""Mean-square displacement per component from the stationary state,
     :math:`2\sigma^2\sum_k c_k^2[t/\lambda_k - (1-e^{-\lambda_k t})/\lambda_k^2]`;
     ``eps = 0`` gives the limit model :math:`\lambda = \bar\psi`."""
     t = np.asarray(times, dtype=float)
-    s2 = s * s / dim
+    s2 = velocity_variance(s, dim, velocity_set)
     if eps == 0:
         lam, c2 = np.array([gauss_mean(psi)]), np.array([1.0])
     else:

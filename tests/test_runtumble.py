@@ -88,3 +88,23 @@ def test_monte_carlo_slow(eps):
     assert abs(D - ref.D) < 3 * se
     chi, se = rt.mc_sensitivity(psi, eps, alpha=0.1, n=100000, seed=12)
     assert abs(chi - ref.chi) < 3 * se + 0.01 * abs(ref.chi)
+
+
+def test_ball_and_sphere_velocity_sets():
+    """Uniform redistribution in the ball of radius s: E[v_1^2] = s^2/(d+2) (vs s^2/d on the
+    sphere), checked by sampling the ball; D and chi scale with it."""
+    import numpy as np
+    from scipy.special import ndtr
+    from effcoef.runtumble import runtumble_coefficients, velocity_variance
+    rng = np.random.default_rng(7)
+    d, s = 3, 2.0
+    x = rng.standard_normal((200000, d))
+    v = s * x / np.linalg.norm(x, axis=1)[:, None] * rng.random(200000)[:, None] ** (1 / d)
+    var = np.mean(v[:, 0] ** 2)
+    se = np.std(v[:, 0] ** 2) / np.sqrt(len(v))
+    assert abs(var - velocity_variance(s, d, "ball")) <= 4 * se
+    psi = lambda z: 0.5 + 1.5 * ndtr(1.5 * z)  # noqa: E731
+    sph = runtumble_coefficients(psi, 1.0, s=s, dim=d)
+    ball = runtumble_coefficients(psi, 1.0, s=s, dim=d, velocity_set="ball")
+    assert abs(ball.D / sph.D - d / (d + 2)) <= 1e-12
+    assert abs(ball.chi / sph.chi - d / (d + 2)) <= 1e-12
