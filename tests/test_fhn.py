@@ -74,3 +74,34 @@ def test_eyring_kramers_J0():
         assert g < 1e-3                     # metastable: exponentially small gap
         ratios.append(g / ek)
     assert abs(ratios[1] - 1) < 0.05 and abs(ratios[1] - 1) < abs(ratios[0] - 1)
+
+
+def test_limit_ode_bistable_fixed_points():
+    fps = fhn.fixed_points(0.3, 0.1, I=0.0, lam=4.0)
+    stable = [(al, be) for al, be, ev in fps if np.all(ev.real < 0)]
+    assert len(fps) == 3 and len(stable) == 2
+    assert np.allclose(stable[0], (0.0, 0.0), atol=1e-12)
+    assert np.allclose(stable[1], (3.8844, 1.2948), atol=1e-4)
+    for al, be in stable:
+        assert np.allclose(fhn.limit_rhs(0, [al, be], 0.3, 0.1), 0.0, atol=1e-10)
+
+
+def test_network_variance_large_J():
+    # stationary near the stable point (0, 0): N'(0) = lam = 4, Var v -> theta/(J + 4).
+    # Deviations: O(1/J) (non-Gaussian), (n-1)/n, O(dt) splitting, statistical ~2e-3.
+    J, theta = 50.0, 0.5
+    r = fhn.simulate_network(500, J, 20.0, 0.002, a=0.3, b=0.1, sigma=1.0, seed=1, save_every=10)
+    ratio = r.var_v[r.t > 5].mean() * (J + 4.0) / theta
+    assert abs(ratio - 1) < 2.0 / J
+
+
+def test_network_mean_follows_limit_ode():
+    errs, Js = [], [5.0, 10.0, 20.0]
+    for J in Js:
+        r = fhn.simulate_network(50000, J, 2.0, 2e-3, a=0.3, b=0.1, sigma=1.0, v0=2.0, x0=0.5,
+                                 seed=2, save_every=10)
+        y = fhn.solve_limit_ode([2.0, 0.5], r.t, 0.3, 0.1)
+        errs.append(np.abs(r.mean_v - y[0]).max())
+    slope = np.polyfit(np.log(Js), np.log(errs), 1)[0]
+    assert errs[0] > errs[1] > errs[2]
+    assert -1.35 < slope < -0.65, (errs, slope)
