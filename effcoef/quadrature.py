@@ -276,15 +276,21 @@ def _refine_panels(potential, edges: np.ndarray, theta: float,
     return panels[np.argsort(panels[:, 0])]
 
 
-def _panels(potential, theta: float, tail: float, *, max_var: float,
-            width_frac: float):
+def _domain(potential, theta: float, tail: float):
+    """Mass interval [a, b], vmin, Wmin, breakpoints and interior extrema of W (shared by the
+    double and the mpmath references)."""
     mi = potential.mass_interval(theta, tail)
     a, b = float(mi.a), float(mi.b)
     vmin, Wmin = float(mi.vmin), float(mi.Wmin)
     if not (math.isfinite(a) and math.isfinite(b) and a < b):
         raise ValueError(f"invalid mass interval [{a}, {b}]")
     bps = tuple(float(p) for p in getattr(potential, "breakpoints", ()) or ())
-    extrema = _interior_extrema(potential, a, b)
+    return a, b, vmin, Wmin, bps, _interior_extrema(potential, a, b)
+
+
+def _panels(potential, theta: float, tail: float, *, max_var: float,
+            width_frac: float):
+    a, b, vmin, Wmin, bps, extrema = _domain(potential, theta, tail)
     edges = _merge_edges(extrema + [vmin], a, b, protected=bps)
     panels = _refine_panels(potential, edges, theta, max_var,
                             width_frac * (b - a))
@@ -505,13 +511,7 @@ def quadrature_coefficients_mp(potential, theta, *, dps: int = 30,
         tail = dps * math.log(10.0) + 10.0
     tail = _check_tail(tail)
 
-    mi = potential.mass_interval(theta_f, tail)
-    a, b = float(mi.a), float(mi.b)
-    vmin, Wmin = float(mi.vmin), float(mi.Wmin)
-    if not (math.isfinite(a) and math.isfinite(b) and a < b):
-        raise ValueError(f"invalid mass interval [{a}, {b}]")
-    bps = tuple(float(p) for p in getattr(potential, "breakpoints", ()) or ())
-    extrema = _interior_extrema(potential, a, b)
+    a, b, vmin, Wmin, bps, extrema = _domain(potential, theta_f, tail)
     # 0 is an edge too: the positive parts of V = int v M are split there
     edges_f = _merge_edges(extrema + [vmin], a, b, protected=bps + (0.0,))
     P = _refine_panels(potential, edges_f, theta_f, _MP_MAX_VAR,
