@@ -468,6 +468,11 @@ def _weighted(potential, theta, mi, n_modes, degree, h_scale, tail, rtol, full_s
                        dirichlet_left=fe_data.dirichlet_left, assemble=False)
     D_c, K_c = limits(fe_c)
     D, K = Dp[-1], Kp[-1]
+    # domain cut from the interval actually used (a user-given domain may be too small):
+    # the mass beyond an end is ~ m(end), times the (W - Wmin)/theta-polynomial of the data
+    ends = np.array([max(abs(a), abs(b))] if symmetric else [a, b])
+    cut = np.maximum((potential.W(ends) - Wmin) / theta, 0.0)
+    domain_cut = float(np.max(np.exp(-cut) * np.maximum(1.0, cut) ** 2))
     # only data-carrying modes matter for the eigensolver indicator
     w = eta[1:] ** 2 / lam[1:]
     eig_ind = float(np.sum(w * indicator) / max(np.sum(w), 1e-300)) if len(w) else 0.0
@@ -475,12 +480,12 @@ def _weighted(potential, theta, mi, n_modes, degree, h_scale, tail, rtol, full_s
         "truncation": max(abs(D - D_inf) / D_inf, abs(K - K_inf) / K_inf),
         "discretisation": max(abs(D_c - D_inf) / D_inf, abs(K_c - K_inf) / K_inf),
         "eigensolver": eig_ind,
-        "domain": math.exp(-tail) * max(1.0, tail) ** 2,
+        "domain": domain_cut,
     }
     est = max(comps.values())
     method_txt = ("max of series truncation |D^N - D^inf| (exact discrete Poisson solve), "
                   f"discretisation gap (P{degree} vs P{degree + 2} on the same mesh), "
-                  "eigensolver indicator and domain truncation e^-tail")
+                  "eigensolver indicator and domain truncation (mass at the interval ends)")
     log_Z = math.log(fe_data.Z * (2.0 if symmetric else 1.0))
 
     def sqrtM(v):

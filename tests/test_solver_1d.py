@@ -181,6 +181,17 @@ def test_starved_discretisation_warns():
         effcoef.coefficients(pot, degree=2, h_scale=8.0, rtol=1e-8, strict=True)
 
 
+def test_too_small_domain_is_flagged():
+    """A user domain that cuts off mass: the domain component of the estimate comes from the
+    interval actually used, so the (large) error is reported, not hidden."""
+    pot = P.case_a(1)
+    ref = quadrature_coefficients(pot, pot.theta)
+    with pytest.warns(effcoef.AccuracyWarning, match="domain"):
+        res = effcoef.coefficients(pot, domain=(-1.5, 1.5))
+    assert rel(res.D, ref.D) > 0.1
+    assert res.error_components["domain"] >= rel(res.D, ref.D)
+
+
 @pytest.mark.parametrize("expr", ["-v**2", "v**3", "abs(v)", "-v**4"])
 def test_non_confining_rejected(expr):
     with pytest.raises(P.NonConfiningError):
