@@ -276,6 +276,15 @@ def _refine_panels(potential, edges: np.ndarray, theta: float,
     return panels[np.argsort(panels[:, 0])]
 
 
+def _D_or_inf(log_D, value, hint):
+    """D as a float, or inf with a RuntimeWarning when exp(log_D) overflows a double."""
+    if log_D > _LOG_DBL_MAX:
+        warnings.warn(f"D = exp({log_D:.6g}) overflows double precision; "
+                      f"returning D = inf (use {hint})", RuntimeWarning, stacklevel=3)
+        return math.inf
+    return value(log_D)
+
+
 def _domain(potential, theta: float, tail: float):
     """Mass interval [a, b], vmin, Wmin, breakpoints and interior extrema of W (shared by the
     double and the mpmath references)."""
@@ -436,13 +445,7 @@ def quadrature_coefficients(potential, theta, *, tail: float = 80.0,
 
     if not math.isfinite(log_D):
         raise FloatingPointError(f"log D is not finite ({log_D})")
-    if log_D > _LOG_DBL_MAX:
-        warnings.warn(f"D = exp({log_D:.6g}) overflows double precision; "
-                      "returning D = inf (use log_D)", RuntimeWarning,
-                      stacklevel=2)
-        D = math.inf
-    else:
-        D = math.exp(log_D)
+    D = _D_or_inf(log_D, math.exp, "log_D")
     return QuadratureResult(
         D=D, K=K, V=V, log_D=log_D, log_Z=log_Z, Wmin=Wmin, domain=(a, b),
         n_nodes=int(X.size),
@@ -647,13 +650,7 @@ def quadrature_coefficients_mp(potential, theta, *, dps: int = 30,
     if worst[0] > 10.0 ** (5 - dps):
         warnings.warn(f"mpmath.quad relative error estimate {worst[0]:.3g} "
                       f"exceeds 1e{5 - dps}", RuntimeWarning, stacklevel=2)
-    if log_D > _LOG_DBL_MAX:
-        warnings.warn(f"D = exp({log_D:.6g}) overflows double precision; "
-                      "returning D = inf (use log_D / D_mp)", RuntimeWarning,
-                      stacklevel=2)
-        Df = math.inf
-    else:
-        Df = float(D_mp)
+    Df = _D_or_inf(log_D, lambda _: float(D_mp), "log_D / D_mp")
     return QuadratureResult(
         D=Df, K=float(K_mp), V=float(V_mp), log_D=log_D, log_Z=log_Z,
         Wmin=Wmin, domain=(a, b), n_nodes=int(counter[0]),
