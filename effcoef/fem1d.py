@@ -48,7 +48,7 @@ from scipy import sparse
 import scipy.sparse.linalg  # noqa: F401  (sparse.linalg.spsolve)
 from skfem import Basis, BilinearForm, ElementLinePp, MeshLine
 
-from .operator import log_weight, schrodinger_potential
+from .operator import log_weight, schrodinger_potential, sqrt_maxwellian
 
 __all__ = [
     "adapted_nodes",
@@ -459,6 +459,6 @@ def schrodinger_fe(potential, theta, nodes, Wmin, log_Z, *, degree=10, intorder=
     H = BilinearForm(lambda u, v, w: theta * u.grad[0] * v.grad[0] + w.Phi * u * v).assemble(basis, Phi=Phi)
     Mass = _unweighted_mass(basis)
     free = basis.complement_dofs(basis.get_dofs())
-    sqrtM = np.exp(0.5 * (log_weight(potential, theta, X, Wmin) - log_Z))
+    sqrtM = sqrt_maxwellian(potential, theta, X, Wmin, log_Z)
     return SchrodingerFE(basis=basis, H=H[free][:, free].tocsc(), Mass=Mass[free][:, free].tocsc(),
                          free=free, X=X, dx=basis.dx, sqrtM=sqrtM, theta=theta)

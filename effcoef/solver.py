@@ -52,7 +52,7 @@ from threadpoolctl import ThreadpoolController
 
 from .errors import AccuracyError, AccuracyWarning, EffcoefError
 from .fem1d import adapted_nodes, green_solve, schrodinger_fe, weighted_fe
-from .operator import check_theta, log_weight
+from .operator import check_theta, log_weight, sqrt_maxwellian
 from .result_nd import SeriesResult
 from .spectrum import green_inverse_iteration, lanczos_modes
 
@@ -492,7 +492,7 @@ def _weighted(potential, theta, mi, n_modes, degree, h_scale, tail, rtol, full_s
         v = np.asarray(v, dtype=float)
         inside = (v >= -b if symmetric else v >= a) & (v <= b)
         out = np.zeros_like(v)
-        out[inside] = np.exp(0.5 * (log_weight(potential, theta, v[inside], Wmin) - log_Z))
+        out[inside] = sqrt_maxwellian(potential, theta, v[inside], Wmin, log_Z)
         return out
 
     info.update(dof_limited=dof_limited, D_fine=D_c, K_fine=K_c, log_Z=log_Z, Wmin=Wmin,
