@@ -177,8 +177,7 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine
                                 maxdim=maxdim, engine=engine,
                                 start=None if start is None else np.asarray(start) / sc,
                                 _scaled=True)
-        X = Xs * sc[:, None]
-        return lam, X / np.sqrt(np.einsum("ik,ik->k", X, B @ X))
+        return lam, Xs * sc[:, None]   # B-orthonormal: X^T B X = Xs^T (S B S) Xs = I
     n = A.shape[0]
     nmax = n - 1 if kernel is None else n - 2
     if k > nmax:
