@@ -35,7 +35,7 @@ import numpy as np
 import potentials
 
 __all__ = ["fhn_cubic", "N_eval", "frozen_potential", "spectral_gap", "ground_moments",
-           "effective_drift", "limit_rhs", "solve_limit_ode", "fixed_points", "jacobian",
+           "effective_drift", "limit_rhs", "solve_limit_ode", "fixed_points", "jacobian", "hopf_points",
            "NetworkResult", "simulate_network"]
 
 
@@ -166,6 +166,27 @@ def fixed_points(a, b, I=0.0, N=None, lam=4.0):
     for r in sorted(roots[np.abs(roots.imag) < 1e-9].real):
         out.append((float(r), float(b / a * r), np.linalg.eigvals(jacobian(r, a, b, N, lam))))
     return out
+
+
+def hopf_points(a, b, N=None, lam=4.0):
+    r"""Hopf points ``(I_H, alpha_H)`` of the limit ODE (6.4), sorted by ``I_H``.
+
+    At a fixed point the Jacobian ``[[-N'(alpha), -1], [b, -a]]`` has trace ``-N'(alpha) - a``
+    and determinant ``a N'(alpha) + b``; a Hopf point is ``trace = 0`` with ``det > 0``:
+    ``N'(alpha) = -a`` (a quadratic in alpha) and ``b > a^2``; the current putting the fixed
+    point there is ``I_H = N(alpha) + (b/a) alpha`` (from ``beta = (b/a) alpha``). For
+    ``lam = 4, a = 0.01, b = 0.1``: ``I_H = 5.54145`` (paper 001, Fig. 7.3) and 22.6067.
+    """
+    if not a > 0:
+        raise ValueError("hopf_points needs a > 0 (fixed points beta = (b/a) alpha)")
+    c0, c1, c2, c3 = _coef(N, lam)
+    out = []
+    if not b > a * a:                 # det = a N' + b = b - a^2 at trace 0
+        return out
+    r = np.roots([3 * c3, 2 * c2, c1 + a])
+    for al in sorted(r[np.abs(r.imag) < 1e-12].real):
+        out.append((float(N_eval(al, (c0, c1, c2, c3))) + b / a * float(al), float(al)))
+    return sorted(out)
 
 
 # ---------------------------------------------------------------- network simulator
