@@ -21,6 +21,8 @@ Two tools, used together in one dimension:
   when it is needed.
 """
 
+import math
+
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
@@ -86,23 +88,46 @@ def _lanczos(solve, B, k, n, *, tol, maxdim, project=None, start=None):
     T = np.zeros((maxdim + 1, maxdim + 1))
     theta = S = None
     m = 0
+    tnorm = 0.0                                  # running max |T_ij|: scale of the invariance test
+    next_check, last = 2 * k + 4, None
     for j in range(maxdim):
         w = solve(BQ[j])
-        for _ in range(2):                       # full re-orthogonalisation, twice
+        # full re-orthogonalisation; a second pass only if the first removed most of w
+        # (Kahan-Parlett "twice is enough"): with B-orthonormal Q the B-norm of w before the
+        # pass is |h|^2 + |w_after|^2, so the test costs nothing
+        h = BQ[:j + 1] @ w
+        w -= h @ Q[:j + 1]
+        T[:j + 1, j] += h
+        Bw = B @ w
+        b2 = max(float(w @ Bw), 0.0)
+        if b2 < float(h @ h):
             h = BQ[:j + 1] @ w
             w -= h @ Q[:j + 1]
             T[:j + 1, j] += h
-        Bw = B @ w
-        beta = np.sqrt(max(float(w @ Bw), 0.0))
+            Bw = B @ w
+            b2 = max(float(w @ Bw), 0.0)
+        beta = math.sqrt(b2)
         T[j + 1, j] = beta
         m = j + 1
-        invariant = beta <= 1e-13 * np.max(np.abs(T[:m, :m]))
-        if (m >= 2 * k + 8 and m % max(8, m // 8) == 0) or m == maxdim or invariant:
+        tnorm = max(tnorm, abs(T[j, j]), beta)
+        invariant = beta <= 1e-13 * tnorm
+        if m >= next_check or m == maxdim or invariant:
             theta, S = np.linalg.eigh(0.5 * (T[:m, :m] + T[:m, :m].T))
             theta, S = theta[::-1][:k], S[:, ::-1][:, :k]
+            # worst residual in units of the tolerance: converged when <= 1
+            worst = float(np.max(beta * np.abs(S[-1, :]) / (tol * np.abs(theta)))) \
+                if m >= k else np.inf
             # an invariant subspace (the start vector sees only m modes): all Ritz pairs exact
-            if invariant or (m >= k and np.all(beta * np.abs(S[-1, :]) <= tol * np.abs(theta))):
+            if invariant or worst <= 1.0:
                 return theta, (S.T @ Q[:m]).T, True
+            # the Ritz check (an m x m eigh) costs about two steps: schedule the next one where
+            # the residual, decreasing geometrically between the last two checks, reaches tol
+            step = 4
+            if last is not None and np.isfinite(worst) and 0 < worst < last[1]:
+                rate = math.log(last[1] / worst) / (m - last[0])
+                step = min(max(int(math.ceil(math.log(worst) / rate)), 1), 16)
+            last = (m, worst)
+            next_check = m + step
         if invariant:
             break
         Q[j + 1], BQ[j + 1] = w / beta, Bw / beta
