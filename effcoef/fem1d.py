@@ -50,6 +50,11 @@ from skfem import Basis, BilinearForm, ElementLinePp, MeshLine
 
 from .operator import log_weight, schrodinger_potential, sqrt_maxwellian
 
+try:  # scipy's compiled CSR kernel: a third of the cost of `csr @ x` for these small vectors
+    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
+except ImportError:  # pragma: no cover - private scipy module moved
+    _csr_matvec = None
+
 __all__ = [
     "adapted_nodes",
     "gauss_rule",
@@ -122,7 +127,13 @@ class BandedSym:
     def __matmul__(self, x):
         if self._csr is None:
             self._csr = self.tosparse().tocsr()
-        return self._csr @ np.asarray(x, dtype=float)
+        x = np.asarray(x, dtype=float)
+        A = self._csr
+        if _csr_matvec is not None and x.ndim == 1 and x.shape[0] == A.shape[1]:
+            y = np.zeros(A.shape[0])
+            _csr_matvec(A.shape[0], A.shape[1], A.indptr, A.indices, A.data, x, y)
+            return y
+        return A @ x
 
     def dot(self, x):
         return self @ x
