@@ -73,14 +73,18 @@ def _quartic(coeffs, *, name, symmetric, params, theta=None, expr=None):
     """
     c4, c3, c2, c1 = (float(c) for c in coeffs(float, math.sqrt))
 
+    # Horner-like products instead of ** (numpy's pow is ~10x slower than a multiply;
+    # W is evaluated on every grid and quadrature point)
     def W(v):
-        return c4 * v**4 + c3 * np.abs(v) ** 3 + c2 * v**2 + c1 * v
+        v2 = v * v
+        return (c4 * v2 + c3 * np.abs(v) + c2) * v2 + c1 * v if c3 else \
+            (c4 * v2 + c2) * v2 + c1 * v
 
     def dW(v):
-        return 4.0 * c4 * v**3 + 3.0 * c3 * np.abs(v) * v + 2.0 * c2 * v + c1
+        return (4.0 * c4 * v * v + 3.0 * c3 * np.abs(v) + 2.0 * c2) * v + c1
 
     def d2W(v):
-        return 12.0 * c4 * v**2 + 6.0 * c3 * np.abs(v) + 2.0 * c2
+        return 12.0 * c4 * v * v + 6.0 * c3 * np.abs(v) + 2.0 * c2
 
     def W_mp(v):
         m4, m3, m2, m1 = coeffs(mp.mpf, mp.sqrt)
