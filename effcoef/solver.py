@@ -373,7 +373,7 @@ def _coefficients(potential, theta, n_modes, degree, h_scale, tail, rtol, strict
 
 
 def _next_n_modes(res, target):
-    """N for the next pass of the automatic truncation: where the truncation error
+    r"""N for the next pass of the automatic truncation: where the truncation error
     :math:`\max(|D^n - D^\infty|/D^\infty, |K^n - K^\infty|/K^\infty)`, extrapolated with
     the geometric rate of its last four values (Theorem 3.1: the series converges like the
     tail of a convergent series with growing eigenvalues), reaches ``target``; with a 25 %

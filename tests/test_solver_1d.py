@@ -224,3 +224,23 @@ def test_arpack_engine_agrees(case, gamma, delta):
     b = effcoef.coefficients(pot, n_modes=24, eigensolver="arpack")
     np.testing.assert_allclose(a.eigenvalues[1:], b.eigenvalues[1:], rtol=1e-11)
     assert rel(a.D, b.D) <= 1e-12 and rel(a.K, b.K) <= 1e-12
+
+
+@pytest.mark.parametrize("case,gamma,delta,rtol", [("C", 25, 0.5, 1e-10), ("B", 3, 0.0, 1e-12),
+                                                    ("A", 50, 0.0, 1e-13)])
+def test_automatic_n_modes_reaches_truncation_target(case, gamma, delta, rtol):
+    """The automatic N grows past its start (12 / 16) by extrapolating the geometric decay
+    of the truncation error: it must end with truncation <= rtol / 10, and no larger than a
+    fixed run needs (the smallest N meeting the target, found from a 64-mode run, plus the
+    25 % margin and 4 modes), and agree with the quadrature reference."""
+    pot = P.paper_family(case, gamma, delta=delta)
+    res = effcoef.coefficients(pot, rtol=rtol)
+    assert res.error_components["truncation"] <= rtol / 10
+    big = effcoef.coefficients(pot, rtol=rtol, n_modes=64)
+    tr = np.maximum(abs(big.D_partial - big.D_inf) / big.D_inf,
+                    abs(big.K_partial - big.K_inf) / big.K_inf)
+    n_min = int(np.argmax(tr <= rtol / 10))
+    N = len(res.eigenvalues) - 1
+    assert n_min <= N <= int(1.25 * n_min) + 8
+    ref = quadrature_coefficients(pot, pot.theta)
+    assert max(rel(res.D, ref.D), rel(res.K, ref.K)) <= max(10 * rtol, 1e-11)
