@@ -109,6 +109,18 @@ def adapted_nodes(potential, theta, a, b, *, h_scale=1.5, fixed=(), min_elements
     return np.asarray(nodes)
 
 
+@lru_cache(maxsize=64)
+def _band_csr_pattern(n, u):
+    """CSR structure of an n x n symmetric matrix of half-bandwidth u, and where each stored
+    entry sits in the LAPACK upper band storage (``A[i, j] = ab[u + min - max, max]``)."""
+    cols = np.arange(n)[:, None] + np.arange(-u, u + 1)[None, :]
+    valid = (cols >= 0) & (cols < n)
+    rows = np.broadcast_to(np.arange(n)[:, None], cols.shape)
+    lo, hi = np.minimum(rows, cols)[valid], np.maximum(rows, cols)[valid]
+    indptr = np.concatenate([[0], np.cumsum(valid.sum(axis=1))]).astype(np.int32)
+    return indptr, cols[valid].astype(np.int32), u + lo - hi, hi
+
+
 class BandedSym:
     """Symmetric banded matrix in LAPACK upper storage: ``ab[u + i - j, j] = A[i, j]`` (i <= j).
 
@@ -125,15 +137,17 @@ class BandedSym:
         self._csr = None
 
     def __matmul__(self, x):
-        if self._csr is None:
-            self._csr = self.tosparse().tocsr()
+        if self._csr is None:           # CSR arrays gathered from the band (cached pattern)
+            indptr, indices, gr, gc = _band_csr_pattern(self.shape[0], self.u)
+            self._csr = (indptr, indices, self.ab[gr, gc])
         x = np.asarray(x, dtype=float)
-        A = self._csr
-        if _csr_matvec is not None and x.ndim == 1 and x.shape[0] == A.shape[1]:
-            y = np.zeros(A.shape[0])
-            _csr_matvec(A.shape[0], A.shape[1], A.indptr, A.indices, A.data, x, y)
+        n = self.shape[0]
+        indptr, indices, data = self._csr
+        if _csr_matvec is not None and x.ndim == 1 and x.shape[0] == n:
+            y = np.zeros(n)
+            _csr_matvec(n, n, indptr, indices, data, x, y)
             return y
-        return A @ x
+        return sparse.csr_matrix((data, indices, indptr), shape=self.shape) @ x
 
     def dot(self, x):
         return self @ x

@@ -244,3 +244,20 @@ def test_automatic_n_modes_reaches_truncation_target(case, gamma, delta, rtol):
     assert n_min <= N <= int(1.25 * n_min) + 8
     ref = quadrature_coefficients(pot, pot.theta)
     assert max(rel(res.D, ref.D), rel(res.K, ref.K)) <= max(10 * rtol, 1e-11)
+
+
+@pytest.mark.parametrize("n,u", [(3, 1), (5, 2), (50, 8), (417, 10)])
+def test_banded_product_equals_dense(n, u):
+    """BandedSym's product (CSR gathered from the band storage with a cached pattern) against
+    the dense symmetric matrix built independently from the LAPACK upper storage rule."""
+    from effcoef.fem1d import BandedSym
+    rng = np.random.default_rng(n)
+    ab = rng.standard_normal((u + 1, n))
+    F = np.zeros((n, n))
+    for j in range(n):
+        for i in range(max(0, j - u), j + 1):
+            F[i, j] = F[j, i] = ab[u + i - j, j]
+    M = BandedSym(ab)
+    x, X = rng.standard_normal(n), rng.standard_normal((n, 3))
+    assert np.allclose(M @ x, F @ x, rtol=0, atol=1e-13 * n)
+    assert np.allclose(M @ X, F @ X, rtol=0, atol=1e-13 * n)
