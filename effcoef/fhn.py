@@ -199,6 +199,7 @@ class NetworkResult:
     var_v: np.ndarray       # empirical variance of (v_i) at each saved time
     v: np.ndarray           # final voltages
     x: np.ndarray           # final recovery variables
+    var_x: Optional[np.ndarray] = None   # empirical variance of (x_i) at each saved time
 
 
 def simulate_network(n: int, J: float, T: float, dt: float, *, a: float, b: float, I: float = 0.0,
@@ -211,6 +212,14 @@ def simulate_network(n: int, J: float, T: float, dt: float, *, a: float, b: floa
     dv_i = -J (v_i - m) dt + sigma dW_i solved exactly: the mean m receives sigma dt^1/2 times
     the mean noise, the fluctuations are an exact OU step with rate J.
     """
+    if not (isinstance(n, (int, np.integer)) and n >= 2):
+        raise ValueError("n must be an integer >= 2")
+    if not (J >= 0 and sigma >= 0 and sigma_x >= 0):
+        raise ValueError("need J >= 0, sigma >= 0, sigma_x >= 0")
+    if not (T > 0 and dt > 0 and dt <= T):
+        raise ValueError("need T > 0 and 0 < dt <= T")
+    if not (isinstance(save_every, (int, np.integer)) and save_every >= 1):
+        raise ValueError("save_every must be a positive integer")
     rng = np.random.default_rng(seed)
     c = _coef(N, lam)
     v = np.broadcast_to(np.asarray(v0, float), (n,)).copy()
@@ -219,7 +228,7 @@ def simulate_network(n: int, J: float, T: float, dt: float, *, a: float, b: floa
     e = math.exp(-J * dt)
     s_ou = sigma * math.sqrt((1 - e * e) / (2 * J)) if J > 0 else sigma * math.sqrt(dt)
     sq = math.sqrt(dt)
-    ts, mv, mx, vv = [0.0], [v.mean()], [x.mean()], [v.var()]
+    ts, mv, mx, vv, vx = [0.0], [v.mean()], [x.mean()], [v.var()], [x.var()]
     for k in range(1, nsteps + 1):
         f = -N_eval(v, c) - x + I
         xn = x + dt * (-a * x + b * v)
@@ -233,4 +242,6 @@ def simulate_network(n: int, J: float, T: float, dt: float, *, a: float, b: floa
         v = m + sigma * sq * xb + e * (v - m) + s_ou * (xi - xb)
         if k % save_every == 0:
             ts.append(k * dt); mv.append(v.mean()); mx.append(x.mean()); vv.append(v.var())
-    return NetworkResult(np.array(ts), np.array(mv), np.array(mx), np.array(vv), v, x)
+            vx.append(x.var())
+    return NetworkResult(np.array(ts), np.array(mv), np.array(mx), np.array(vv), v, x,
+                         np.array(vx))

@@ -183,3 +183,11 @@ def test_network_relaxation_cycles_near_hopf():
         else:
             assert st.size >= 2
             assert abs(np.diff(st).mean() / period_lim - 1) < 0.1, (np.diff(st), period_lim)
+
+
+def test_network_bad_input():
+    for kw in [dict(n=1), dict(J=-1.0), dict(dt=0.0), dict(dt=2.0), dict(save_every=0)]:
+        args = dict(n=10, J=1.0, T=1.0, dt=0.1, save_every=1) | kw
+        with pytest.raises(ValueError):
+            fhn.simulate_network(args.pop("n"), args.pop("J"), args.pop("T"), args.pop("dt"),
+                                 a=0.3, b=0.1, **args)
