@@ -126,7 +126,7 @@ def case_a():
             "Both grow with $\\gamma$: $\\mathcal K\\approx\\gamma$, $\\mathcal D$ exponentially "
             "(it is dominated by $\\eta_1^2/\\lambda_1$)."),
         new_code_cell(
-            "res = [effcoef.coefficients(potentials.case_a(g)) for g in gammas]\n"
+            "res = [effcoef.coefficients(potentials.case_a(g), rtol=1e-11) for g in gammas]\n"
             "refs = [reference(potentials.case_a(g)) for g in gammas]\n"
             "P.plot_coefficients(gammas, res, refs);\n"
             "max_rel_err_K, max_rel_err_D = max_rel_err(res, refs, 'K'), max_rel_err(res, refs, 'D')\n"
@@ -181,7 +181,7 @@ def case_b():
             "defects = [max(parity_defect(r, 0, v), parity_defect(r, 1, v)) for r in res_fig5]\n"
             "assert all(list(r.parity[:2]) == [1, -1] for r in res_fig5) and max(defects) < 1e-12\n"
             "p7 = potentials.case_b(7)\n"
-            "r7, q7 = effcoef.coefficients(p7), reference(p7)\n"
+            "r7, q7 = effcoef.coefficients(p7, rtol=1e-11), reference(p7)\n"
             "print(f'gamma = 7: lambda_1 = {r7.eigenvalues[1]:.4e}, rel. error D {P.relative_error(r7.D, q7.D):.1e}, '\n"
             "      f'K {P.relative_error(r7.K, q7.K):.1e}')\n"
             "assert P.relative_error(r7.D, q7.D) < 1e-11 and P.relative_error(r7.K, q7.K) < 1e-9"),
@@ -235,7 +235,7 @@ def case_b():
             "(Beyond the paper's limit, up to $\\gamma = 18$: `beyond_the_paper.ipynb`.)"),
         new_code_cell(
             "gammas_c = np.linspace(1, 7, 25)\n"
-            "res = [effcoef.coefficients(potentials.case_b(g)) for g in gammas_c]\n"
+            "res = [effcoef.coefficients(potentials.case_b(g), rtol=1e-11) for g in gammas_c]\n"
             "refs = [reference(potentials.case_b(g)) for g in gammas_c]\n"
             "P.plot_coefficients(gammas_c, res, refs);\n"
             "max_rel_err_K, max_rel_err_D = max_rel_err(res, refs, 'K'), max_rel_err(res, refs, 'D')\n"
@@ -366,7 +366,7 @@ def beyond():
         new_code_cell(
             "gA = np.geomspace(1, 1000, 30)\n"
             "potA = [potentials.case_a(g) for g in gA]\n"
-            "resA = [effcoef.coefficients(p) for p in potA]\n"
+            "resA = [effcoef.coefficients(p, rtol=1e-11) for p in potA]\n"
             "refA = [reference(p) for p in potA]\n"
             "ekA = [eyring_kramers(p, p.theta) for p in potA]\n"
             "ax = P.plot_tunnelling(gA, resA, ekA, refA)\n"
@@ -395,7 +395,7 @@ def beyond():
         new_code_cell(
             "gB = np.linspace(1, 18, 25)\n"
             "potB = [potentials.case_b(g) for g in gB]\n"
-            "resB = [effcoef.coefficients(p) for p in potB]\n"
+            "resB = [effcoef.coefficients(p, rtol=1e-11) for p in potB]\n"
             "refB = [reference(p) for p in potB]\n"
             "ekB = [eyring_kramers(p, p.theta) for p in potB]\n"
             "P.plot_tunnelling(gB, resB, ekB, refB)\n"
