@@ -704,8 +704,11 @@ def simulate(model: HybridModel, x0, v0, t_final, dt, *, tracers=None, phi0=None
         times.append(0.0)
         xr.append(x.copy())
         vr.append(v.copy())
-    from tqdm.auto import tqdm
-    for step in tqdm(range(n_steps), disable=not progress, desc="hybrid particles", leave=False):
+    steps = range(n_steps)
+    if progress:
+        from tqdm.auto import tqdm
+        steps = tqdm(steps, desc="hybrid particles", leave=False)
+    for step in steps:
         if kick:
             v += kick * rng.standard_normal(v.shape)
             vt += kick * rng.standard_normal(vt.shape)
