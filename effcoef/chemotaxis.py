@@ -261,16 +261,17 @@ class PeriodicChemical:
         return self.chi_mass * np.prod(cubic_bspline(x / self.chi_width), axis=-1) \
             / self.chi_width ** self.dim
 
-    def truncation_bound(self):
-        r"""Bound on the change of :math:`\sup|\nabla\varphi|` by dropping the modes :math:`\max_a|k_a| > K`.
+    def truncation_bound(self, gradient=True):
+        r"""Bound on the change of :math:`\sup|\nabla\varphi|` (or :math:`\sup|\varphi|`) by dropping the modes :math:`\max_a|k_a| > K`.
 
-        For any source of the form :math:`\frac1N\sum_j\chi(\cdot - x_j)` and any t,
-        :math:`|\hat\varphi_k| \le |\hat f_k|/\lambda_k \le m_\chi|\hat B(\omega_k)|/(L^d\lambda_k)`
-        (or :math:`t|\hat f_k|` if :math:`\lambda_k = 0`), so the dropped modes change
+        For any source of the form :math:`\frac1N\sum_j\chi(\cdot - x_j)` and any t (with
+        :math:`\varphi^{in} = 0`), :math:`|\hat\varphi_k| \le \sup|\hat f_k|/\lambda_k \le
+        m_\chi|\hat B(\omega_k)|/(L^d\lambda_k)`, so the dropped modes change
         :math:`\nabla\varphi` by at most
         :math:`\sum_{k\notin\{-K..K\}^d}|\omega_k|\,m_\chi|\hat B(\omega_k)|/(L^d\lambda_k)`
-        (summed here up to :math:`|k_a| \le 40K`; the tail decays like :math:`|k|^{-5}`).
-        ``inf`` if :math:`\lambda_k = 0` for some dropped k.
+        (``gradient=False``: without the factor :math:`|\omega_k|`); summed here up to
+        :math:`|k_a| \le 40K`, the tail decays like :math:`|k|^{-5}`.  ``inf`` if
+        :math:`\lambda_k = 0` for some dropped k.
         """
         K = self.n_modes
         big = 40 * K
@@ -282,8 +283,9 @@ class PeriodicChemical:
         lam = self.diffusion * np.sum(om ** 2, axis=1) + self.kappa
         if np.any(lam <= 0):
             return math.inf
-        terms = np.linalg.norm(om, axis=1) * self.chi_mass * self.kernel_hat(om) \
-            / (self.length ** self.dim * lam)
+        terms = np.abs(self.kernel_hat(om)) * self.chi_mass / (self.length ** self.dim * lam)
+        if gradient:
+            terms = terms * np.linalg.norm(om, axis=1)
         return float(terms.sum())
 
     # -- particles <-> modes -------------------------------------------
