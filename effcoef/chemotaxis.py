@@ -85,16 +85,21 @@ independent replicas with i.i.d. initial data :math:`Z_i^0 \sim \rho^{in}`:
 
 The reference :math:`\rho^T_M` is the run with M deterministic "quantile" particles
 (:meth:`MonokineticData.quantile`, the midpoint rule in the Lagrangian label), a
-quadrature of the mean-field integrals with error :math:`O(M^{-2})`; its size is
-checked by ``reference_check`` = :math:`W_2^2(\rho^T_M, \rho^T_{M/2})`.  Rates are fitted
-by :func:`fit_power_law`.
+quadrature of the mean-field integrals with error :math:`O(M^{-2})`; the tracers
+("mean-field twins") are interpolated in the Lagrangian label
+(:func:`mean_field_tracers`) or simulated.  ``reference_check`` compares the twins of
+the M- and M/2-particle references.  Quadratic control variates of the initial
+fluctuation field (:func:`fluctuation_controls`) reduce the replica variance; rates are
+fitted by :func:`fit_power_law`.  Measured (README): all four quantities decay like
+:math:`N^{-1}`, with and without chemotaxis - within the paper's :math:`N^{-1/2}`.
 
 Why monokinetic data: the mean-field solution stays on the graph
 :math:`v = u^t(x)` (Corollary 2.2) while each replica carries an
 :math:`O(N^{-1/2})` random, smooth, transverse velocity perturbation, so the
 one-particle law is spread by :math:`O(N^{-1/2})` across the graph and all four
-quantities scale like :math:`N^{-1}`.  (For smooth :math:`\rho^{in}` the marginal's
-distance is :math:`O(N^{-2})` in :math:`W_2^2` and unmeasurable against the floor.)
+quantities scale like :math:`N^{-1}`.  (For a smooth :math:`\rho^{in}` the averaged
+perturbation changes the marginal only at :math:`O(1/N)`, so its :math:`W_2^2` should be
+:math:`O(N^{-2})` - a heuristic, not measured here.)
 
 3. Extension: friction, noise and the Keller-Segel limit
 --------------------------------------------------------
@@ -756,7 +761,7 @@ class MonokineticData:
 
     :math:`\mu^{in}` uniform on the box :math:`[a, b]^d` (``low``, ``high``) and
     :math:`u^{in}_j(x) = A\sin(\pi(x_j - c)/\ell) + U` (:math:`c = (a+b)/2`,
-    :math:`\ell = (b-a)/2`; ``amplitude`` A, ``drift`` U), or a callable ``velocity``.
+    :math:`\ell = (b-a)/2`; ``amplitude`` A, ``drift`` U), or a callable ``velocity_field``.
     """
 
     dim: int = 1
@@ -1241,11 +1246,9 @@ def keller_segel_coefficients(pot, theta=None, chi0=1.0) -> KellerSegelCoefficie
     res = coefficients(pot, theta=theta)
     if isinstance(pot, potentials.Potential):
         D, K, V, dim = float(res.D), float(res.K), float(res.V), 1
-        sens = chi0 * K
     else:
         D, K, V, dim = np.asarray(res.D), np.asarray(res.K), np.asarray(res.V), int(res.dim)
-        sens = chi0 * K
-    return KellerSegelCoefficients(D, K, V, chi0, sens, theta, dim,
+    return KellerSegelCoefficients(D, K, V, chi0, chi0 * K, theta, dim,
                                    float(res.rel_error_estimate), res)
 
 
@@ -1255,8 +1258,9 @@ def stationary_drift(pot, theta, force):
     1D: trapezoidal quadrature on a fine grid over the (widened) mass interval.  Radial
     W in d = 2: :math:`u = \hat F\int r^2e^{-w/\theta}I_1(|F|r/\theta)dr /
     \int r e^{-w/\theta}I_0(|F|r/\theta)dr` (exponentially scaled Bessel functions);
-    d = 3: the same with :math:`\int r^2 e^{-w/\theta}(\coth a - 1/a)\sinh a/a\ \cdot r\,dr`
-    over :math:`\int r^2 e^{-w/\theta}\sinh a/a\,dr`, :math:`a = |F|r/\theta`.
+    d = 3: :math:`u = \hat F\int r^3e^{-w/\theta}(\cosh a/a - \sinh a/a^2)dr /
+    \int r^2e^{-w/\theta}\sinh a/a\,dr`, :math:`a = |F|r/\theta` (the angular integrals
+    in closed form; radial trapezoidal rule on 200001 points up to 1.5 times the mass radius).
     Returns a float (1D) or an array of length d.
     """
     from scipy.special import i0e, i1e
