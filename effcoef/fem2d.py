@@ -34,7 +34,7 @@ from skfem import Basis, BilinearForm, ElementQuadP, LinearForm, MeshQuad
 from .result_nd import MatrixCoefficientResult
 from .spectrum import lanczos_modes
 
-__all__ = ["tensor_nodes", "fe2d_coefficients"]
+__all__ = ["tensor_nodes", "principal_frame", "fe2d_coefficients"]
 
 _EPS = np.finfo(float).eps
 
@@ -110,8 +110,62 @@ def _limits(basis, A, B, m, Xa, Z, V, kernel, theta, E):
     return 0.5 * (Dinf + Dinf.T), cov / theta, loads, sols
 
 
+def _rotation(b):
+    return np.array([[math.cos(b), -math.sin(b)], [math.sin(b), math.cos(b)]])
+
+
+def principal_frame(potential, theta, box, *, tail=30.0, gain=0.8):
+    r"""Rotation R of the mesh axes that minimises the number of tensor-mesh elements, or None.
+
+    A tensor mesh resolves :math:`M` only along its own axes: an anisotropic :math:`M` with
+    turned axes (or a tilted double well) needs many more elements than in its own frame.
+    The element count of :func:`tensor_nodes` (``h_scale`` 1.5) for the potential
+    :math:`W(R_\beta y)` is evaluated for :math:`\beta` on a 5 degree grid of
+    :math:`[0, \pi/2)` (the count is :math:`\pi/2`-periodic) on the square circumscribing
+    the mass box, then on a 1 degree grid around the best; None (keep the coordinate axes)
+    unless the best count is below ``gain`` times the count at :math:`\beta = 0`.
+    A rotation is exact (D, K transform as :math:`R X R^T`): only the cost depends on it.
+    """
+    from potentials import rotated
+
+    lower, upper = np.asarray(box.lower, float), np.asarray(box.upper, float)
+    c, r = 0.5 * (lower + upper), 0.5 * float(np.linalg.norm(upper - lower))
+
+    def count(b):
+        R = _rotation(b)
+        cy = R.T @ c
+        nodes = tensor_nodes(rotated(potential, R.T), theta, (cy - r, cy + r), h_scale=1.5,
+                             tail=tail)
+        return (len(nodes[0]) - 1) * (len(nodes[1]) - 1)
+
+    coarse = np.deg2rad(np.arange(0, 90, 5))
+    counts = [count(b) for b in coarse]
+    b0 = coarse[int(np.argmin(counts))]
+    fine = b0 + np.deg2rad(np.arange(-4, 5, 1))
+    fcounts = [count(b) for b in fine]
+    best, cbest = fine[int(np.argmin(fcounts))], min(fcounts)
+    if cbest >= gain * counts[0] or abs(math.sin(2 * best)) < 1e-12:
+        return None
+    return _rotation(best)
+
+
+def _rotate_result(res, R):
+    """A result computed for :math:`W(R y)` in the coordinates y, expressed in v = R y:
+    matrices :math:`R X R^T`, vectors :math:`R x`; eigenvalues are invariant."""
+    rot = lambda X: R @ X @ R.T                               # noqa: E731
+    rotn = lambda X: np.einsum("ij,njk,lk->nil", R, X, R)     # noqa: E731
+    res.D, res.K, res.K_cov = rot(res.D), rot(res.K), rot(res.K_cov)
+    res.D_inf, res.K_inf = rot(res.D_inf), rot(res.K_inf)
+    res.D_partial, res.K_partial = rotn(res.D_partial), rotn(res.K_partial)
+    res.V = R @ res.V
+    res.eta, res.omega = res.eta @ R.T, res.omega @ R.T
+    res.info["D_fine"], res.info["K_fine"] = rot(res.info["D_fine"]), rot(res.info["K_fine"])
+    res.info["frame"] = R            # res.domain is the mass box in the coordinates y = R^T v
+    return res
+
+
 def fe2d_coefficients(potential, theta, *, n_modes=None, degree=6, h_scale=None, tail=30.0,
-                      rtol=1e-6, eigensolver="arpack"):
+                      rtol=1e-6, eigensolver="arpack", frame="auto"):
     r"""Full D and K matrices of a 2D potential (``potentials.PotentialND`` with dim 2).
 
     Defaults: Q6 elements, box where :math:`(W - W_{\min})/\theta \le 30`, ARPACK.
@@ -119,10 +173,22 @@ def fe2d_coefficients(potential, theta, *, n_modes=None, degree=6, h_scale=None,
     tensor mesh until the Q6/Q7 gap is below ``rtol/3``; ``n_modes`` defaults to 60,
     doubled until the series truncation is below ``rtol/10``.  In 2D the restarted ARPACK Lanczos is faster than the
     restart-free one (which would need Krylov spaces of several hundred vectors).
+    ``frame="auto"`` meshes in turned axes when that needs fewer elements
+    (:func:`principal_frame`; the result is rotated back and ``info["frame"]`` holds R);
+    ``"axes"`` always uses the coordinate axes.
     """
     if int(potential.dim) != 2:
         raise ValueError(f"the finite element route is for dim 2, got {potential.dim}")
+    if frame not in ("auto", "axes"):
+        raise ValueError(f"frame must be 'auto' or 'axes', got {frame!r}")
     box = potential.mass_box(theta, tail)
+    R = principal_frame(potential, theta, box, tail=tail) if frame == "auto" else None
+    if R is not None:     # solve for W(R y) on a mesh aligned with its axes, rotate back
+        from potentials import rotated
+        res = fe2d_coefficients(rotated(potential, R.T), theta, n_modes=n_modes,
+                                degree=degree, h_scale=h_scale, tail=tail, rtol=rtol,
+                                eigensolver=eigensolver, frame="axes")
+        return _rotate_result(res, R)
     # mesh: start at h_scale and refine until the degree p vs p+1 gap of the Poisson solutions
     # is below rtol/3, the refinement factor predicted from the h^(p+1) rate (at most 4
     # refinements); the eigenproblem is solved once, on the final mesh
@@ -190,5 +256,6 @@ def fe2d_coefficients(potential, theta, *, n_modes=None, degree=6, h_scale=None,
         rtol=rtol, n_dofs=int(A.shape[0]), method="fe2d",
         domain=(tuple(box.lower), tuple(box.upper)),
         info={"n_elements": (len(nodes[0]) - 1) * (len(nodes[1]) - 1), "degree": degree,
+              "frame": None,
               "h_scale": hs,
               "shift": shift, "D_fine": D2, "K_fine": K2})

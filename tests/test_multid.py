@@ -69,6 +69,45 @@ def test_rotated_separable_gives_rotated_matrices():
     assert res.accurate
 
 
+@pytest.mark.parametrize("a", [0.4, 1.0, -0.3])
+def test_principal_frame_finds_the_rotation(a):
+    """The mesh frame minimising the tensor-mesh element count is the separable frame
+    (W(R_b y) separable for b = a mod pi/2, to the 1 degree search grid); none is chosen for
+    an axis-aligned or an isotropic (swarming ring) potential."""
+    from effcoef.fem2d import principal_frame
+    th = 0.25
+    p1, p2 = P.case_c(4, 1.0), P.from_expression("v**2/2 + v**4/8")
+    R = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    pot = P.rotated(P.separable(p1, p2), R)
+    F = principal_frame(pot, th, pot.mass_box(th, 30.0))
+    assert F is not None and abs(np.linalg.det(F) - 1) < 1e-12
+    b = np.arctan2(F[1, 0], F[0, 0])
+    d = (b - a + np.pi / 4) % (np.pi / 2) - np.pi / 4           # angle difference mod 90 deg
+    assert abs(d) <= np.deg2rad(2.5)
+    sep = P.separable(p1, p2)
+    assert principal_frame(sep, th, sep.mass_box(th, 30.0)) is None
+    ring = P.swarming(1, 2, rescaled=True).as_cartesian()
+    assert principal_frame(ring, 1.0, ring.mass_box(1.0, 30.0)) is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("a", [1.0])
+def test_rotated_separable_turned_frame_vs_axes(a):
+    """Separable potential turned by 1 rad (the tensor mesh in the coordinate axes needs
+    over ten minutes here): the turned-frame solve against the rotated 1D quadrature values."""
+    th = 0.25
+    p1, p2 = P.case_c(4, 1.0), P.from_expression("v**2/2 + v**4/8")
+    R = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    pot = P.rotated(P.separable(p1, p2), R)
+    q1, q2 = quadrature_coefficients(p1, th), quadrature_coefficients(p2, th)
+    res = effcoef.coefficients(pot, th)
+    assert res.info["frame"] is not None
+    assert relmat(res.D, R @ np.diag([q1.D, q2.D]) @ R.T) <= 1e-6
+    assert relmat(res.K, R @ np.diag([q1.K, q2.K]) @ R.T) <= 1e-6
+    np.testing.assert_allclose(res.V, R @ np.array([q1.V, q2.V]), atol=1e-9)
+    assert relmat(res.D_partial[-1], res.D) <= 1e-14 and res.accurate
+
+
 @pytest.mark.parametrize("gamma", [1, 5])
 def test_swarming_radial_vs_2d_fe(gamma):
     """Paper 004 (2.1), rescaled: W = |v|^4/4 - |v|^2/2, theta = 1/gamma.  Two routes."""
