@@ -223,10 +223,13 @@ class VelocitySDE:
 
     # -- integration --------------------------------------------------
     def run(self, v, r, n_steps, dt, seed=None, *, force=None, scheme="euler",
-            callback=None, every=1, chunk=256, progress=False, desc="SDE"):
+            callback=None, every=1, chunk=256, progress=False, desc="SDE", copies=1):
         r"""Advance ``(v, r)`` (arrays ``(d, n)``, modified in place) by ``n_steps`` steps of ``dt``.
 
-        ``force`` is a constant vector F (length d) added to the drift.
+        ``force`` is a constant F added to the drift: a vector (length d) or one per particle
+        (``(d, n)``).  ``copies = c`` stacks c ensembles of n/c particles (columns
+        ``[i n/c, (i+1) n/c)``) driven by the same Brownian increments (common random numbers,
+        e.g. +F and -F in a linear-response estimate).
         ``callback(k, v, r)`` is called after steps ``every, 2*every, ...``
         (``k`` = number of steps done).  Returns ``(v, r)``.
         """
@@ -234,14 +237,22 @@ class VelocitySDE:
         d, n = v.shape
         if scheme not in ("euler", "tamed"):
             raise ValueError(f"scheme must be 'euler' or 'tamed', got {scheme!r}")
-        F = None if force is None else np.asarray(force, dtype=float).reshape(d, 1)
+        copies = int(copies)
+        if copies < 1 or n % copies:
+            raise ValueError(f"copies must be a positive divisor of n = {n}, got {copies}")
+        F = None
+        if force is not None:
+            F = np.asarray(force, dtype=float)
+            F = F.reshape(d, 1) if F.size == d else F.reshape(d, n)
         sig = math.sqrt(2.0 * self.theta * dt)
         done = 0
         with _progress(n_steps, progress, desc) as bar, np.errstate(over="ignore", invalid="ignore"):
             while done < n_steps:
                 m = min(chunk, n_steps - done)
-                xi = rng.standard_normal((m, d, n))
+                xi = rng.standard_normal((m, d, n // copies))
                 xi *= sig
+                if copies > 1:
+                    xi = np.tile(xi, (1, 1, copies))
                 for j in range(m):
                     b = -self.grad(v)
                     if F is not None:
@@ -565,17 +576,11 @@ def drift_linear_response(pot, theta=None, *, force=None, n_particles=2000, t_bu
     n_burn = int(round(t_burn / dt))
     n_avg = int(round(t_avg / dt))
     acc = np.zeros(n)
-    base_grad = sde.grad
-
-    def grad_cf(V):
-        return base_grad(V) - Fst
-
-    sde2 = VelocitySDE(pot, sde.theta, grad=grad_cf)
-    noise_rng = rng
 
     def run(vv, steps, cb=None, every=1, desc=""):
-        # common random numbers: draw (d, n) and duplicate for both ensembles
-        return _run_common(sde2, vv, r, steps, dt, noise_rng, scheme, cb, every, progress, desc)
+        # common random numbers: one (d, n) draw drives both ensembles
+        return sde.run(vv, r, steps, dt, rng, force=Fst, scheme=scheme, callback=cb,
+                       every=every, progress=progress, desc=desc, copies=2)[0]
 
     v = run(v, n_burn, desc="linear response (burn-in)")
 
@@ -588,37 +593,6 @@ def drift_linear_response(pot, theta=None, *, force=None, n_particles=2000, t_bu
     est.force, est.t_burn, est.t_avg, est.dt = force, float(t_burn), float(t_avg), float(dt)
     est.seconds = time.perf_counter() - t0
     return est
-
-
-def _run_common(sde, v, r, n_steps, dt, rng, scheme, callback, every, progress, desc,
-                chunk=256):
-    """Like :meth:`VelocitySDE.run` for two stacked ensembles sharing the Brownian increments."""
-    d, n2 = v.shape
-    n = n2 // 2
-    sig = math.sqrt(2.0 * sde.theta * dt)
-    done = 0
-    b = np.zeros_like(v)
-    with _progress(n_steps, progress, desc) as bar:
-        while done < n_steps:
-            m = min(chunk, n_steps - done)
-            xi = rng.standard_normal((m, d, n))
-            xi *= sig
-            for j in range(m):
-                b = -sde.grad(v)
-                if scheme == "tamed":
-                    nb = np.sqrt(np.einsum("in,in->n", b, b)) if d > 1 else np.abs(b[0])
-                    b /= 1.0 + dt * nb
-                vn = v + dt * b
-                vn[:, :n] += xi[j]
-                vn[:, n:] += xi[j]
-                v = vn
-                if callback is not None and (done + j + 1) % every == 0:
-                    callback(done + j + 1, v, r)
-            done += m
-            bar.update(m)
-            if scheme == "euler":
-                VelocitySDE._check(v, b, dt)
-    return v
 
 
 def compare_with_spectral(pot, theta=None, *, seed=0, progress=False, gk_kwargs=None,
