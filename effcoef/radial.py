@@ -31,7 +31,7 @@ import numpy as np
 from scipy.linalg import solveh_banded
 
 from .fem1d import adapted_nodes, weighted_fe
-from .result_nd import MatrixCoefficientResult
+from .result_nd import MatrixCoefficientResult, next_n_modes
 from .spectrum import lanczos_modes
 
 __all__ = ["radial_coefficients"]
@@ -76,7 +76,7 @@ def radial_coefficients(potential, theta, *, n_modes=None, degree=8, h_scale=1.5
         trunc = max(abs(Dp[-1] - D_inf) / D_inf, abs(Kp[-1] - K_inf) / K_inf)
         if not auto or trunc <= rtol / 10 or N >= 256 or k < N:
             break
-        N *= 2
+        N = next_n_modes(Dp, Kp, D_inf, K_inf, rtol / 10)
     fe2 = weighted_fe(potential, theta, nodes, mi.Wmin, degree=degree + 2, radial_dim=dim)
     D2, K2 = _limits(fe2, dim, theta)
     w = eta ** 2 / lam

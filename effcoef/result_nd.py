@@ -1,10 +1,39 @@
 """Result object for velocity dimension d >= 2 (matrices D and K)."""
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["MatrixCoefficientResult", "SeriesResult"]
+__all__ = ["MatrixCoefficientResult", "SeriesResult", "next_n_modes"]
+
+
+def next_n_modes(D_partial, K_partial, D_inf, K_inf, target, cap=256):
+    r"""N for the next pass of an automatic truncation of the series (3.6).
+
+    The truncation error :math:`\max(\|D^n - D^\infty\|/\|D^\infty\|,
+    \|K^n - K^\infty\|/\|K^\infty\|)` (Frobenius norms for matrices; ``D_partial[n]`` is
+    :math:`D^n`, ``[0]`` = 0) is extrapolated with the geometric rate of its last four values
+    (Theorem 3.1: the tail of a convergent series) to where it reaches ``target``; with a 25 %
+    margin, at least N + 4 and at most 2N (also when no decay can be read off), at most ``cap``.
+    """
+    Dp, Kp = np.asarray(D_partial, float), np.asarray(K_partial, float)
+    N = len(Dp) - 1
+
+    def err(P, inf):
+        ax = tuple(range(1, P.ndim))
+        return (np.sqrt(np.sum((P[1:] - inf) ** 2, axis=ax)) if ax else np.abs(P[1:] - inf)) \
+            / np.linalg.norm(inf)
+
+    with np.errstate(all="ignore"):
+        tr = np.maximum(err(Dp, np.asarray(D_inf, float)), err(Kp, np.asarray(K_inf, float)))
+        tail = np.log(tr[-4:]) if N >= 4 else np.array([])
+    new = 2 * N
+    if len(tail) == 4 and np.all(np.isfinite(tail)):
+        rate = (tail[-1] - tail[0]) / 3.0          # log-decrease per mode (< 0 if decaying)
+        if rate < 0:
+            new = N + int(math.ceil(1.25 * (math.log(target) - tail[-1]) / rate))
+    return int(min(max(new, N + 4), 2 * N, cap))
 
 
 class SeriesResult:

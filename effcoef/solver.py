@@ -53,7 +53,7 @@ from threadpoolctl import ThreadpoolController
 from .errors import AccuracyError, AccuracyWarning, EffcoefError
 from .fem1d import adapted_nodes, green_solve, schrodinger_fe, weighted_fe
 from .operator import check_theta, log_weight, sqrt_maxwellian
-from .result_nd import SeriesResult
+from .result_nd import SeriesResult, next_n_modes
 from .spectrum import green_inverse_iteration, lanczos_modes
 
 __all__ = ["coefficients", "CoefficientResult"]
@@ -361,7 +361,7 @@ def _coefficients(potential, theta, n_modes, degree, h_scale, tail, rtol, strict
             if not auto or res.error_components["truncation"] <= rtol / 10 or N >= 256 \
                     or res.info.get("dof_limited"):
                 break
-            N = _next_n_modes(res, rtol / 10)
+            N = next_n_modes(res.D_partial, res.K_partial, res.D_inf, res.K_inf, rtol / 10)
     elif method == "schrodinger":
         res = _schrodinger(potential, theta, mi, 20 if n_modes is None else int(n_modes),
                            10 if degree == 8 else degree, domain, n_elements,
@@ -370,26 +370,6 @@ def _coefficients(potential, theta, n_modes, degree, h_scale, tail, rtol, strict
         raise EffcoefError(f"unknown method {method!r} (use 'weighted' or 'schrodinger')")
     _check_accuracy(res, rtol, strict)
     return res
-
-
-def _next_n_modes(res, target):
-    r"""N for the next pass of the automatic truncation: where the truncation error
-    :math:`\max(|D^n - D^\infty|/D^\infty, |K^n - K^\infty|/K^\infty)`, extrapolated with
-    the geometric rate of its last four values (Theorem 3.1: the series converges like the
-    tail of a convergent series with growing eigenvalues), reaches ``target``; with a 25 %
-    margin, at least N + 4 and at most 2N (also when the rate cannot be read off)."""
-    N = len(res.eigenvalues) - 1
-    with np.errstate(all="ignore"):
-        tr = np.maximum(np.abs(res.D_partial[1:] - res.D_inf) / res.D_inf,
-                        np.abs(res.K_partial[1:] - res.K_inf) / res.K_inf)
-    tail = np.log(tr[-4:]) if N >= 4 else np.array([])
-    new = 2 * N
-    if len(tail) == 4 and np.all(np.isfinite(tail)):
-        rate = (tail[-1] - tail[0]) / 3.0          # log-decrease per mode (< 0 if decaying)
-        if rate < 0:
-            need = (math.log(target) - tail[-1]) / rate
-            new = N + int(math.ceil(1.25 * need))
-    return int(min(max(new, N + 4), 2 * N, 256))
 
 
 def _check_accuracy(res, rtol, strict):
