@@ -31,7 +31,7 @@ from scipy import sparse
 from scipy.sparse.linalg import splu
 from skfem import Basis, BilinearForm, ElementQuadP, LinearForm, MeshQuad
 
-from .result_nd import MatrixCoefficientResult
+from .result_nd import MatrixCoefficientResult, next_n_modes
 from .spectrum import lanczos_modes
 
 __all__ = ["tensor_nodes", "principal_frame", "fe2d_coefficients"]
@@ -88,8 +88,13 @@ def _assemble(potential, theta, nodes, Wmin, degree):
 
 
 def _kernel(basis, E):
-    """The constant in scaled dofs: E k = (projection of 1), exact since 1 is in the space."""
-    k = basis.project(lambda x: 1.0 + 0.0 * x[0])
+    """The constant in scaled dofs, E k = 1.  ElementQuadP is hierarchical (vertex functions
+    and bubbles): the constant is 1 on the vertex dofs and 0 elsewhere; checked at the
+    quadrature points, with the L2 projection of 1 (a global mass solve) as the fallback."""
+    k = np.zeros(basis.N)
+    k[basis.nodal_dofs.ravel()] = 1.0
+    if np.max(np.abs(np.asarray(basis.interpolate(k)) - 1.0)) > 1e-12:
+        k = basis.project(lambda x: 1.0 + 0.0 * x[0])
     d = 1.0 / np.asarray(E.sum(axis=0)).ravel()          # E = I[:, keep] S: column sums = S
     keep = E.indices if E.format == "csc" else E.tocsc().indices
     return k[keep] * d
@@ -170,8 +175,9 @@ def fe2d_coefficients(potential, theta, *, n_modes=None, degree=6, h_scale=None,
 
     Defaults: Q6 elements, box where :math:`(W - W_{\min})/\theta \le 30`, ARPACK.
     ``h_scale=None`` starts with elements ten local length scales wide and refines the
-    tensor mesh until the Q6/Q7 gap is below ``rtol/3``; ``n_modes`` defaults to 60,
-    doubled until the series truncation is below ``rtol/10``.  In 2D the restarted ARPACK Lanczos is faster than the
+    tensor mesh until the Q6/Q7 gap is below ``rtol/3``; ``n_modes`` starts at 60 and grows
+    (:func:`effcoef.result_nd.next_n_modes`: extrapolated, at most doubled) until the series
+    truncation is below ``rtol/10``.  In 2D the restarted ARPACK Lanczos is faster than the
     restart-free one (which would need Krylov spaces of several hundred vectors).
     ``frame="auto"`` meshes in turned axes when that needs fewer elements
     (:func:`principal_frame`; the result is rotated back and ``info["frame"]`` holds R);
@@ -235,7 +241,7 @@ def fe2d_coefficients(potential, theta, *, n_modes=None, degree=6, h_scale=None,
                                      "(h_scale) or lower the degree")
         if not auto or trunc <= rtol / 10 or N >= 320 or k < N:
             break
-        N *= 2
+        N = next_n_modes(Dp, Kp, D_inf, K_inf, rtol / 10, cap=320)
     w = np.einsum("kii->k", eta[:, :, None] * eta[:, None, :]) / lam
     comps = {
         "truncation": trunc,
