@@ -4,8 +4,9 @@ Radial route (l = 1 channel, d = 2, 3): time per point (median of --repeat runs)
 relative error against an independent reference: the closed form for OU, otherwise a much
 finer radial discretisation (P12, elements 3x smaller, N = 64).  Target: 1e-9 in <= 0.1 s.
 
-2D finite elements (non-radial): rotated separable potentials, whose exact D and K are the
-rotated 1D quadrature values R diag(D_1, D_2) R^T, and the swarming potential in Cartesian
+2D finite elements (non-radial): rotated separable potentials (turned by 0.4 and 1 rad; the
+mesh follows the turned frame, a mesh in the coordinate axes had not finished after 20 minutes at 1 rad),
+whose exact D and K are the rotated 1D quadrature values R diag(D_1, D_2) R^T, and the swarming potential in Cartesian
 form against the radial route.  Target: 1e-6 in <= 30 s.
 
 Run:  python benchmarks/bench_multid.py [--repeat R]
@@ -64,7 +65,7 @@ def main():
     p1, p2 = potentials.case_c(4, 1.0), potentials.from_expression("v**2/2 + v**4/8")
     q1, q2 = quadrature_coefficients(p1, th), quadrature_coefficients(p2, th)
     cases = []
-    for ang in (0.4,):
+    for ang in (0.4, 1.0):   # meshed in the turned frame found by fem2d.principal_frame
         R = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
         cases.append((f"rotated separable a={ang}",
                       potentials.rotated(potentials.separable(p1, p2), R), th,
