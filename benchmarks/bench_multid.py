@@ -4,9 +4,9 @@ Radial route (l = 1 channel, d = 2, 3): time per point (median of --repeat runs)
 relative error against an independent reference: the closed form for OU, otherwise a much
 finer radial discretisation (P12, elements 3x smaller, N = 64).  Target: 1e-9 in <= 0.1 s.
 
-2D finite elements (non-radial): rotated separable potentials (turned by 0.4 and 1 rad; the
-mesh follows the turned frame, a mesh in the coordinate axes had not finished after 20 minutes at 1 rad),
-whose exact D and K are the rotated 1D quadrature values R diag(D_1, D_2) R^T, and the swarming potential in Cartesian
+2D finite elements (non-radial): rotated separable potentials (turned by 0.4 and 1 rad, and
+a narrow valley along the diagonal, meshed in the turned frame: fem2d.principal_frame), whose
+exact D and K are the rotated 1D quadrature values R diag(D_1, D_2) R^T, and the swarming potential in Cartesian
 form against the radial route.  Target: 1e-6 in <= 30 s.
 
 Run:  python benchmarks/bench_multid.py [--repeat R]
@@ -70,6 +70,11 @@ def main():
         cases.append((f"rotated separable a={ang}",
                       potentials.rotated(potentials.separable(p1, p2), R), th,
                       R @ np.diag([q1.D, q2.D]) @ R.T, R @ np.diag([q1.K, q2.K]) @ R.T))
+    v1, v2 = potentials.from_expression("v**2/2"), potentials.from_expression("20*v**2 + v**4")
+    w1, w2 = quadrature_coefficients(v1, 0.5), quadrature_coefficients(v2, 0.5)
+    R = np.array([[1.0, -1.0], [1.0, 1.0]]) / np.sqrt(2.0)
+    cases.append(("diagonal valley (45 deg)", potentials.rotated(potentials.separable(v1, v2), R),
+                  0.5, R @ np.diag([w1.D, w2.D]) @ R.T, R @ np.diag([w1.K, w2.K]) @ R.T))
     for g in (1, 5):
         rad = potentials.swarming(g, 2, rescaled=True)
         ref = effcoef.coefficients(rad, rtol=1e-12)
