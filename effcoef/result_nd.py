@@ -1,4 +1,5 @@
-"""Result object for velocity dimension d >= 2 (matrices D and K)."""
+"""Result objects shared by every route (SeriesResult; matrices D and K for d >= 2) and the
+automatic truncation of the series (next_n_modes: 1D, radial and 2D)."""
 
 import math
 from dataclasses import dataclass, field
