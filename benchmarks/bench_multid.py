@@ -21,7 +21,7 @@ import numpy as np
 
 import effcoef
 import potentials
-from effcoef.quadrature import quadrature_coefficients
+from effcoef.reference.quadrature import quadrature_coefficients
 
 
 def rel(A, B):

@@ -5,7 +5,7 @@ Dirichlet conditions, plain Galerkin for H = -theta d^2 + Phi, Lanczos (shift-in
 the low spectrum, series (4.1) with N modes.  Here: effcoef.coefficients(method="schrodinger",
 domain=(-10, 10), n_elements=1000, degree=10, intorder=21).
 This solver: effcoef.coefficients() defaults (weighted P8 on an adapted mesh, automatic N).
-Errors are relative to the independent quadrature reference (effcoef.quadrature).
+Errors are relative to the independent quadrature reference (effcoef.reference.quadrature).
 Target (issue 2): >= 20x faster at equal or better accuracy.
 
 Run:  python benchmarks/bench_paper_config.py [--repeat R]
@@ -18,7 +18,7 @@ import warnings
 
 import effcoef
 import potentials
-from effcoef.quadrature import quadrature_coefficients
+from effcoef.reference.quadrature import quadrature_coefficients
 
 
 def timed_pair(f, g, repeat):

@@ -23,7 +23,7 @@ import numpy as np
 import effcoef
 import potentials
 from effcoef.operator import schrodinger_potential
-from effcoef.quadrature import quadrature_coefficients
+from effcoef.reference.quadrature import quadrature_coefficients
 
 CASES = ([("A", g, 0.0) for g in (1, 10, 50, 100, 200, 500, 1000)]
          + [("B", g, 0.0) for g in (1, 5, 7, 10, 15, 18)]

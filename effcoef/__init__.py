@@ -1,7 +1,7 @@
 """effcoef: effective drift and diffusion coefficients of kinetic equations in the diffusion limit.
 
 The main entry point is :func:`coefficients` (one velocity dimension); the
-independent reference is :mod:`effcoef.quadrature`.
+independent reference is :mod:`effcoef.reference.quadrature`.
 """
 
 from .errors import AccuracyError, AccuracyWarning, EffcoefError

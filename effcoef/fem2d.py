@@ -31,7 +31,7 @@ from scipy import sparse
 from scipy.sparse.linalg import splu
 from skfem import Basis, BilinearForm, ElementQuadP, LinearForm, MeshQuad
 
-from .result_nd import MatrixCoefficientResult, next_n_modes
+from .results import MatrixCoefficientResult, next_n_modes
 from .spectrum import lanczos_modes
 
 __all__ = ["tensor_nodes", "principal_frame", "fe2d_coefficients"]
@@ -182,7 +182,7 @@ def fe2d_coefficients(potential, theta, *, n_modes=None, degree=6, h_scale=None,
     Defaults: Q6 elements, box where :math:`(W - W_{\min})/\theta \le 30`, ARPACK.
     ``h_scale=None`` starts with elements ten local length scales wide and refines the
     tensor mesh until the Q6/Q7 gap is below ``rtol/3``; ``n_modes`` starts at 60 and grows
-    (:func:`effcoef.result_nd.next_n_modes`: extrapolated, at most doubled) until the series
+    (:func:`effcoef.results.next_n_modes`: extrapolated, at most doubled) until the series
     truncation is below ``rtol/10``.  In 2D the restarted ARPACK Lanczos is faster than the
     restart-free one (which would need Krylov spaces of several hundred vectors).
     ``frame="auto"`` meshes in turned axes when that needs fewer elements

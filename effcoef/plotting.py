@@ -10,7 +10,7 @@ matplotlib is imported on first use, so ``import effcoef`` and
 ``import effcoef.plotting`` work without it (``pip install 'effcoef[plot]'``).
 
 Conventions: ``results`` are :class:`effcoef.CoefficientResult` objects (one per
-parameter value), ``refs`` the matching :class:`effcoef.quadrature.QuadratureResult`
+parameter value), ``refs`` the matching :class:`effcoef.reference.quadrature.QuadratureResult`
 objects (the reference values :math:`\mathcal D_*`, :math:`\mathcal K_*` of formula
 (4.3) and of the 1D closed form of D), ``params`` the parameter values
 (:math:`\gamma` or :math:`\delta`).
@@ -241,7 +241,7 @@ def plot_tunnelling(params, results, kramers, refs=None, param_name=r"\gamma", l
     r"""The tunnelling eigenvalue against its Eyring-Kramers asymptotics.
 
     Panels: :math:`\lambda_1` (computed, dots) and the Eyring-Kramers value
-    (:func:`effcoef.asymptotics.eyring_kramers`, line) on a log scale; the ratio
+    (:func:`effcoef.reference.asymptotics.eyring_kramers`, line) on a log scale; the ratio
     :math:`\lambda_1/\lambda_1^{EK}` (tends to 1); and, if ``refs`` are given, the
     relative errors of D and K against the quadrature formulas.
 

@@ -31,7 +31,7 @@ import numpy as np
 from scipy.linalg import solveh_banded
 
 from .fem1d import adapted_nodes, weighted_fe
-from .result_nd import MatrixCoefficientResult, next_n_modes
+from .results import MatrixCoefficientResult, next_n_modes
 from .spectrum import lanczos_modes
 
 __all__ = ["radial_coefficients"]

@@ -53,7 +53,7 @@ from threadpoolctl import ThreadpoolController
 from .errors import AccuracyError, AccuracyWarning, EffcoefError
 from .fem1d import adapted_nodes, green_solve, schrodinger_fe, weighted_fe
 from .operator import check_theta, log_weight, sqrt_maxwellian
-from .result_nd import SeriesResult, next_n_modes
+from .results import SeriesResult, next_n_modes
 from .spectrum import green_inverse_iteration, lanczos_modes
 
 __all__ = ["coefficients", "CoefficientResult"]
@@ -236,11 +236,11 @@ def coefficients(potential, theta=None, *, n_modes=None, degree=None, h_scale=No
       :class:`CoefficientResult`;
     * a ``potentials.RadialPotential`` (d = 2, 3): the l = 1 channel on [0, R]
       (:mod:`effcoef.radial`, same defaults), returns
-      :class:`~effcoef.result_nd.MatrixCoefficientResult` with D = D I, K = K I;
+      :class:`~effcoef.results.MatrixCoefficientResult` with D = D I, K = K I;
     * a ``potentials.PotentialND`` with d = 2: 2D finite elements
       (:mod:`effcoef.fem2d`, defaults ``degree=6, tail=30, rtol=1e-6`` and a mesh refined
       until the discretisation gap is below rtol/3),
-      returns :class:`~effcoef.result_nd.MatrixCoefficientResult` with full matrices.
+      returns :class:`~effcoef.results.MatrixCoefficientResult` with full matrices.
 
     Parameters
     ----------
@@ -418,7 +418,7 @@ def _weighted(potential, theta, mi, n_modes, degree, h_scale, tail, rtol, full_s
         raise EffcoefError(
             f"exp(-(W - Wmin)/theta) drops to e^{logm_min:.0f} inside the domain (a barrier of "
             f"{-logm_min:.0f} theta): the weights underflow double precision and D ~ "
-            "e^(barrier/theta) would overflow; use effcoef.quadrature.quadrature_coefficients, "
+            "e^(barrier/theta) would overflow; use effcoef.reference.quadrature.quadrature_coefficients, "
             "which returns log_D")
     X = fe_data.X
     if symmetric:

@@ -2,7 +2,7 @@
 
     python notebooks/make_chemotaxis_notebook.py     # rewrites the notebook, without outputs
 
-The notebook uses effcoef.chemotaxis: the chemical solver against closed forms, runs of the
+The notebook uses effcoef.models.chemotaxis: the chemical solver against closed forms, runs of the
 particle system (P) in d = 1 and 2, the W2 distance of the one-particle law to the
 mean-field reference for increasing N (rates fitted, asserted), and the Keller-Segel
 coefficients of the extension with friction and noise with the particle drift up a fixed
@@ -28,7 +28,7 @@ with a compactly supported $\chi$ (here a cubic B-spline, $C^2$, unit mass).  Tw
 paper are corrected: the force enters as $dv/dt = +F$ (the printed Vlasov equation carries the
 sign of $-\nu$), and the Duhamel formula (17) has the factor $e^{-\kappa(t-s)}$.
 
-Discretisation (`effcoef.chemotaxis`): the chemical by its Fourier modes $|k_a|\le K$ (exact
+Discretisation (`effcoef.models.chemotaxis`): the chemical by its Fourier modes $|k_a|\le K$ (exact
 Duhamel propagation per mode, exact source coefficients, gradient evaluated at the particles by
 the Fourier sum), the particles by RK4 inside Krogstad's exponential Runge-Kutta scheme."""),
     ("code", """\
@@ -36,7 +36,7 @@ import time
 import numpy as np
 import matplotlib.pyplot as plt
 import potentials
-from effcoef import chemotaxis as ct
+from effcoef.models import chemotaxis as ct
 
 t_start = time.perf_counter()"""),
     ("md", r"""## The chemical solver against closed forms

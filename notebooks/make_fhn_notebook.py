@@ -27,7 +27,7 @@ $\theta = \sigma^2/2$. Limit ODE (6.4): $\dot\alpha = -N(\alpha) - \beta + I$, $
     ("code", """\
 import numpy as np
 import matplotlib.pyplot as plt
-from effcoef import fhn
+from effcoef.models import fhn
 m, theta = 0.5, 0.5
 Np = float(fhn.N_eval(m, deriv=1))
 Js = np.array([1, 3, 10, 30, 100, 300, 1000.])
@@ -182,7 +182,7 @@ $-\theta\varepsilon N''(V)/(2\rho_0)$ added (INDEX.md: $\varepsilon/(2\rho_0)$).
 error against (1.6) grows with time (Corollary 2.8's $e^{Ct}$: the front speed differs at
 $O(\varepsilon)$); the corrected system follows the site means 40 times closer."""),
     ("code", """\
-from effcoef import fhn_spatial as fs
+from effcoef.models import fhn_spatial as fs
 rho0 = lambda x: 1 + 0.5 * np.cos(2 * np.pi * x)
 Psi = fs.periodic_gaussian_kernel(2.0, 0.1)
 prof = lambda x: 0.5 * (1 + np.tanh((0.2 - np.abs(x - 0.5)) / 0.05))

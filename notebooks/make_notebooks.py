@@ -19,8 +19,8 @@ import numpy as np
 import matplotlib.pyplot as plt
 import effcoef, potentials
 from effcoef import plotting as P
-from effcoef.quadrature import quadrature_coefficients
-from effcoef.asymptotics import eyring_kramers
+from effcoef.reference.quadrature import quadrature_coefficients
+from effcoef.reference.asymptotics import eyring_kramers
 
 
 def spectrum(pot, n_modes=8):
@@ -56,7 +56,7 @@ with eigenpairs $(\lambda_k,\Psi_k)$, $\lambda_0 = 0$, $\Psi_0 = \sqrt M$. The c
 $$D^N = \sum_{k=1}^N \frac{\eta_k^2}{\lambda_k},\qquad K^N = \sum_{k=1}^N\frac{\eta_k\,\omega_k}{\lambda_k},
 \qquad \eta_k = (h_\chi,\Psi_k),\ \omega_k = (h_\kappa,\Psi_k),\qquad\text{(3.6)/(4.1)}$$
 with $h_\chi = -(v-\mathcal V)\sqrt M$, $h_\kappa = -\tfrac1\theta W'\sqrt M$. The references are the
-closed forms (computed by `effcoef.quadrature`, code independent of the finite elements)
+closed forms (computed by `effcoef.reference.quadrature`, code independent of the finite elements)
 $$\mathcal K_* = \frac1\theta\int (v-\mathcal V)^2 M\,dv\quad(4.3),\qquad
 \mathcal D_* = \frac1\theta\int\frac{F^2}{M}\,dv,\quad F(v) = \int_{-\infty}^v(u-\mathcal V)M(u)\,du .$$
 """
@@ -356,7 +356,7 @@ def beyond():
             "$$\\lambda_1 \\simeq k_{1\\to2} + k_{2\\to1},\\qquad k_{i\\to j} = "
             "\\frac{\\theta}{I_{m_i} I_s}\\,e^{-(W(s) - W(m_i))/\\theta},$$\n"
             "with the Laplace integrals $I_m = \\int e^{-(W - W(m))/\\theta}$ over a well and "
-            "$I_s = \\int e^{-(W(s) - W)/\\theta}$ over the barrier (`effcoef.asymptotics`; for a "
+            "$I_s = \\int e^{-(W(s) - W)/\\theta}$ over the barrier (`effcoef.reference.asymptotics`; for a "
             "quadratic barrier this is the classical $\\frac{\\sqrt{W''(m)|W''(s)|}}{2\\pi}"
             "e^{-\\Delta W/\\theta}$). Relative corrections are $O(\\theta) = O(1/\\gamma)$ for "
             "Case A and larger for the cubic kink of Case B, so the ratio tends to 1 slowly there.\n"

@@ -30,13 +30,13 @@ With $\mathcal A = \psi - L_z/\varepsilon$ (self-adjoint in $L^2(\mathcal N(0,1)
   $\chi(0^+) = \frac{s^2}{d}\mathbb E[\psi'(Z)]/\bar\psi$.
 
 Here $\psi(z) = 0.5 + 1.5\,\Phi(1.5z)$: $\bar\psi = 1.25$, $D(0^+) = 0.8$,
-$\chi(0^+) = 2.25/\sqrt{2\pi\cdot 3.25}/1.25$. See the docstring of `effcoef.runtumble` for the derivations."""),
+$\chi(0^+) = 2.25/\sqrt{2\pi\cdot 3.25}/1.25$. See the docstring of `effcoef.models.runtumble` for the derivations."""),
     ("code", """\
 import time
 import numpy as np
 import matplotlib.pyplot as plt
 from scipy.special import ndtr
-from effcoef import runtumble as rt
+from effcoef.models import runtumble as rt
 
 psi = lambda z: 0.5 + 1.5 * ndtr(1.5 * z)
 dpsi = lambda z: 2.25 * np.exp(-1.125 * z * z) / np.sqrt(2 * np.pi)

@@ -2,7 +2,7 @@
 
     python notebooks/make_swarming_notebook.py     # rewrites the notebook, without outputs
 
-The notebook uses effcoef.swarming: Monte Carlo D (Green-Kubo, MSD) and K (linear
+The notebook uses effcoef.models.swarming: Monte Carlo D (Green-Kubo, MSD) and K (linear
 response) next to the spectral solver, and the L1 distance between the diffusively
 scaled particle system (2.1)/(2.6) and the aggregation-diffusion equation (2.14) for
 decreasing eps.  It asserts the agreement (3 standard errors) and the decrease, and
@@ -38,7 +38,7 @@ import time
 import numpy as np
 import matplotlib.pyplot as plt
 import effcoef, potentials
-from effcoef import swarming as sw
+from effcoef.models import swarming as sw
 
 t_start = time.perf_counter()"""),
     ("md", r"""## Monte Carlo vs spectral

@@ -1,4 +1,4 @@
-"""Chemotaxis consumer of paper 003 (effcoef.chemotaxis, issue 9).
+"""Chemotaxis consumer of paper 003 (effcoef.models.chemotaxis, issue 9).
 
 Every check compares with an independent reference: closed forms (heat modes, Duhamel
 formula in real space by quadrature, Cucker-Smale with constant weight, tilted
@@ -16,7 +16,7 @@ import pytest
 from scipy import integrate
 
 import potentials
-from effcoef import chemotaxis as ct
+from effcoef.models import chemotaxis as ct
 
 # the experiment of the README / notebook: monokinetic data, T = 1
 DATA = ct.MonokineticData(amplitude=0.3)

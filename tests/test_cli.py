@@ -8,7 +8,7 @@ import pytest
 
 import potentials as P
 from effcoef.cli import main
-from effcoef.quadrature import quadrature_coefficients
+from effcoef.reference.quadrature import quadrature_coefficients
 
 
 def run(args, capsys):

@@ -1,10 +1,10 @@
-"""Tests for effcoef.fhn (issue 7): frozen FhN voltage operator, network, limit ODE (paper 001)."""
+"""Tests for effcoef.models.fhn (issue 7): frozen FhN voltage operator, network, limit ODE (paper 001)."""
 import numpy as np
 import pytest
 from scipy.linalg import eigh_tridiagonal
 
-from effcoef import fhn
-from effcoef.asymptotics import eyring_kramers
+from effcoef.models import fhn
+from effcoef.reference.asymptotics import eyring_kramers
 
 
 def _fd_gap(pot, theta, n):

@@ -1,4 +1,4 @@
-"""Tests for effcoef.fhn_spatial (issue 7, paper 000): spatially extended FhN, strong local coupling.
+"""Tests for effcoef.models.fhn_spatial (issue 7, paper 000): spatially extended FhN, strong local coupling.
 
 Set-up shared by the checks: periodic sites on [0, 1), density rho0(x) = 1 + cos(2 pi x)/2
 (so the constants eps/rho0 differ by 3x across sites), Gaussian kernel Psi (kappa = 2,
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from scipy.linalg import expm, solve_continuous_lyapunov
 
-from effcoef import fhn
-from effcoef import fhn_spatial as fs
+from effcoef.models import fhn
+from effcoef.models import fhn_spatial as fs
 
 A, B = 0.3, 0.1
 KAPPA, ELL = 2.0, 0.1
@@ -69,7 +69,7 @@ def test_limit_solver_linear_fourier_modes():
 
 def test_limit_homogeneous_is_001_limit_ode(sites):
     # L_rho0[const] = 0 for any rho0 and Psi: spatially constant data follow the single-neuron
-    # limit ODE (6.4) of paper 001 at every site (effcoef.fhn, a separate implementation).
+    # limit ODE (6.4) of paper 001 at every site (effcoef.models.fhn, a separate implementation).
     t = np.linspace(0, 5, 11)
     V, W = fs.solve_limit_spatial(1.35, 1.0, t, sites, a=A, b=B)
     y = fhn.solve_limit_ode([1.35, 1.0], t, A, B)

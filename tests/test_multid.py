@@ -17,7 +17,7 @@ import pytest
 import effcoef
 import potentials as P
 from effcoef.cli import main as cli_main
-from effcoef.quadrature import quadrature_coefficients
+from effcoef.reference.quadrature import quadrature_coefficients
 
 
 def relmat(A, B):

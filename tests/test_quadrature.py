@@ -1,4 +1,4 @@
-"""Tests of the independent quadrature reference :mod:`effcoef.quadrature`.
+"""Tests of the independent quadrature reference :mod:`effcoef.reference.quadrature`.
 
 Closed forms (Ornstein-Uhlenbeck family) check the double-precision rule;
 the mpmath tanh-sinh reference (dps=30) checks it on multi-well potentials,
@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from effcoef.quadrature import (QuadratureResult, quadrature_coefficients,
+from effcoef.reference.quadrature import (QuadratureResult, quadrature_coefficients,
                                 quadrature_coefficients_mp)
 
 try:  # the real potentials package

@@ -1,10 +1,10 @@
-"""effcoef.runtumble: internal-state run-and-tumble model (paper 002), psi = 0.5 + 1.5 Phi(1.5 z)."""
+"""effcoef.models.runtumble: internal-state run-and-tumble model (paper 002), psi = 0.5 + 1.5 Phi(1.5 z)."""
 
 import numpy as np
 import pytest
 from scipy.special import ndtr
 
-from effcoef import runtumble as rt
+from effcoef.models import runtumble as rt
 
 
 def psi(z):
@@ -95,7 +95,7 @@ def test_ball_and_sphere_velocity_sets():
     sphere), checked by sampling the ball; D and chi scale with it."""
     import numpy as np
     from scipy.special import ndtr
-    from effcoef.runtumble import runtumble_coefficients, velocity_variance
+    from effcoef.models.runtumble import runtumble_coefficients, velocity_variance
     rng = np.random.default_rng(7)
     d, s = 3, 2.0
     x = rng.standard_normal((200000, d))

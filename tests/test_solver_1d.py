@@ -1,6 +1,6 @@
 """The 1D spectral solver against independent references.
 
-References: the exact 1D quadrature formulas (effcoef.quadrature, which never
+References: the exact 1D quadrature formulas (effcoef.reference.quadrature, which never
 touches the finite elements or the eigensolver), the closed-form
 Ornstein-Uhlenbeck spectrum, and the paper's plain Schrödinger discretisation
 (a second, independent discretisation).  Tolerances: the issue asks 1e-10 on D
@@ -13,7 +13,7 @@ import pytest
 
 import effcoef
 import potentials as P
-from effcoef.quadrature import quadrature_coefficients
+from effcoef.reference.quadrature import quadrature_coefficients
 
 CASES = ([("A", g, 0.0) for g in (0.5, 1, 10, 50)]
          + [("B", g, 0.0) for g in (1, 3, 5)]

@@ -1,4 +1,4 @@
-"""Particle and kinetic validation of D and K (effcoef.swarming, issue 6).
+"""Particle and kinetic validation of D and K (effcoef.models.swarming, issue 6).
 
 Monte Carlo estimates (fixed seeds) are compared with the spectral solver
 within 3 standard errors; the standard errors are required to be a few
@@ -11,7 +11,7 @@ import pytest
 
 import effcoef
 import potentials
-from effcoef import swarming as sw
+from effcoef.models import swarming as sw
 
 CASES = {  # potential, theta, seed, particles for K (its variance differs a lot between cases)
     "A1": (lambda: potentials.case_a(1), None, 0, 3000),   # W = v^4/4 - v^2/2, theta = 1

@@ -1,8 +1,8 @@
 """Deep in the tunnelling regime (issue 3): relative accuracy does not degrade as lambda_1 -> 0.
 
-References: the log-space quadrature formulas (effcoef.quadrature, independent of the FE and
+References: the log-space quadrature formulas (effcoef.reference.quadrature, independent of the FE and
 eigensolver code; itself checked against mpmath at these parameters in test_quadrature.py)
-and the Eyring-Kramers asymptotics (effcoef.asymptotics).  Tolerance 1e-8 as asked; the
+and the Eyring-Kramers asymptotics (effcoef.reference.asymptotics).  Tolerance 1e-8 as asked; the
 solver reaches ~1e-12 here, so the margin is 4 digits.
 """
 
@@ -11,8 +11,8 @@ import pytest
 
 import effcoef
 import potentials as P
-from effcoef.asymptotics import eyring_kramers
-from effcoef.quadrature import quadrature_coefficients
+from effcoef.reference.asymptotics import eyring_kramers
+from effcoef.reference.quadrature import quadrature_coefficients
 
 
 def rel(a, b):
