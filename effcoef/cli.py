@@ -169,39 +169,6 @@ def _potential(args):
     return pot, theta
 
 
-def _num(x):
-    """JSON number, nested lists for arrays (D, K in dimension >= 2); NaN/inf -> null."""
-    a = np.asarray(x, dtype=float)
-    if a.ndim:
-        return [_num(y) for y in a]
-    x = float(a)
-    return x if math.isfinite(x) else None
-
-
-def _to_json(res, pot):
-    return {
-        "potential": pot.name,
-        "theta": res.theta,
-        "D": _num(res.D),
-        "K": _num(res.K),
-        "V": _num(res.V),
-        "dim": int(getattr(res, "dim", 1)),
-        "eigenvalues": _num(res.eigenvalues),
-        "eta": _num(res.eta),
-        "omega": _num(res.omega),
-        "D_partial": _num(res.D_partial),
-        "K_partial": _num(res.K_partial),
-        "n_modes": res.n_modes,
-        "rel_error_estimate": _num(res.rel_error_estimate),
-        "error_components": {k: _num(v) for k, v in res.error_components.items()},
-        "error_method": res.error_method,
-        "accurate": res.accurate,
-        "domain": _num(np.asarray(res.domain, dtype=float)),
-        "n_dofs": res.n_dofs,
-        "method": res.method,
-    }
-
-
 def _coefficients(args):
     from .errors import AccuracyError, AccuracyWarning
     from .solver import coefficients
@@ -219,7 +186,7 @@ def _coefficients(args):
         if issubclass(w.category, AccuracyWarning):
             print(f"effcoef: warning: {w.message}", file=sys.stderr)
     if args.json:
-        print(json.dumps(_to_json(res, pot)))
+        print(json.dumps(res.to_dict()))
     else:
         np.set_printoptions(precision=10)
         print(f"potential : {pot.name}")
@@ -229,7 +196,7 @@ def _coefficients(args):
         print(f"D         : {fmt(res.D)}")
         print(f"K         : {fmt(res.K)}")
         print(f"V         : {fmt(res.V)}")
-        odd = np.all(np.asarray(getattr(res, "parity", [0]))[1:] == -1)
+        odd = res.parity is not None and np.all(res.parity[1:] == -1)
         label = "lambda odd" if odd else "lambda_1..."   # default 1D: the data (odd) sector
         print(f"{label:<10}: {', '.join(f'{x:.10g}' for x in res.eigenvalues[1:6])}")
         print(f"modes N   : {res.n_modes}")

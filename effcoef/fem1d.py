@@ -61,6 +61,7 @@ __all__ = [
     "WeightedFE",
     "weighted_fe",
     "green_solve",
+    "evaluate_fe",
     "SchrodingerFE",
     "schrodinger_fe",
 ]
@@ -254,14 +255,22 @@ class WeightedFE:
 
     def evaluate(self, c, v):
         """The FE function with dof vector ``c`` at points ``v`` inside the mesh."""
-        v = np.asarray(v, dtype=float)
-        p, nodes = self.degree, self.nodes
-        e = np.clip(np.searchsorted(nodes, v, side="right") - 1, 0, len(nodes) - 2)
-        y = (v - nodes[e]) / (nodes[e + 1] - nodes[e])
-        P, _ = ElementLinePp._reval_legendre(y, p)            # (p+1, len(v)) reference basis
-        full = self._full(c)
-        gdofs = _local_to_global(p, len(nodes) - 1)[e]         # (len(v), p+1)
-        return np.einsum("iv,vi->v", P, full[gdofs])
+        return evaluate_fe(self.nodes, self.degree, self.dirichlet_left, c, v)
+
+
+def evaluate_fe(nodes, degree, dirichlet_left, c, v):
+    """Value at points ``v`` (inside ``[nodes[0], nodes[-1]]``) of the ElementLinePp(degree)
+    function with dof vector ``c`` (element-by-element numbering; without the first vertex
+    dof if ``dirichlet_left``)."""
+    v = np.asarray(v, dtype=float)
+    p = degree
+    e = np.clip(np.searchsorted(nodes, v, side="right") - 1, 0, len(nodes) - 2)
+    y = (v - nodes[e]) / (nodes[e + 1] - nodes[e])
+    P, _ = ElementLinePp._reval_legendre(y, p)            # (p+1, len(v)) reference basis
+    c = np.asarray(c, dtype=float)
+    full = np.concatenate([[0.0], c]) if dirichlet_left else c
+    gdofs = _local_to_global(p, len(nodes) - 1)[e]         # (len(v), p+1)
+    return np.einsum("iv,vi->v", P, full[gdofs])
 
 
 def _gram(w, P, Q):

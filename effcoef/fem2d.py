@@ -25,13 +25,15 @@ and :math:`\mathcal K^\infty = \mathrm{Cov}_M(v)/\theta` (exact identity, from
 """
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import splu
 from skfem import Basis, BilinearForm, ElementQuadP, LinearForm, MeshQuad
 
-from .results import MatrixCoefficientResult, next_n_modes
+from .results import CoefficientResult, relative_error
+from .series import lanczos_shift, run_series
 from .spectrum import lanczos_modes
 
 __all__ = ["tensor_nodes", "principal_frame", "fe2d_coefficients"]
@@ -114,11 +116,18 @@ def _limits(basis, A, B, m, Xa, Z, V, kernel, theta, E):
     # symmetric matrix: a minimum-degree ordering of A + A^T has 4x less fill than SuperLU's
     # default COLAMD on these Q6 stiffness matrices (factor 4.5x, solve 3.5x faster)
     lu = splu(K, permc_spec="MMD_AT_PLUS_A")
-    sols = [lu.solve(np.concatenate([b, [0.0]]))[:n] for b in loads]
+    sols, change = [], 0.0
+    for b in loads:                     # one step of iterative refinement, its size reported
+        rhs = np.concatenate([b, [0.0]])
+        x = lu.solve(rhs)
+        dx = lu.solve(rhs - K @ x)
+        x = x + dx
+        sols.append(x[:n])
+        change = max(change, abs(float(b @ dx[:n])) / max(abs(float(b @ x[:n])), 1e-300))
     Dinf = np.array([[loads[i] @ sols[j] for j in range(2)] for i in range(2)]) / Z
     cov = np.array([[np.sum(m * (Xa[i] - V[i]) * (Xa[j] - V[j]) * basis.dx) for j in range(2)]
                     for i in range(2)]) / Z
-    return 0.5 * (Dinf + Dinf.T), cov / theta, loads, sols
+    return 0.5 * (Dinf + Dinf.T), cov / theta, loads, sols, change
 
 
 def _rotation(b):
@@ -166,28 +175,70 @@ def _rotate_result(res, R):
     rot = lambda X: R @ X @ R.T                               # noqa: E731
     rotn = lambda X: np.einsum("ij,njk,lk->nil", R, X, R)     # noqa: E731
     res.D, res.K, res.K_cov = rot(res.D), rot(res.K), rot(res.K_cov)
-    res.D_inf, res.K_inf = rot(res.D_inf), rot(res.K_inf)
     res.D_partial, res.K_partial = rotn(res.D_partial), rotn(res.K_partial)
     res.V = R @ res.V
     res.eta, res.omega = res.eta @ R.T, res.omega @ R.T
     res.info["D_fine"], res.info["K_fine"] = rot(res.info["D_fine"]), rot(res.info["K_fine"])
     res.info["frame"] = R            # res.domain is the mass box in the coordinates y = R^T v
+    res.modes.frame = R
     return res
 
 
+@dataclass
+class Modes2D:
+    r"""Evaluator of :math:`\Psi_k = \sqrt M\,\varphi_k` of the 2D route (picklable data; the
+    scikit-fem basis is rebuilt on first use).  ``frame`` R: the mesh lives in y = R^T v."""
+
+    potential: object
+    theta: float
+    Wmin: float
+    log_Z: float
+    nodes: list
+    degree: int
+    vectors: np.ndarray          # (basis.N, n+1) full dof vectors of phi_0 = 1, phi_1, ...
+    frame: object = None
+
+    def __call__(self, V):
+        V = np.asarray(V, dtype=float)
+        if V.ndim == 1:
+            V = V[:, None]
+        if V.shape[0] != 2:
+            raise ValueError(f"points must have shape (2, npts), got {V.shape}")
+        Y = V if self.frame is None else self.frame.T @ V
+        lo = np.array([self.nodes[0][0], self.nodes[1][0]])
+        hi = np.array([self.nodes[0][-1], self.nodes[1][-1]])
+        inside = np.all((Y >= lo[:, None]) & (Y <= hi[:, None]), axis=0)
+        out = np.zeros((self.vectors.shape[1], V.shape[1]))
+        if np.any(inside):
+            mesh = MeshQuad.init_tensor(*self.nodes)
+            basis = Basis(mesh, ElementQuadP(self.degree))
+            phi = (basis.probes(Y[:, inside]) @ self.vectors).T
+            s = np.exp(-0.5 * ((self.potential.W(V[:, inside]) - self.Wmin) / self.theta
+                               + self.log_Z))
+            out[:, inside] = phi * s
+        return out
+
+
+@dataclass
+class _Spectrum:
+    lam: np.ndarray
+    eta: np.ndarray
+    omega: np.ndarray
+    C: np.ndarray
+
+
 def fe2d_coefficients(potential, theta, *, n_modes=None, degree=6, h_scale=None, tail=30.0,
-                      rtol=1e-6, eigensolver="arpack", frame="auto"):
+                      rtol=1e-6, eigensolver="arpack", frame="auto") -> CoefficientResult:
     r"""Full D and K matrices of a 2D potential (``potentials.PotentialND`` with dim 2).
 
     Defaults: Q6 elements, box where :math:`(W - W_{\min})/\theta \le 30`, ARPACK.
     ``h_scale=None`` starts with elements ten local length scales wide and refines the
-    tensor mesh until the Q6/Q7 gap is below ``rtol/3``; ``n_modes`` starts at 60 and grows
-    (:func:`effcoef.results.next_n_modes`: extrapolated, at most doubled) until the series
-    truncation is below ``rtol/10``.  In 2D the restarted ARPACK Lanczos is faster than the
-    restart-free one (which would need Krylov spaces of several hundred vectors).
-    ``frame="auto"`` meshes in turned axes when that needs fewer elements
-    (:func:`principal_frame`; the result is rotated back and ``info["frame"]`` holds R);
-    ``"axes"`` always uses the coordinate axes.
+    tensor mesh until the Q6/Q7 gap is below ``rtol/3``; ``n_modes`` (default 12) modes of
+    the series (``"auto"``: grown until the series alone is below ``rtol/10``).
+    In 2D the restarted ARPACK Lanczos is faster than the restart-free one (which would need
+    Krylov spaces of several hundred vectors).  ``frame="auto"`` meshes in turned axes when
+    that needs fewer elements (:func:`principal_frame`; the result is rotated back and
+    ``info["frame"]`` holds R); ``"axes"`` always uses the coordinate axes.
     """
     if int(potential.dim) != 2:
         raise ValueError(f"the finite element route is for dim 2, got {potential.dim}")
@@ -200,6 +251,7 @@ def fe2d_coefficients(potential, theta, *, n_modes=None, degree=6, h_scale=None,
         res = fe2d_coefficients(rotated(potential, R.T), theta, n_modes=n_modes,
                                 degree=degree, h_scale=h_scale, tail=tail, rtol=rtol,
                                 eigensolver=eigensolver, frame="axes")
+        res.modes.potential = potential
         return _rotate_result(res, R)
     # mesh: start at h_scale and refine until the degree p vs p+1 gap of the Poisson solutions
     # is below rtol/3, the refinement factor predicted from the h^(p+1) rate (at most 4
@@ -210,64 +262,58 @@ def fe2d_coefficients(potential, theta, *, n_modes=None, degree=6, h_scale=None,
         nodes = tensor_nodes(potential, theta, (box.lower, box.upper), h_scale=hs, tail=tail)
         basis, A, B, m, Xa, Z, V, E = _assemble(potential, theta, nodes, box.Wmin, degree, tail)
         kernel = _kernel(basis, E)
-        D_inf, K_inf, loads, sols = _limits(basis, A, B, m, Xa, Z, V, kernel, theta, E)
+        D_inf, K_inf, loads, sols, change = _limits(basis, A, B, m, Xa, Z, V, kernel, theta, E)
         basis2, A2, B2, m2, Xa2, Z2, V2, E2 = _assemble(potential, theta, nodes, box.Wmin,
                                                         degree + 1, tail)
-        D2, K2, _, _ = _limits(basis2, A2, B2, m2, Xa2, Z2, V2, _kernel(basis2, E2), theta, E2)
-        nrm = lambda X: float(np.linalg.norm(X))  # noqa: E731
-        gap = max(nrm(D2 - D_inf) / nrm(D_inf), nrm(K2 - K_inf) / nrm(K_inf))
+        D2, K2, _, _, _ = _limits(basis2, A2, B2, m2, Xa2, Z2, V2, _kernel(basis2, E2), theta, E2)
+        gap = max(relative_error(D2, D_inf), relative_error(K2, K_inf))
         if not auto_mesh or gap <= rtol / 3 or attempt == 4:
             break
         hs /= float(np.clip(1.15 * (gap / (rtol / 3)) ** (1.0 / (degree + 1)), 1.25, 3.0))
     # shift of the order of the lowest harmonic level: trace of the Hessian at the minimum / d
     with np.errstate(all="ignore"):
         lap = float(np.abs(potential.laplacian(np.asarray(box.vmin, float).reshape(2, 1))[0]))
-    span = float(np.max(box.upper - box.lower))
-    shift = max(lap / 2 if np.isfinite(lap) else 0.0, 10 * theta / span ** 2)
-    auto = n_modes is None
-    N = 60 if auto else int(n_modes)
-    while True:
+    shift = lanczos_shift(lap / 2, theta, float(np.max(box.upper - box.lower)))
+
+    def compute(N):
         lam, C = lanczos_modes(A, B, N, shift=shift, kernel=kernel, engine=eigensolver,
                                maxdim=min(A.shape[0] - 2, 3 * N + 40))
         k = len(lam)
+        if not np.all(np.isfinite(lam)) or not np.all(np.isfinite(C)):
+            raise FloatingPointError("the eigensolver returned non-finite modes; refine the mesh "
+                                     "(h_scale) or lower the degree")
         C = C * math.sqrt(Z)
         eta = -np.array([[loads[i] @ C[:, j] for i in range(2)] for j in range(k)]) / Z
         dphi = [basis.interpolate(E @ C[:, j]).grad for j in range(k)]
         omega = -np.array([[np.sum(m * np.asarray(dphi[j][i]) * basis.dx) for i in range(2)]
                            for j in range(k)]) / Z
-        Dp = np.concatenate([np.zeros((1, 2, 2)),
-                             np.cumsum(eta[:, :, None] * eta[:, None, :] / lam[:, None, None],
-                                       axis=0)])
-        Kp = np.concatenate([np.zeros((1, 2, 2)),
-                             np.cumsum(eta[:, :, None] * omega[:, None, :] / lam[:, None, None],
-                                       axis=0)])
-        trunc = max(nrm(Dp[-1] - D_inf) / nrm(D_inf), nrm(Kp[-1] - K_inf) / nrm(K_inf))
-        if not np.all(np.isfinite(lam)) or not np.all(np.isfinite(C)):
-            raise FloatingPointError("the eigensolver returned non-finite modes; refine the mesh "
-                                     "(h_scale) or lower the degree")
-        if not auto or trunc <= rtol / 10 or N >= 320 or k < N:
-            break
-        N = next_n_modes(Dp, Kp, D_inf, K_inf, rtol / 10, cap=320)
-    w = np.einsum("kii->k", eta[:, :, None] * eta[:, None, :]) / lam
+        return _Spectrum(lam=lam, eta=eta, omega=omega, C=C)
+
+    run = run_series(compute, n_modes=n_modes, default=12, D_inf=D_inf, K_inf=K_inf, rtol=rtol,
+                     cap=320)
+    spec = run.spectrum
     comps = {
-        "truncation": trunc,
         "discretisation": gap,
-        "eigensolver": float(np.sum(w * 100 * _EPS * shift / lam) / max(np.sum(w), 1e-300)),
         "domain": math.exp(-tail) * max(1.0, tail) ** 2,
+        "linear_solve": change,
     }
-    return MatrixCoefficientResult(
-        D=Dp[-1], K=Kp[-1], V=V, theta=theta, dim=2, K_cov=K_inf,
-        eigenvalues=np.concatenate([[0.0], lam]),
-        eta=np.concatenate([np.zeros((1, 2)), eta]),
-        omega=np.concatenate([np.zeros((1, 2)), omega]), D_partial=Dp, K_partial=Kp,
-        D_inf=D_inf, K_inf=K_inf, rel_error_estimate=float(max(comps.values())),
+    vectors = np.column_stack([E @ kernel, E @ spec.C])        # phi_0 = 1, phi_1, ...
+    modes = Modes2D(potential=potential, theta=theta, Wmin=box.Wmin, log_Z=math.log(Z),
+                    nodes=[np.asarray(x) for x in nodes], degree=degree, vectors=vectors)
+    return CoefficientResult(
+        dim=2, D=D_inf, K=K_inf, V=V, theta=theta, K_cov=K_inf,
+        eigenvalues=np.concatenate([[0.0], spec.lam]),
+        eta=np.concatenate([np.zeros((1, 2)), spec.eta]),
+        omega=np.concatenate([np.zeros((1, 2)), spec.omega]), D_partial=run.D_partial,
+        K_partial=run.K_partial, rel_error_estimate=float(max(comps.values())),
         error_components=comps,
-        error_method=("max of series truncation vs the exact discrete Poisson solve (Frobenius "
-                      f"norm), discretisation gap Q{degree} vs Q{degree + 1} on the same mesh, "
-                      "eigensolver indicator, domain cut e^-tail"),
-        rtol=rtol, n_dofs=int(A.shape[0]), method="fe2d",
+        error_method=(f"max of the discretisation gap Q{degree} vs Q{degree + 1} on the same "
+                      "mesh (exact discrete Poisson solutions, Frobenius norm), the domain cut "
+                      "e^-tail and the linear solve (change under one step of iterative "
+                      "refinement)"),
+        rtol=rtol, n_dofs=int(A.shape[0]), method="fe2d", D_is="completed", parity=None,
+        eigenvalue_errors=np.concatenate([[0.0], 100 * _EPS * shift / np.abs(spec.lam)]),
         domain=(tuple(box.lower), tuple(box.upper)),
         info={"n_elements": (len(nodes[0]) - 1) * (len(nodes[1]) - 1), "degree": degree,
-              "frame": None,
-              "h_scale": hs,
-              "shift": shift, "D_fine": D2, "K_fine": K2})
+              "frame": None, "h_scale": hs, "shift": shift, "D_fine": D2, "K_fine": K2},
+        modes=modes)

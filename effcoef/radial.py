@@ -19,36 +19,103 @@ with :math:`g(0) = 0`; there is no kernel (the centrifugal term).  Since
                   = -\langle g_k' + (d-1)g_k/r, 1\rangle_M,
 
 (:math:`-\mathcal L_1 g_k = \lambda_k g_k`, :math:`\langle g_k, g_k\rangle_M = 1`,
-:math:`\langle f, g\rangle_M = \int\mu f g/\int\mu`).  The exact identity
-:math:`K = E_M[r^2]/(d\theta) = \mathrm{Cov}_M(v)_{ii}/\theta` checks the series.
+:math:`\langle f, g\rangle_M = \int\mu f g/\int\mu`).  Each :math:`\lambda_k` is a d-fold
+eigenvalue of :math:`\mathcal H` with eigenfunctions
+:math:`\Psi_{k,i} = \sqrt d\,\sqrt M\,g_k(r)\,v_i/r` (i = 1..d), whose Fourier coefficients
+are :math:`\eta_{k,i} = \eta_k e_i/\sqrt d`; the result lists them with this multiplicity, so
+that :math:`D^N = \sum \eta\otimes\eta/\lambda` as on every route (:mod:`effcoef.results`).
+The completed values are :math:`D^\infty = \langle r, (-\mathcal L_1)^{-1} r\rangle_M/d`
+(banded Cholesky with one step of iterative refinement) and
+:math:`K^\infty = E_M[r^2]/(d\theta) = \mathrm{Cov}_M(v)_{ii}/\theta`.
 The discretisation is the 1D weighted one (:func:`effcoef.fem1d.weighted_fe` with
 ``radial_dim=d``), the spectrum the same shift-invert Lanczos.
 """
 
+from __future__ import annotations
+
 import math
+from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import solveh_banded
+from scipy.linalg import cho_solve_banded, cholesky_banded
 
-from .fem1d import adapted_nodes, weighted_fe
-from .results import MatrixCoefficientResult, next_n_modes
+from .fem1d import adapted_nodes, evaluate_fe, weighted_fe
+from .results import CoefficientResult, relative_error
+from .series import lanczos_shift, run_series
 from .spectrum import lanczos_modes
 
-__all__ = ["radial_coefficients"]
+__all__ = ["radial_coefficients", "ModesRadial"]
 
 _EPS = np.finfo(float).eps
+#: default number of l = 1 channel eigenvalues (each listed d times in the result)
+N_DEFAULT = 12
 
 
 def _limits(fe, dim, theta):
-    """D_inf = <r, (-L_1)^{-1} r>_M / d by a banded Cholesky solve, K_inf = E[r^2]/(d theta)."""
+    """D_inf = <r, (-L_1)^{-1} r>_M / d (banded Cholesky, one refinement step), its
+    relative change under the refinement, and K_inf = E[r^2]/(d theta)."""
     b = fe.load(fe.X)
-    c = solveh_banded(fe.A.ab, b)
-    return float(b @ c) / fe.Z / dim, fe.mean_square(fe.X) / (dim * theta)
+    cb = cholesky_banded(fe.A.ab, lower=False)
+    c = cho_solve_banded((cb, False), b)
+    dc = cho_solve_banded((cb, False), b - fe.A @ c)
+    c = c + dc
+    D = float(b @ c) / fe.Z / dim
+    change = abs(float(b @ dc)) / max(abs(float(b @ c)), 1e-300)
+    return D, fe.mean_square(fe.X) / (dim * theta), change
+
+
+@dataclass
+class ModesRadial:
+    r"""Evaluator of :math:`\Psi_0 = \sqrt M` and :math:`\Psi_{k,i} = \sqrt d\sqrt M g_k(r)v_i/r`."""
+
+    potential: object
+    theta: float
+    dim: int
+    Wmin: float
+    log_Zc: float                 # log of the Cartesian normalisation |S^{d-1}| int mu
+    nodes: np.ndarray
+    degree: int
+    vectors: np.ndarray           # (n_dofs, N) dof vectors of g_k (Dirichlet at 0)
+
+    def __call__(self, V):
+        V = np.asarray(V, dtype=float)
+        if V.ndim == 1:
+            V = V[:, None]
+        if V.shape[0] != self.dim:
+            raise ValueError(f"points must have shape ({self.dim}, npts), got {V.shape}")
+        r = np.sqrt(np.sum(V * V, axis=0))
+        R = self.nodes[-1]
+        inside = r <= R
+        s = np.zeros_like(r)
+        s[inside] = np.exp(-0.5 * ((self.potential.W(r[inside]) - self.Wmin) / self.theta
+                                   + self.log_Zc))
+        rows = [s]
+        safe = np.where(r > 0, r, 1.0)
+        for j in range(self.vectors.shape[1]):
+            g = np.zeros_like(r)
+            if np.any(inside):
+                g[inside] = evaluate_fe(self.nodes, self.degree, True, self.vectors[:, j],
+                                        r[inside])
+            for i in range(self.dim):
+                rows.append(math.sqrt(self.dim) * s * g * np.where(r > 0, V[i] / safe, 0.0))
+        return np.array(rows)
+
+
+@dataclass
+class _Spectrum:
+    lam: np.ndarray
+    eta: np.ndarray
+    omega: np.ndarray
+    C: np.ndarray
 
 
 def radial_coefficients(potential, theta, *, n_modes=None, degree=8, h_scale=1.5, tail=45.0,
-                        rtol=1e-8, eigensolver="lanczos"):
-    """D I and K I for a radial potential (a ``potentials.RadialPotential``); see module doc."""
+                        rtol=1e-8, eigensolver="lanczos") -> CoefficientResult:
+    """D I and K I for a radial potential (a ``potentials.RadialPotential``); see module doc.
+
+    ``n_modes`` counts eigenvalues of the l = 1 channel (default 12); the result lists each
+    d times (``res.n_modes = d * n_modes``).
+    """
     dim = int(potential.dim)
     if dim not in (2, 3):
         raise ValueError(f"radial potentials need dim 2 or 3, got {dim}")
@@ -59,44 +126,55 @@ def radial_coefficients(potential, theta, *, n_modes=None, degree=8, h_scale=1.5
     fe = weighted_fe(potential, theta, nodes, mi.Wmin, degree=degree, radial_dim=dim)
     with np.errstate(all="ignore"):
         w2 = float(np.abs(potential.d2W(np.array([mi.vmin]))[0]))
-    shift = max(w2 if np.isfinite(w2) else 0.0, theta * (dim - 1) / max(mi.vmin, R / 10) ** 2,
-                10 * theta / R ** 2)
-    auto = n_modes is None
-    N = 12 if auto else int(n_modes)
-    D_inf, K_inf = _limits(fe, dim, theta)
-    while True:
+    shift = lanczos_shift(w2, theta, R,
+                          centrifugal=theta * (dim - 1) / max(mi.vmin, R / 10) ** 2)
+    D_inf, K_inf, solve_change = _limits(fe, dim, theta)
+
+    def compute(N):
         k = min(N, fe.n_dofs - 1)
         lam, C = lanczos_modes(fe.A, fe.B, k, shift=shift, engine=eigensolver)
         C = C * math.sqrt(fe.Z)
         vals, ders = fe.values(C)
         eta = -np.array([fe.mean(fe.X * vals[j]) for j in range(k)])
         omega = -np.array([fe.mean(ders[j] + (dim - 1) * vals[j] / fe.X) for j in range(k)])
-        Dp = np.concatenate([[0.0], np.cumsum(eta ** 2 / lam)]) / dim
-        Kp = np.concatenate([[0.0], np.cumsum(eta * omega / lam)]) / dim
-        trunc = max(abs(Dp[-1] - D_inf) / D_inf, abs(Kp[-1] - K_inf) / K_inf)
-        if not auto or trunc <= rtol / 10 or N >= 256 or k < N:
-            break
-        N = next_n_modes(Dp, Kp, D_inf, K_inf, rtol / 10)
+        I = np.eye(dim) / math.sqrt(dim)        # mode (k, i): eta_k e_i / sqrt(d)
+        return _Spectrum(lam=np.repeat(lam, dim), eta=(eta[:, None, None] * I).reshape(-1, dim),
+                         omega=(omega[:, None, None] * I).reshape(-1, dim), C=C)
+
+    # n_modes counts channel eigenvalues: the series driver sees dim modes per eigenvalue
+    n_req = n_modes if n_modes in (None, "auto") else int(n_modes)
+    run = run_series(lambda N: compute(-(-N // dim)), D_inf=D_inf * np.eye(dim),
+                     K_inf=K_inf * np.eye(dim), rtol=rtol, cap=256 * dim,
+                     n_modes=n_req if n_req in (None, "auto") else dim * n_req,
+                     default=dim * N_DEFAULT)
+    spec = run.spectrum
     fe2 = weighted_fe(potential, theta, nodes, mi.Wmin, degree=degree + 2, radial_dim=dim)
-    D2, K2 = _limits(fe2, dim, theta)
-    w = eta ** 2 / lam
+    D2, K2, _ = _limits(fe2, dim, theta)
     comps = {
-        "truncation": trunc,
-        "discretisation": max(abs(D2 - D_inf) / D_inf, abs(K2 - K_inf) / K_inf),
-        "eigensolver": float(np.sum(w * 100 * _EPS * shift / lam) / np.sum(w)),
+        "discretisation": max(relative_error(D2, D_inf), relative_error(K2, K_inf)),
         "domain": math.exp(-tail) * max(1.0, tail) ** 2,
+        "linear_solve": solve_change,
     }
     I = np.eye(dim)
-    lam_all = np.concatenate([[0.0], lam])
-    return MatrixCoefficientResult(
-        D=Dp[-1] * I, K=Kp[-1] * I, V=np.zeros(dim), theta=theta, dim=dim,
-        K_cov=K_inf * I, eigenvalues=lam_all, eta=np.concatenate([[0.0], eta]),
-        omega=np.concatenate([[0.0], omega]), D_partial=Dp[:, None, None] * I,
-        K_partial=Kp[:, None, None] * I, D_inf=D_inf * I, K_inf=K_inf * I,
+    nk = spec.C.shape[1]
+    ind = 100 * _EPS * shift / np.abs(spec.lam)
+    S = 2 * math.pi if dim == 2 else 4 * math.pi
+    modes = ModesRadial(potential=potential, theta=theta, dim=dim, Wmin=mi.Wmin,
+                        log_Zc=math.log(S * fe.Z), nodes=fe.nodes, degree=degree,
+                        vectors=spec.C)
+    return CoefficientResult(
+        dim=dim, D=D_inf * I, K=K_inf * I, V=np.zeros(dim), theta=theta, K_cov=K_inf * I,
+        eigenvalues=np.concatenate([[0.0], spec.lam]),
+        eta=np.concatenate([np.zeros((1, dim)), spec.eta]),
+        omega=np.concatenate([np.zeros((1, dim)), spec.omega]),
+        D_partial=run.D_partial, K_partial=run.K_partial,
         rel_error_estimate=float(max(comps.values())), error_components=comps,
-        error_method=("max of series truncation vs the exact discrete Poisson solve (l=1 "
-                      f"channel), discretisation gap P{degree} vs P{degree + 2}, eigensolver "
-                      "indicator, domain cut e^-tail"),
-        rtol=rtol, n_dofs=fe.n_dofs, method="radial", domain=(0.0, R),
+        error_method=("max of the discretisation gap (P{0} vs P{1} on the same mesh, exact "
+                      "discrete Poisson solutions of the l=1 channel), the domain cut e^-tail and "
+                      "the linear solve (change under one step of iterative refinement)"
+                      ).format(degree, degree + 2),
+        rtol=rtol, domain=(0.0, R), n_dofs=fe.n_dofs, method="radial", D_is="completed",
+        parity=None, eigenvalue_errors=np.concatenate([[0.0], ind]),
         info={"n_elements": len(nodes) - 1, "degree": degree, "shift": shift,
-              "D_fine": D2, "K_fine": K2})
+              "D_fine": D2, "K_fine": K2, "channel_modes": nk},
+        modes=modes)

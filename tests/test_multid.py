@@ -30,8 +30,12 @@ def test_ou_radial(dim, theta):
     res = effcoef.coefficients(P.ornstein_uhlenbeck_nd(dim), theta)
     assert relmat(res.D, theta * np.eye(dim)) <= 1e-11
     assert relmat(res.K, np.eye(dim)) <= 1e-11
-    # l = 1 channel of the d-dim OU operator: eigenvalues 1, 3, 5, ...
-    np.testing.assert_allclose(res.eigenvalues[1:4], [1, 3, 5], rtol=1e-10)
+    # l = 1 channel of the d-dim OU operator: eigenvalues 1, 3, 5, ..., each listed d times
+    # (one mode per direction, the result contract)
+    np.testing.assert_allclose(res.eigenvalues[1:3 * dim + 1], np.repeat([1, 3, 5], dim),
+                               rtol=1e-10)
+    # D^N = sum eta (x) eta / lambda with the listed modes: the first triple gives D exactly
+    np.testing.assert_allclose(res.D_partial[dim], theta * np.eye(dim), rtol=1e-11, atol=1e-14)
     assert res.accurate
 
 

@@ -166,7 +166,7 @@ def test_case_c_mean_velocity_and_data():
     ref = quadrature_coefficients(pot, pot.theta)
     assert rel(res.V, ref.V) <= 1e-12
     assert abs(res.eta[0]) == 0.0
-    assert np.all(res.parity == 0)
+    assert res.parity is None          # no symmetry sector: parity does not apply
 
 
 def test_starved_discretisation_warns():
@@ -229,13 +229,13 @@ def test_arpack_engine_agrees(case, gamma, delta):
 @pytest.mark.parametrize("case,gamma,delta,rtol", [("C", 25, 0.5, 1e-10), ("B", 3, 0.0, 1e-12),
                                                     ("A", 50, 0.0, 1e-13)])
 def test_automatic_n_modes_reaches_truncation_target(case, gamma, delta, rtol):
-    """The automatic N grows past its start (12 / 16) by extrapolating the geometric decay
+    """n_modes="auto" grows N past its start (12 / 16) by extrapolating the geometric decay
     of the truncation error: it must end with truncation <= rtol / 10, and no larger than a
     fixed run needs (the smallest N meeting the target, found from a 64-mode run, plus the
-    25 % margin and 4 modes), and agree with the quadrature reference."""
+    25 % margin and 4 modes), and the series must agree with the quadrature reference."""
     pot = P.paper_family(case, gamma, delta=delta)
-    res = effcoef.coefficients(pot, rtol=rtol)
-    assert res.error_components["truncation"] <= rtol / 10
+    res = effcoef.coefficients(pot, rtol=rtol, n_modes="auto")
+    assert res.series_truncation <= rtol / 10
     big = effcoef.coefficients(pot, rtol=rtol, n_modes=64)
     tr = np.maximum(abs(big.D_partial - big.D_inf) / big.D_inf,
                     abs(big.K_partial - big.K_inf) / big.K_inf)
@@ -244,6 +244,7 @@ def test_automatic_n_modes_reaches_truncation_target(case, gamma, delta, rtol):
     assert n_min <= N <= int(1.25 * n_min) + 8
     ref = quadrature_coefficients(pot, pot.theta)
     assert max(rel(res.D, ref.D), rel(res.K, ref.K)) <= max(10 * rtol, 1e-11)
+    assert max(rel(res.D_series, ref.D), rel(res.K_series, ref.K)) <= max(10 * rtol, 1e-11)
 
 
 @pytest.mark.parametrize("n,u", [(3, 1), (5, 2), (50, 8), (417, 10)])
