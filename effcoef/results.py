@@ -37,6 +37,11 @@ Accuracy
     ``series_truncation`` (relative distance of :math:`D^N, K^N` to the completed values):
     neither enters ``rel_error_estimate`` since ``D`` and ``K`` do not depend on them.
 
+Problems without a drift coefficient
+    Routes that compute only an effective diffusion and drift velocity (periodic
+    homogenisation: ``V`` is the effective drift :math:`\lim X_t/t`, ``D`` the effective
+    diffusion) set ``K``, ``K_cov``, ``omega`` and ``K_partial`` to None.
+
 Other fields
     ``parity``: +1/-1 per mode where a symmetry sector is used (1D even potentials), else
     None.  ``eigenfunctions(points)`` evaluates :math:`\Psi_k` (normalised in
@@ -174,13 +179,13 @@ class CoefficientResult:
 
     @property
     def D_series(self):
-        """Truncated series :math:`D^N` (N = ``n_modes``)."""
-        return self._scalar(self.D_partial[-1])
+        """Truncated series :math:`D^N` (N = ``n_modes``; None if the route has no series)."""
+        return None if self.D_partial is None else self._scalar(self.D_partial[-1])
 
     @property
     def K_series(self):
-        """Truncated series :math:`K^N`."""
-        return self._scalar(self.K_partial[-1])
+        """Truncated series :math:`K^N` (None where the problem has no K)."""
+        return None if self.K_partial is None else self._scalar(self.K_partial[-1])
 
     @property
     def D_inf(self):
@@ -195,12 +200,15 @@ class CoefficientResult:
     @property
     def series_truncation(self) -> float:
         """Relative distance of the truncated series to the completed values (max of D, K)."""
-        if self.D_is != "completed":
+        if self.D_is != "completed" or self.D_partial is None or len(self.D_partial) < 2:
             return math.nan
-        return max(relative_error(self.D_series, self.D), relative_error(self.K_series, self.K))
+        err = relative_error(self.D_series, self.D)
+        if self.K is not None and self.K_partial is not None:
+            err = max(err, relative_error(self.K_series, self.K))
+        return err
 
     def _scalar(self, x):
-        return float(x) if self.dim == 1 else np.asarray(x)
+        return float(x) if np.ndim(x) == 0 else np.asarray(x)
 
     # ------------------------------------------------------------------------------------
     def eigenfunctions(self, points) -> np.ndarray:
