@@ -123,7 +123,35 @@ class PotentialND:
 
     All callables are wrapped to work in float64 and to broadcast their
     result to the documented shape.
+
+    Attributes
+    ----------
+    tree : potentials.expression.Node or None
+        Expression DAG of :math:`W` in the variables ``v1, ..., vd`` (set by
+        :func:`from_expression_nd` and by the library constructors when
+        their components have trees); None for plain callables.
+    grad_trees : tuple of Node or None
+        Trees of :math:`\partial W/\partial v_i`.
+    laplacian_tree : Node or None
+        Tree of :math:`\Delta W`.
+    grad_expr, laplacian_expr
+        ``str()`` of the gradient and Laplacian trees (computed on access;
+        None without trees).
     """
+
+    tree = None
+    grad_trees = None
+    laplacian_tree = None
+
+    @property
+    def grad_expr(self):
+        """Tuple of ``str(g)`` for the gradient trees (None without trees)."""
+        return None if self.grad_trees is None else tuple(str(g) for g in self.grad_trees)
+
+    @property
+    def laplacian_expr(self):
+        """``str()`` of the Laplacian tree (None without a tree)."""
+        return None if self.laplacian_tree is None else str(self.laplacian_tree)
 
     def __init__(self, W, grad, laplacian, dim, *, name, theta=None, params=None,
                  expr=None, symmetric=None, W_mp=None):
@@ -628,8 +656,6 @@ def from_expression_nd(text, dim, *, name=None, theta=None, symmetric=None) -> P
                       theta=theta, params={"vars": names}, expr=text,
                       symmetric=symmetric, W_mp=W_mp)
     pot.tree, pot.grad_trees, pot.laplacian_tree = tree, grads, lap
-    pot.grad_expr = tuple(str(g) for g in grads)
-    pot.laplacian_expr = str(lap)
     return pot
 
 
