@@ -22,6 +22,7 @@ import ast
 import math
 import threading
 import weakref
+from fractions import Fraction
 
 import mpmath as mp
 import numpy as np
@@ -32,6 +33,7 @@ from .errors import ExpressionError
 __all__ = [
     "from_expression", "parse", "Node", "Const", "Var", "Add", "Sub", "Mul",
     "Div", "Pow", "Neg", "Func", "USER_FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH",
+    "simplify", "dag_nodes", "substitute",
 ]
 
 #: functions callable in user expressions
@@ -117,7 +119,7 @@ def _mp_power(base, expo):
     if base < 0:
         return mp.nan
     if base == 0:
-        return mp.zero if expo > 0 else mp.inf
+        return mp.mpf(0) if expo > 0 else mp.inf
     return mp.power(base, expo)
 
 
@@ -166,8 +168,12 @@ def _postorder(root: "Node") -> list:
     return order
 
 
-def _postorder_many(roots) -> list:
-    """Distinct nodes reachable from any of ``roots``, children before parents."""
+def dag_nodes(*roots) -> list:
+    """Distinct nodes reachable from any of ``roots``, children before parents.
+
+    Evaluating the nodes in this order (each from its children's values)
+    evaluates several expressions sharing subexpressions once per node.
+    """
     order, seen = [], set()
     for r in roots:
         for n in r.nodes():
@@ -307,6 +313,23 @@ class Node:
         return "".join(out)
 
 
+def _text_is_exact(value: float, text) -> bool:
+    """Whether the constant's meaning (its decimal text) is exactly the float ``value``."""
+    if text is None:
+        return True
+    if text in ("pi", "e"):
+        return False
+    t = text.replace("_", "")
+    try:
+        return Fraction(t) == Fraction(value)
+    except (ValueError, ZeroDivisionError):
+        pass
+    try:
+        return int(t, 0) == Fraction(value)
+    except ValueError:
+        return False
+
+
 def _dget(node, var):
     return node._dcache[var]
 
@@ -314,19 +337,23 @@ def _dget(node, var):
 class Const(Node):
     """A real constant; ``text`` is the literal (or ``pi``/``e``) for mpmath."""
 
-    __slots__ = ("value", "text")
+    __slots__ = ("value", "text", "exact")
     _fields = ("value", "text")
 
     def __new__(cls, value, text=None):
         value = float(value)
-        return cls._intern((cls, value.hex(), text), (("value", value), ("text", text)),
-                           frozenset())
+        key = (cls, value.hex(), text)
+        obj = _INTERN.get(key)
+        if obj is not None:
+            return obj
+        return cls._intern(key, (("value", value), ("text", text),
+                                 ("exact", _text_is_exact(value, text))), frozenset())
 
     def _diff(self, var, D):
         return ZERO
 
     def _np(self, vals, env):
-        return self.value
+        return np.float64(self.value)  # numpy semantics (1/0 = inf, not ZeroDivisionError)
 
     def _mp(self, vals, env):
         if self.text == "pi":
@@ -596,21 +623,53 @@ ONE = Const(1.0)
 
 
 def _cval(x):
-    return x.value if isinstance(x, Const) else None
+    """Value of an *exact* constant (its float is its value), else None."""
+    return x.value if isinstance(x, Const) and x.exact else None
 
 
-def _fold(value, fallback: Node) -> Node:
-    """Constant-fold ``value`` if it is a finite float, else keep the node."""
-    if value is not None and isinstance(value, float) and math.isfinite(value):
-        return Const(value)
+def _fold(value, exact_value, fallback: Node) -> Node:
+    """Constant-fold only if the float ``value`` equals the exact rational result.
+
+    Folding in floating point would silently change the expression (e.g.
+    ``3*0.1`` is not ``0.30000000000000004``): derivative trees must be the
+    exact derivatives for the certified interval bounds, so an inexact fold
+    keeps the unfolded node instead.
+    """
+    try:
+        if (value is not None and isinstance(value, float) and math.isfinite(value)
+                and exact_value is not None and Fraction(value) == exact_value):
+            return Const(value)
+    except (OverflowError, ValueError, ZeroDivisionError):  # pragma: no cover
+        pass
     return fallback
 
 
+def _F(x):
+    return Fraction(x)
+
+
+def _exact_mul(x: float, y: float):
+    """``x*y`` if the float product is exact, else None."""
+    p = x * y
+    if math.isfinite(p) and Fraction(p) == Fraction(x) * Fraction(y):
+        return p
+    return None
+
+
+def _exact_div(x: float, y: float):
+    if y == 0.0:
+        return None
+    q = x / y
+    if math.isfinite(q) and Fraction(q) == Fraction(x) / Fraction(y):
+        return q
+    return None
+
+
 def add(a: Node, b: Node) -> Node:
-    """``a + b`` with constant folding and ``x + 0 -> x``."""
+    """``a + b`` with (exact) constant folding and ``x + 0 -> x``."""
     ca, cb = _cval(a), _cval(b)
     if ca is not None and cb is not None:
-        return _fold(ca + cb, Add(a, b))
+        return _fold(ca + cb, _F(ca) + _F(cb), Add(a, b))
     if ca == 0.0:
         return b
     if cb == 0.0:
@@ -619,14 +678,18 @@ def add(a: Node, b: Node) -> Node:
         return sub(a, b.a)
     if isinstance(a, Neg):
         return sub(b, a.a)
+    if cb is not None and cb < 0:
+        return Sub(a, Const(-cb))
+    if isinstance(b, Mul) and _cval(b.a) is not None and b.a.value < 0:
+        return sub(a, mul(Const(-b.a.value), b.b))
     return Add(a, b)
 
 
 def sub(a: Node, b: Node) -> Node:
-    """``a - b`` with constant folding, ``x - 0 -> x`` and ``0 - x -> -x``."""
+    """``a - b`` with (exact) constant folding, ``x - 0 -> x`` and ``0 - x -> -x``."""
     ca, cb = _cval(a), _cval(b)
     if ca is not None and cb is not None:
-        return _fold(ca - cb, Sub(a, b))
+        return _fold(ca - cb, _F(ca) - _F(cb), Sub(a, b))
     if cb == 0.0:
         return a
     if ca == 0.0:
@@ -639,21 +702,21 @@ def sub(a: Node, b: Node) -> Node:
 
 
 def neg(a: Node) -> Node:
-    """``-a`` with ``--x -> x`` and constant folding."""
-    if isinstance(a, Const):
+    """``-a`` with ``--x -> x`` and constant folding (exact constants only)."""
+    if isinstance(a, Const) and a.exact:
         return Const(-a.value)
     if isinstance(a, Neg):
         return a.a
-    if isinstance(a, Mul) and isinstance(a.a, Const):
+    if isinstance(a, Mul) and _cval(a.a) is not None:
         return mul(Const(-a.a.value), a.b)
     return Neg(a)
 
 
 def mul(a: Node, b: Node) -> Node:
-    """``a * b`` with constant folding, ``0*x -> 0``, ``1*x -> x``; constants go left."""
+    """``a * b`` with (exact) constant folding, ``0*x -> 0``, ``1*x -> x``; constants go left."""
     ca, cb = _cval(a), _cval(b)
     if ca is not None and cb is not None:
-        return _fold(ca * cb, Mul(a, b))
+        return _fold(ca * cb, _F(ca) * _F(cb), Mul(a, b))
     if cb is not None:  # constants to the left
         a, b, ca, cb = b, a, cb, ca
     if ca is not None:
@@ -663,14 +726,23 @@ def mul(a: Node, b: Node) -> Node:
             return b
         if ca == -1.0:
             return neg(b)
-        if isinstance(b, Mul) and isinstance(b.a, Const):
-            return mul(Const(ca * b.a.value), b.b)
+        if isinstance(b, Mul) and _cval(b.a) is not None:
+            p = _exact_mul(ca, b.a.value)
+            if p is not None:
+                return mul(Const(p), b.b)
+            return Mul(a, b)
         if isinstance(b, Neg):
             return mul(Const(-ca), b.a)
-        if isinstance(b, Div) and isinstance(b.a, Const):
-            return div(Const(ca * b.a.value), b.b)
-        if isinstance(b, Div) and isinstance(b.b, Const) and b.b.value != 0.0:
-            return mul(Const(ca / b.b.value), b.a)
+        if isinstance(b, Div) and _cval(b.a) is not None:
+            p = _exact_mul(ca, b.a.value)
+            if p is not None:
+                return div(Const(p), b.b)
+            return Mul(a, b)
+        if isinstance(b, Div) and _cval(b.b) is not None and b.b.value != 0.0:
+            q = _exact_div(ca, b.b.value)
+            if q is not None:
+                return mul(Const(q), b.a)
+            return Mul(a, b)
         return Mul(a, b)
     if isinstance(a, Neg) and isinstance(b, Neg):
         return mul(a.a, b.a)
@@ -678,6 +750,8 @@ def mul(a: Node, b: Node) -> Node:
         return neg(mul(a.a, b))
     if isinstance(b, Neg):
         return neg(mul(a, b.a))
+    if isinstance(a, Const):  # an inexact constant (e.g. pi, 0.1): keep as is
+        return Mul(a, b)
     if isinstance(b, Mul) and isinstance(b.a, Const):
         return mul(b.a, mul(a, b.b))
     if isinstance(a, Mul) and isinstance(a.a, Const):
@@ -686,10 +760,10 @@ def mul(a: Node, b: Node) -> Node:
 
 
 def div(a: Node, b: Node) -> Node:
-    """``a / b`` with constant folding, ``0/x -> 0``, ``x/1 -> x``, ``sinh/cosh -> tanh``."""
+    """``a / b`` with (exact) constant folding, ``0/x -> 0``, ``x/1 -> x``, ``sinh/cosh -> tanh``."""
     ca, cb = _cval(a), _cval(b)
     if ca is not None and cb is not None and cb != 0.0:
-        return _fold(ca / cb, Div(a, b))
+        return _fold(ca / cb, _F(ca) / _F(cb), Div(a, b))
     if ca == 0.0:
         return ZERO
     if cb == 1.0:
@@ -697,7 +771,7 @@ def div(a: Node, b: Node) -> Node:
     if cb == -1.0:
         return neg(a)
     if (isinstance(a, Func) and isinstance(b, Func) and a.name == "sinh"
-            and b.name == "cosh" and a.arg == b.arg):
+            and b.name == "cosh" and a.arg is b.arg):
         return func("tanh", a.arg)
     if isinstance(a, Mul) and isinstance(a.a, Const):
         return mul(a.a, div(a.b, b))
@@ -706,8 +780,18 @@ def div(a: Node, b: Node) -> Node:
     return Div(a, b)
 
 
+def _exact_pow(ca: float, cb: float):
+    """Exact rational value of ``ca**cb`` for an integer ``cb`` (small), else None."""
+    if not _is_int_valued(cb) or abs(cb) > 4096:
+        return None
+    n = int(cb)
+    if ca == 0.0 and n < 0:
+        return None
+    return Fraction(ca) ** n
+
+
 def pow_(a: Node, b: Node) -> Node:
-    """``a ** b`` with constant folding, ``x**1 -> x``, ``x**0 -> 1``."""
+    """``a ** b`` with (exact) constant folding, ``x**1 -> x``, ``x**0 -> 1``."""
     ca, cb = _cval(a), _cval(b)
     if cb == 1.0:
         return a
@@ -716,25 +800,48 @@ def pow_(a: Node, b: Node) -> Node:
     if ca is not None and cb is not None:
         if (ca > 0 or (ca < 0 and _is_int_valued(cb)) or (ca == 0 and cb > 0)):
             try:
-                return _fold(float(ca ** cb), Pow(a, b))
+                value = float(ca ** cb)
             except (OverflowError, ZeroDivisionError):
                 return Pow(a, b)
+            if not math.isfinite(value):
+                return Pow(a, b)
+            return _fold(value, _exact_pow(ca, cb), Pow(a, b))
         return Pow(a, b)
-    if isinstance(a, Pow) and cb is not None and _is_int_valued(cb) and isinstance(a.b, Const) \
+    if isinstance(a, Pow) and cb is not None and _is_int_valued(cb) and _cval(a.b) is not None \
             and _is_int_valued(a.b.value):
-        # (u^m)^n = u^(m n) for integers m, n
-        return pow_(a.a, Const(a.b.value * cb))
+        p = _exact_mul(a.b.value, cb)
+        if p is not None:
+            # (u^m)^n = u^(m n) for integers m, n
+            return pow_(a.a, Const(p))
     return Pow(a, b)
 
 
+def _exact_func(name, c, r):
+    """Whether ``r = name(c)`` (float) is the exact value."""
+    if name in ("abs", "sign"):
+        return True
+    if name == "sqrt":
+        return c >= 0 and Fraction(r) ** 2 == Fraction(c)
+    if name == "log":
+        return c == 1.0 and r == 0.0
+    if name in ("exp", "cos", "cosh"):
+        return c == 0.0 and r == 1.0
+    if name in ("sin", "tanh", "sinh"):
+        return c == 0.0 and r == 0.0
+    return False
+
+
 def func(name: str, arg: Node) -> Node:
-    """``name(arg)`` with constant folding (when defined and finite)."""
+    """``name(arg)`` with constant folding (only when the result is exact)."""
     c = _cval(arg)
     if c is not None:
         try:
-            return _fold(float(_MATH_FUNCS[name](c)), Func(name, arg))
+            r = float(_MATH_FUNCS[name](c))
         except (ValueError, OverflowError):
             return Func(name, arg)
+        if math.isfinite(r) and _exact_func(name, c, r):
+            return Const(r)
+        return Func(name, arg)
     if name == "abs" and isinstance(arg, Func) and arg.name == "abs":
         return arg
     return Func(name, arg)
@@ -745,6 +852,27 @@ def simplify(node: Node) -> Node:
     new = {}
     for n in node.nodes():
         if isinstance(n, (Const, Var)):
+            new[n] = n
+        elif isinstance(n, Neg):
+            new[n] = neg(new[n.a])
+        elif isinstance(n, Func):
+            new[n] = func(n.name, new[n.arg])
+        else:
+            new[n] = {Add: add, Sub: sub, Mul: mul, Div: div, Pow: pow_}[type(n)](new[n.a], new[n.b])
+    return new[node]
+
+
+def substitute(node: Node, mapping: dict) -> Node:
+    """Replace variables by expressions: ``mapping`` maps a variable name to a Node.
+
+    The result is rebuilt with the simplifying constructors (each distinct
+    node once).
+    """
+    new = {}
+    for n in node.nodes():
+        if isinstance(n, Var):
+            new[n] = mapping.get(n.name, n)
+        elif isinstance(n, Const):
             new[n] = n
         elif isinstance(n, Neg):
             new[n] = neg(new[n.a])

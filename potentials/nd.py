@@ -32,7 +32,8 @@ import numpy as np
 
 from .core import MassInterval, Potential
 from .errors import NonConfiningError
-from .expression import add, from_expression, parse, simplify
+from .expression import (Const, Var, add, from_expression, func, mul, parse, simplify, sub,
+                         substitute)
 from .library import _check_gamma, _quartic, ornstein_uhlenbeck
 
 __all__ = [
@@ -465,6 +466,31 @@ class PotentialND:
                 f"{bmin - wmin:.3g} <= tail*theta = {gap:.3g})")
 
 
+def _attach_nd(pot: "PotentialND", tree) -> "PotentialND":
+    """Attach ``tree`` (in v1..vd), its exact gradient and Laplacian trees to ``pot``."""
+    names = _VARS[pot.dim]
+    s = simplify(tree)
+    grads = tuple(s.diff(x) for x in names)
+    lap = None
+    for x, g in zip(names, grads):
+        term = g.diff(x)
+        lap = term if lap is None else add(lap, term)
+    pot.tree, pot.grad_trees, pot.laplacian_tree = tree, grads, lap
+    return pot
+
+
+def _linear(coeffs, names):
+    """sum_i coeffs[i]*names[i] as a tree (float coefficients, exact)."""
+    out = None
+    for c, x in zip(coeffs, names):
+        c = float(c)
+        if c == 0.0:
+            continue
+        t = mul(Const(c), Var(x))
+        out = t if out is None else add(out, t)
+    return out if out is not None else Const(0.0)
+
+
 # ----------------------------------------------------------------------
 # radial potential
 
@@ -595,9 +621,17 @@ class RadialPotential:
         def W_mp(v):
             return prof.W_mp(mp.sqrt(mp.fsum(x * x for x in v)))
 
-        return PotentialND(W, grad, lap, d, name=self.name, theta=self.theta,
-                           params=dict(self.params, radial=True), expr=self.expr,
-                           symmetric=True, W_mp=W_mp)
+        out = PotentialND(W, grad, lap, d, name=self.name, theta=self.theta,
+                          params=dict(self.params, radial=True), expr=self.expr,
+                          symmetric=True, W_mp=W_mp)
+        if prof.tree is not None:
+            names = _VARS[d]
+            r2 = None
+            for x in names:
+                t = mul(Var(x), Var(x))
+                r2 = t if r2 is None else add(r2, t)
+            _attach_nd(out, substitute(prof.tree, {prof.var: func("sqrt", r2)}))
+        return out
 
 
 # ----------------------------------------------------------------------
@@ -740,10 +774,17 @@ def separable(*pots1d) -> PotentialND:
 
     thetas = {p.theta for p in pots}
     theta = thetas.pop() if len(thetas) == 1 else None
-    return PotentialND(W, grad, lap, d, name="separable: " + " + ".join(
-                           f"[{p.name}](v{i + 1})" for i, p in enumerate(pots)),
-                       theta=theta, params={"components": [p.name for p in pots]},
-                       W_mp=W_mp)
+    out = PotentialND(W, grad, lap, d, name="separable: " + " + ".join(
+                          f"[{p.name}](v{i + 1})" for i, p in enumerate(pots)),
+                      theta=theta, params={"components": [p.name for p in pots]},
+                      W_mp=W_mp)
+    if all(p.tree is not None for p in pots):
+        tree = None
+        for x, p in zip(_VARS[d], pots):
+            t = substitute(p.tree, {p.var: Var(x)})
+            tree = t if tree is None else add(tree, t)
+        _attach_nd(out, tree)
+    return out
 
 
 def rotated(pot, R) -> PotentialND:
@@ -784,8 +825,14 @@ def rotated(pot, R) -> PotentialND:
         vv = [mp.fsum(mp.mpf(R[j, i]) * v[j] for j in range(d)) for i in range(d)]
         return pot.W_mp(vv)
 
-    return PotentialND(W, grad, lap, d, name=f"rotated [{pot.name}]", theta=pot.theta,
-                       params=dict(pot.params, rotation=R.tolist()), W_mp=W_mp)
+    out = PotentialND(W, grad, lap, d, name=f"rotated [{pot.name}]", theta=pot.theta,
+                      params=dict(pot.params, rotation=R.tolist()), W_mp=W_mp)
+    if pot.tree is not None:
+        names = _VARS[d]
+        # (R^T v)_i = sum_j R[j, i] v_j, with the same float coefficients as the closure
+        _attach_nd(out, substitute(pot.tree, {names[i]: _linear(Rt[i], names)
+                                              for i in range(d)}))
+    return out
 
 
 def tilted(pot, force) -> PotentialND:
@@ -809,5 +856,8 @@ def tilted(pot, force) -> PotentialND:
     def W_mp(v):
         return pot.W_mp(v) - mp.fsum(mp.mpf(f) * mp.mpf(x) for f, x in zip(F, v))
 
-    return PotentialND(W, grad, lap, d, name=f"tilted [{pot.name}] - F.v, F = {F.tolist()}",
-                       theta=pot.theta, params=dict(pot.params, force=F.tolist()), W_mp=W_mp)
+    out = PotentialND(W, grad, lap, d, name=f"tilted [{pot.name}] - F.v, F = {F.tolist()}",
+                      theta=pot.theta, params=dict(pot.params, force=F.tolist()), W_mp=W_mp)
+    if pot.tree is not None:
+        _attach_nd(out, sub(pot.tree, _linear(F, _VARS[d])))
+    return out
