@@ -501,7 +501,11 @@ class TailResult(NamedTuple):
     W_R : tuple of float
         Enclosure ``(lo, hi)`` of :math:`W(R)`.
     W_far_lo : float
-        Certified lower bound of :math:`W` on the outermost certified shell.
+        Certified lower bound of :math:`W` on the outermost certified shell
+        (for :func:`monotone_radius`: the largest lower bound over the shells
+        of the range, valid from that shell out to ``R_far`` because W is
+        monotone there; the enclosure of W itself may stop being finite
+        before that of W', e.g. ``v**4/4 - v**2/2`` beyond ~1e154).
     certified : bool
         Whether a certified range was found.
     """
@@ -577,7 +581,7 @@ def _to_v(side, ulo, uhi):
     return (ulo, uhi) if side == 1 else (-uhi, -ulo)
 
 
-def _finish_tail(pot, side, found):
+def _finish_tail(pot, side, found, monotone):
     if found is None:
         nan = float("nan")
         return TailResult(nan, nan, np.empty((0, 2)), np.empty(0), (nan, nan), nan, False)
@@ -585,9 +589,15 @@ def _finish_tail(pot, side, found):
     vl, vh = _to_v(side, shells[:, 0], shells[:, 1])
     sh = np.stack([vl, vh], axis=1)
     lo, hi, _ = _W_point(pot, np.array([side * R]))
-    far_lo, _, _ = enclose_W(pot, sh[-1:, 0], sh[-1:, 1])
+    if monotone:
+        # W increases outward on the range: the best lower bound on any shell holds on
+        # every shell beyond it, up to R_far
+        wl = enclose_W(pot, sh[:, 0], sh[:, 1])[0]
+        far_lo = float(np.max(wl))
+    else:
+        far_lo = float(enclose_W(pot, sh[-1:, 0], sh[-1:, 1])[0][0])
     return TailResult(float(side * R), float(side * Rf), sh, margin,
-                      (float(lo[0]), float(hi[0])), float(far_lo[0]), True)
+                      (float(lo[0]), float(hi[0])), far_lo, True)
 
 
 def monotone_radius(pot, side=1, start=0.0, *, rtol=1e-9) -> TailResult:
@@ -608,10 +618,14 @@ def monotone_radius(pot, side=1, start=0.0, *, rtol=1e-9) -> TailResult:
         the range between ``R`` and ``R_far``; :math:`W` increases
         (side +1) resp. decreases toward :math:`-\infty` (side -1) outward
         there, so :math:`W \ge W(R)` on the range.  ``R_far`` is where the
-        double-precision enclosures stop being conclusive: for polynomials it
-        is where the largest power overflows in a difference, e.g.
-        :math:`\approx 1.3\cdot10^{154}` for ``v**4/4 - v**2/2`` (``v**2``
-        overflows; W' = ``v**3 - v`` itself stays certified up to ~1e308).
+        double-precision enclosures stop being conclusive, or the end of the
+        shells, :math:`2^{1023} \approx 9\cdot10^{307}`.  A lower bound that
+        overflows stays a valid bound (``DBL_MAX``), so W' = ``v**3 - v``
+        (``v**4/4 - v**2/2``) is certified up to :math:`2^{1023}`; where two
+        overflowing terms are subtracted (``inf - inf``) certification stops,
+        e.g. at :math:`\approx 6.7\cdot10^{153}` for
+        ``68.2*(v**4/4 - 2.82*v**3/3 + 1.82*v**2/2)`` (W' has ``v**3`` and
+        ``v**2`` terms of opposite signs, and ``v**2`` overflows there).
         Beyond ``R_far`` nothing is certified.
     """
     pot = _as_1d(pot)
@@ -624,7 +638,7 @@ def monotone_radius(pot, side=1, start=0.0, *, rtol=1e-9) -> TailResult:
         m = L if side == 1 else -H
         return np.where(ok, m, -_INF)
 
-    return _finish_tail(pot, side, _tail_search(pot, side, start, margin, rtol=rtol))
+    return _finish_tail(pot, side, _tail_search(pot, side, start, margin, rtol=rtol), True)
 
 
 def level_radius(pot, level, side=1, start=0.0, *, rtol=1e-9) -> TailResult:
@@ -644,7 +658,7 @@ def level_radius(pot, level, side=1, start=0.0, *, rtol=1e-9) -> TailResult:
         L, H, _, ok = enclose_W(pot, vl, vh, domain=True)
         return np.where(ok, L - level, -_INF)
 
-    return _finish_tail(pot, side, _tail_search(pot, side, start, margin, rtol=rtol))
+    return _finish_tail(pot, side, _tail_search(pot, side, start, margin, rtol=rtol), False)
 
 
 # ----------------------------------------------------------------------
