@@ -555,24 +555,27 @@ def _tail_search(pot, side, start, margin_fn, sub=8, rtol=1e-9, max_iter=200):
     while first > 0 and cert[first - 1]:
         first -= 1
     R = e[first]
-    # refine R inward through the uncertified shell below it
+    # refine R inward: look at the cell [R - w, R]; if it is certified entirely, move R to
+    # its left end (and double w), else move R to the start of its certified suffix of
+    # 16 sub-cells and continue with the failing sub-cell's width
     if first > 0:
-        cl, ch = e[first - 1], R
+        lo_limit = e[0]
+        w = R - e[first - 1]
         for _ in range(max_iter):
-            if ch - cl <= rtol * max(1.0, abs(ch)):
+            cl, ch = max(R - w, lo_limit), R
+            if ch <= lo_limit or ch - cl <= rtol * max(1.0, abs(ch)):
                 break
             tt = np.linspace(cl, ch, 17)
-            tt[-1] = ch
-            m = margin_fn(tt[:-1], tt[1:])
-            ok = m > 0
+            tt[0], tt[-1] = cl, ch
+            ok = margin_fn(tt[:-1], tt[1:]) > 0
             j = 16
             while j > 0 and ok[j - 1]:
                 j -= 1
-            if j < 16:
-                R = tt[j]
+            R = tt[j]
             if j == 0:
-                break
-            cl, ch = tt[j - 1], tt[j]
+                w *= 2.0
+            else:
+                w = tt[j] - tt[j - 1]
     shells = np.stack([e[first:last + 1], e[first + 1:last + 2]], axis=1)
     return R, e[last + 1], shells, mins[first:last + 1]
 
