@@ -103,7 +103,23 @@ class Potential:
         (only double precision accuracy).
     expr : str or None, optional
         Expression text if the potential was built from one.
+
+    Attributes
+    ----------
+    tree, dtree, d2tree : potentials.expression.Node or None
+        Expression trees (DAGs) of :math:`W, W', W''` in the variable
+        ``var``, set by :func:`~potentials.from_expression` and the library
+        constructors; None for a potential given by plain Python callables.
+        The certified machinery (:mod:`potentials.intervals`) needs them;
+        callers fall back to heuristics when ``tree`` is None.
+    var : str
+        Name of the variable of the trees (default ``"v"``).
     """
+
+    tree = None
+    dtree = None
+    d2tree = None
+    var = "v"
 
     def __init__(self, W, dW, d2W, *, name, symmetric=None, breakpoints=(),
                  theta=None, params=None, W_mp=None, expr=None):

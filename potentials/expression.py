@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import ast
 import math
-from dataclasses import dataclass
+import threading
+import weakref
+from fractions import Fraction
 
 import mpmath as mp
 import numpy as np
@@ -31,6 +33,7 @@ from .errors import ExpressionError
 __all__ = [
     "from_expression", "parse", "Node", "Const", "Var", "Add", "Sub", "Mul",
     "Div", "Pow", "Neg", "Func", "USER_FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH",
+    "simplify", "dag_nodes", "substitute",
 ]
 
 #: functions callable in user expressions
@@ -116,7 +119,7 @@ def _mp_power(base, expo):
     if base < 0:
         return mp.nan
     if base == 0:
-        return mp.zero if expo > 0 else mp.inf
+        return mp.mpf(0) if expo > 0 else mp.inf
     return mp.power(base, expo)
 
 
@@ -129,61 +132,230 @@ def _mp_div(a, b):
 
 
 # ----------------------------------------------------------------------
-# expression tree
+# expression tree (hash-consed DAG)
+#
+# Nodes are interned ("hash-consing"): constructing a node whose type and
+# children are those of a live node returns that node, so equal subtrees are
+# one object.  Equality and hashing are therefore by identity (O(1), no
+# recursive structural hash).  Derivatives are memoised per node, and every
+# evaluation walks the distinct nodes once in a topological order (children
+# before parents) with a per-call memo, so a DAG whose tree form is
+# exponentially large (derivatives of deeply nested expressions) costs time
+# proportional to its number of distinct nodes.  All walks are iterative (no
+# Python recursion limit).
+
+_INTERN = weakref.WeakValueDictionary()
+_INTERN_LOCK = threading.Lock()
+
+
+def _postorder(root: "Node") -> list:
+    """Distinct nodes reachable from ``root``, children before parents."""
+    order = []
+    seen = set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.append((node, True))
+        for c in reversed(node.children()):
+            if c not in seen:
+                stack.append((c, False))
+    return order
+
+
+def dag_nodes(*roots) -> list:
+    """Distinct nodes reachable from any of ``roots``, children before parents.
+
+    Evaluating the nodes in this order (each from its children's values)
+    evaluates several expressions sharing subexpressions once per node.
+    """
+    order, seen = [], set()
+    for r in roots:
+        for n in r.nodes():
+            if n not in seen:
+                seen.add(n)
+                order.append(n)
+    return order
 
 
 class Node:
-    """Base class of the immutable expression tree."""
+    """Base class of the immutable, interned expression DAG.
 
-    __slots__ = ()
+    Two nodes are equal iff they are the same object; structurally equal
+    expressions built anywhere in the process are the same object.
+    """
 
-    def diff(self, var: str) -> "Node":  # pragma: no cover - abstract
-        """Exact symbolic derivative with respect to ``var`` (simplified)."""
-        raise NotImplementedError
+    __slots__ = ("_vars", "_dcache", "_order", "__weakref__")
+    _fields = ()
 
-    def eval_np(self, env: dict):  # pragma: no cover - abstract
-        """Evaluate with numpy; ``env`` maps variable names to float arrays."""
-        raise NotImplementedError
+    @classmethod
+    def _intern(cls, key, fields, vars_):
+        with _INTERN_LOCK:
+            obj = _INTERN.get(key)
+            if obj is None:
+                obj = object.__new__(cls)
+                for k, v in fields:
+                    object.__setattr__(obj, k, v)
+                object.__setattr__(obj, "_vars", vars_)
+                object.__setattr__(obj, "_dcache", {})
+                object.__setattr__(obj, "_order", None)
+                _INTERN[key] = obj
+            return obj
 
-    def eval_mp(self, env: dict):  # pragma: no cover - abstract
-        """Evaluate with mpmath at the current precision."""
-        raise NotImplementedError
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is immutable")
 
-    def has_var(self, var: str) -> bool:  # pragma: no cover - abstract
-        """Whether the tree depends on variable ``var``."""
-        raise NotImplementedError
+    def __reduce__(self):
+        return (type(self), tuple(getattr(self, f) for f in self._fields))
 
-    def walk(self):
-        """Yield all nodes of the tree (pre-order)."""
-        yield self
-        for c in self.children():
-            yield from c.walk()
+    def __repr__(self):
+        s = str(self)
+        if len(s) > 80:
+            s = s[:77] + "..."
+        return f"{type(self).__name__}<{s}>"
 
+    # -- structure ------------------------------------------------------
     def children(self):
+        """Direct sub-expressions (a tuple)."""
         return ()
 
+    def nodes(self) -> list:
+        """The distinct nodes of the DAG, children before parents (cached)."""
+        order = self._order
+        if order is None:
+            order = _postorder(self)
+            object.__setattr__(self, "_order", order)
+        return order
+
+    def count_nodes(self) -> int:
+        """Number of distinct nodes of the DAG."""
+        return len(self.nodes())
+
+    def tree_size(self) -> int:
+        """Number of nodes of the equivalent tree (shared subtrees counted each time)."""
+        size = {}
+        for n in self.nodes():
+            size[n] = 1 + sum(size[c] for c in n.children())
+        return size[self]
+
+    def walk(self):
+        """Yield all nodes of the tree (pre-order, shared subtrees repeated)."""
+        stack = [self]
+        while stack:
+            n = stack.pop()
+            yield n
+            stack.extend(reversed(n.children()))
+
+    def has_var(self, var: str) -> bool:
+        """Whether the expression depends on variable ``var``."""
+        return var in self._vars
+
+    @property
+    def variables(self) -> frozenset:
+        """Names of the variables the expression depends on."""
+        return self._vars
+
+    # -- differentiation ------------------------------------------------
+    def diff(self, var: str) -> "Node":
+        """Exact symbolic derivative with respect to ``var`` (simplified, memoised)."""
+        d = self._dcache.get(var)
+        if d is not None:
+            return d
+        for n in self.nodes():
+            if var not in n._dcache:
+                n._dcache[var] = n._diff(var, _dget) if var in n._vars else ZERO
+        return self._dcache[var]
+
+    def _diff(self, var, D):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- evaluation -----------------------------------------------------
+    def eval_np(self, env: dict):
+        """Evaluate with numpy; ``env`` maps variable names to float arrays."""
+        vals = {}
+        for n in self.nodes():
+            vals[n] = n._np(vals, env)
+        return vals[self]
+
+    def eval_mp(self, env: dict):
+        """Evaluate with mpmath at the current precision."""
+        vals = {}
+        for n in self.nodes():
+            vals[n] = n._mp(vals, env)
+        return vals[self]
+
+    # -- printing -------------------------------------------------------
     # precedence used by __str__
     prec = 100
 
-    def _wrap(self, child: "Node", min_prec: int) -> str:
-        s = str(child)
-        return f"({s})" if child.prec < min_prec else s
+    def _parts(self):  # pragma: no cover - abstract
+        """Pieces of the printed form: strings and (child, min_prec) pairs."""
+        raise NotImplementedError
+
+    def __str__(self):
+        out = []
+        stack = [(self, 0)]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                out.append(item)
+                continue
+            node, min_prec = item
+            parts = node._parts()
+            if node.prec < min_prec:
+                parts = ["("] + parts + [")"]
+            stack.extend(reversed(parts))
+        return "".join(out)
 
 
-@dataclass(frozen=True, eq=True)
+def _text_is_exact(value: float, text) -> bool:
+    """Whether the constant's meaning (its decimal text) is exactly the float ``value``."""
+    if text is None:
+        return True
+    if text in ("pi", "e"):
+        return False
+    t = text.replace("_", "")
+    try:
+        return Fraction(t) == Fraction(value)
+    except (ValueError, ZeroDivisionError):
+        pass
+    try:
+        return int(t, 0) == Fraction(value)
+    except ValueError:
+        return False
+
+
+def _dget(node, var):
+    return node._dcache[var]
+
+
 class Const(Node):
     """A real constant; ``text`` is the literal (or ``pi``/``e``) for mpmath."""
 
-    value: float
-    text: str | None = None
+    __slots__ = ("value", "text", "exact")
+    _fields = ("value", "text")
 
-    def diff(self, var):
+    def __new__(cls, value, text=None):
+        value = float(value)
+        key = (cls, value.hex(), text)
+        obj = _INTERN.get(key)
+        if obj is not None:
+            return obj
+        return cls._intern(key, (("value", value), ("text", text),
+                                 ("exact", _text_is_exact(value, text))), frozenset())
+
+    def _diff(self, var, D):
         return ZERO
 
-    def eval_np(self, env):
-        return self.value
+    def _np(self, vals, env):
+        return np.float64(self.value)  # numpy semantics (1/0 = inf, not ZeroDivisionError)
 
-    def eval_mp(self, env):
+    def _mp(self, vals, env):
         if self.text == "pi":
             return +mp.pi
         if self.text == "e":
@@ -192,183 +364,191 @@ class Const(Node):
             return mp.mpf(self.text)
         return mp.mpf(self.value)
 
-    def has_var(self, var):
-        return False
-
     @property
     def prec(self):
         return 100 if self.value >= 0 else 3
 
-    def __str__(self):
+    def _parts(self):
+        return [self._str()]
+
+    def _str(self):
         if self.text is not None:
             return self.text
         v = self.value
         return str(int(v)) if _is_int_valued(v) and abs(v) < 1e16 else repr(v)
 
 
-@dataclass(frozen=True, eq=True)
 class Var(Node):
     """The independent variable."""
 
-    name: str
+    __slots__ = ("name",)
+    _fields = ("name",)
 
-    def diff(self, var):
-        return ONE if var == self.name else ZERO
+    def __new__(cls, name):
+        name = str(name)
+        return cls._intern((cls, name), (("name", name),), frozenset((name,)))
 
-    def eval_np(self, env):
+    def _diff(self, var, D):
+        return ONE
+
+    def _np(self, vals, env):
         return env[self.name]
 
-    def eval_mp(self, env):
+    def _mp(self, vals, env):
         return env[self.name]
 
-    def has_var(self, var):
-        return var == self.name
-
-    def __str__(self):
-        return self.name
+    def _parts(self):
+        return [self.name]
 
 
-@dataclass(frozen=True, eq=True)
 class _Binary(Node):
-    a: Node
-    b: Node
+    __slots__ = ("a", "b")
+    _fields = ("a", "b")
+
+    def __new__(cls, a, b):
+        if not (isinstance(a, Node) and isinstance(b, Node)):
+            raise TypeError(f"{cls.__name__} needs two Node operands")
+        return cls._intern((cls, id(a), id(b)), (("a", a), ("b", b)), a._vars | b._vars)
 
     def children(self):
         return (self.a, self.b)
-
-    def has_var(self, var):
-        return self.a.has_var(var) or self.b.has_var(var)
 
 
 class Add(_Binary):
     """Sum ``a + b``."""
 
+    __slots__ = ()
     prec = 1
 
-    def diff(self, var):
-        return add(self.a.diff(var), self.b.diff(var))
+    def _diff(self, var, D):
+        return add(D(self.a, var), D(self.b, var))
 
-    def eval_np(self, env):
-        return self.a.eval_np(env) + self.b.eval_np(env)
+    def _np(self, vals, env):
+        return vals[self.a] + vals[self.b]
 
-    def eval_mp(self, env):
-        return self.a.eval_mp(env) + self.b.eval_mp(env)
+    def _mp(self, vals, env):
+        return vals[self.a] + vals[self.b]
 
-    def __str__(self):
-        return f"{self._wrap(self.a, 1)} + {self._wrap(self.b, 2)}"
+    def _parts(self):
+        return [(self.a, 1), " + ", (self.b, 2)]
 
 
 class Sub(_Binary):
     """Difference ``a - b``."""
 
+    __slots__ = ()
     prec = 1
 
-    def diff(self, var):
-        return sub(self.a.diff(var), self.b.diff(var))
+    def _diff(self, var, D):
+        return sub(D(self.a, var), D(self.b, var))
 
-    def eval_np(self, env):
-        return self.a.eval_np(env) - self.b.eval_np(env)
+    def _np(self, vals, env):
+        return vals[self.a] - vals[self.b]
 
-    def eval_mp(self, env):
-        return self.a.eval_mp(env) - self.b.eval_mp(env)
+    def _mp(self, vals, env):
+        return vals[self.a] - vals[self.b]
 
-    def __str__(self):
-        return f"{self._wrap(self.a, 1)} - {self._wrap(self.b, 2)}"
+    def _parts(self):
+        return [(self.a, 1), " - ", (self.b, 2)]
 
 
 class Mul(_Binary):
     """Product ``a * b``."""
 
+    __slots__ = ()
     prec = 2
 
-    def diff(self, var):
-        return add(mul(self.a.diff(var), self.b), mul(self.a, self.b.diff(var)))
+    def _diff(self, var, D):
+        return add(mul(D(self.a, var), self.b), mul(self.a, D(self.b, var)))
 
-    def eval_np(self, env):
-        return self.a.eval_np(env) * self.b.eval_np(env)
+    def _np(self, vals, env):
+        return vals[self.a] * vals[self.b]
 
-    def eval_mp(self, env):
-        return self.a.eval_mp(env) * self.b.eval_mp(env)
+    def _mp(self, vals, env):
+        return vals[self.a] * vals[self.b]
 
-    def __str__(self):
-        return f"{self._wrap(self.a, 2)}*{self._wrap(self.b, 3)}"
+    def _parts(self):
+        return [(self.a, 2), "*", (self.b, 3)]
 
 
 class Div(_Binary):
     """Quotient ``a / b``."""
 
+    __slots__ = ()
     prec = 2
 
-    def diff(self, var):
-        da, db = self.a.diff(var), self.b.diff(var)
+    def _diff(self, var, D):
+        da, db = D(self.a, var), D(self.b, var)
         # (a/b)' = a'/b - a b'/b^2
         return sub(div(da, self.b), div(mul(self.a, db), pow_(self.b, Const(2.0))))
 
-    def eval_np(self, env):
-        return self.a.eval_np(env) / self.b.eval_np(env)
+    def _np(self, vals, env):
+        return vals[self.a] / vals[self.b]
 
-    def eval_mp(self, env):
-        return _mp_div(self.a.eval_mp(env), self.b.eval_mp(env))
+    def _mp(self, vals, env):
+        return _mp_div(vals[self.a], vals[self.b])
 
-    def __str__(self):
-        return f"{self._wrap(self.a, 2)}/{self._wrap(self.b, 3)}"
+    def _parts(self):
+        return [(self.a, 2), "/", (self.b, 3)]
 
 
 class Pow(_Binary):
     """Power ``a ** b`` (real: nan for a non-integer power of a negative base)."""
 
+    __slots__ = ()
     prec = 4
 
-    def diff(self, var):
+    def _diff(self, var, D):
         u, w = self.a, self.b
-        du = u.diff(var)
+        du = D(u, var)
         if not w.has_var(var):
             # (u^c)' = c u^(c-1) u'
             return mul(mul(w, pow_(u, sub(w, ONE))), du)
-        dw = w.diff(var)
+        dw = D(w, var)
         if not u.has_var(var):
             # (c^w)' = c^w log(c) w'
             return mul(mul(self, func("log", u)), dw)
         # (u^w)' = u^w (w' log u + w u'/u)
         return mul(self, add(mul(dw, func("log", u)), div(mul(w, du), u)))
 
-    def eval_np(self, env):
-        return _np_power(self.a.eval_np(env), self.b.eval_np(env))
+    def _np(self, vals, env):
+        return _np_power(vals[self.a], vals[self.b])
 
-    def eval_mp(self, env):
-        return _mp_power(self.a.eval_mp(env), self.b.eval_mp(env))
+    def _mp(self, vals, env):
+        return _mp_power(vals[self.a], vals[self.b])
 
-    def __str__(self):
-        return f"{self._wrap(self.a, 5)}**{self._wrap(self.b, 4)}"
+    def _parts(self):
+        return [(self.a, 5), "**", (self.b, 4)]
 
 
-@dataclass(frozen=True, eq=True)
 class Neg(Node):
     """Negation ``-a``."""
 
-    a: Node
+    __slots__ = ("a",)
+    _fields = ("a",)
     prec = 3
+
+    def __new__(cls, a):
+        if not isinstance(a, Node):
+            raise TypeError("Neg needs a Node operand")
+        return cls._intern((cls, id(a)), (("a", a),), a._vars)
 
     def children(self):
         return (self.a,)
 
-    def has_var(self, var):
-        return self.a.has_var(var)
+    def _diff(self, var, D):
+        return neg(D(self.a, var))
 
-    def diff(self, var):
-        return neg(self.a.diff(var))
+    def _np(self, vals, env):
+        return -vals[self.a]
 
-    def eval_np(self, env):
-        return -self.a.eval_np(env)
+    def _mp(self, vals, env):
+        return -vals[self.a]
 
-    def eval_mp(self, env):
-        return -self.a.eval_mp(env)
-
-    def __str__(self):
-        return f"-{self._wrap(self.a, 3)}"
+    def _parts(self):
+        return ["-", (self.a, 3)]
 
 
-@dataclass(frozen=True, eq=True)
 class Func(Node):
     """Elementary function ``name(arg)``.
 
@@ -376,18 +556,22 @@ class Func(Node):
     internal functions ``sinh`` and ``sign`` produced by differentiation.
     """
 
-    name: str
-    arg: Node
+    __slots__ = ("name", "arg")
+    _fields = ("name", "arg")
+
+    def __new__(cls, name, arg):
+        if name not in _ALL_FUNCTIONS:
+            raise ExpressionError(f"unknown function {name!r}")
+        if not isinstance(arg, Node):
+            raise TypeError("Func needs a Node argument")
+        return cls._intern((cls, name, id(arg)), (("name", name), ("arg", arg)), arg._vars)
 
     def children(self):
         return (self.arg,)
 
-    def has_var(self, var):
-        return self.arg.has_var(var)
-
-    def diff(self, var):
+    def _diff(self, var, D):
         u = self.arg
-        du = u.diff(var)
+        du = D(u, var)
         if isinstance(du, Const) and du.value == 0.0:
             return ZERO
         n = self.name
@@ -415,19 +599,19 @@ class Func(Node):
             raise ExpressionError(f"cannot differentiate function {n!r}")
         return mul(d, du)
 
-    def eval_np(self, env):
+    def _np(self, vals, env):
         u = self.arg
         # numerically stable log(cosh(w)) = logaddexp(w, -w) - log 2
         if self.name == "log" and isinstance(u, Func) and u.name == "cosh":
-            w = np.asarray(u.arg.eval_np(env), dtype=np.float64)
+            w = np.asarray(vals[u.arg], dtype=np.float64)
             return np.logaddexp(w, -w) - math.log(2.0)
-        return _NP_FUNCS[self.name](u.eval_np(env))
+        return _NP_FUNCS[self.name](vals[u])
 
-    def eval_mp(self, env):
-        return _MP_FUNCS[self.name](self.arg.eval_mp(env))
+    def _mp(self, vals, env):
+        return _MP_FUNCS[self.name](vals[self.arg])
 
-    def __str__(self):
-        return f"{self.name}({self.arg})"
+    def _parts(self):
+        return [f"{self.name}(", (self.arg, 0), ")"]
 
 
 ZERO = Const(0.0)
@@ -439,21 +623,53 @@ ONE = Const(1.0)
 
 
 def _cval(x):
-    return x.value if isinstance(x, Const) else None
+    """Value of an *exact* constant (its float is its value), else None."""
+    return x.value if isinstance(x, Const) and x.exact else None
 
 
-def _fold(value, fallback: Node) -> Node:
-    """Constant-fold ``value`` if it is a finite float, else keep the node."""
-    if value is not None and isinstance(value, float) and math.isfinite(value):
-        return Const(value)
+def _fold(value, exact_value, fallback: Node) -> Node:
+    """Constant-fold only if the float ``value`` equals the exact rational result.
+
+    Folding in floating point would silently change the expression (e.g.
+    ``3*0.1`` is not ``0.30000000000000004``): derivative trees must be the
+    exact derivatives for the certified interval bounds, so an inexact fold
+    keeps the unfolded node instead.
+    """
+    try:
+        if (value is not None and isinstance(value, float) and math.isfinite(value)
+                and exact_value is not None and Fraction(value) == exact_value):
+            return Const(value)
+    except (OverflowError, ValueError, ZeroDivisionError):  # pragma: no cover
+        pass
     return fallback
 
 
+def _F(x):
+    return Fraction(x)
+
+
+def _exact_mul(x: float, y: float):
+    """``x*y`` if the float product is exact, else None."""
+    p = x * y
+    if math.isfinite(p) and Fraction(p) == Fraction(x) * Fraction(y):
+        return p
+    return None
+
+
+def _exact_div(x: float, y: float):
+    if y == 0.0:
+        return None
+    q = x / y
+    if math.isfinite(q) and Fraction(q) == Fraction(x) / Fraction(y):
+        return q
+    return None
+
+
 def add(a: Node, b: Node) -> Node:
-    """``a + b`` with constant folding and ``x + 0 -> x``."""
+    """``a + b`` with (exact) constant folding and ``x + 0 -> x``."""
     ca, cb = _cval(a), _cval(b)
     if ca is not None and cb is not None:
-        return _fold(ca + cb, Add(a, b))
+        return _fold(ca + cb, _F(ca) + _F(cb), Add(a, b))
     if ca == 0.0:
         return b
     if cb == 0.0:
@@ -462,14 +678,18 @@ def add(a: Node, b: Node) -> Node:
         return sub(a, b.a)
     if isinstance(a, Neg):
         return sub(b, a.a)
+    if cb is not None and cb < 0:
+        return Sub(a, Const(-cb))
+    if isinstance(b, Mul) and _cval(b.a) is not None and b.a.value < 0:
+        return sub(a, mul(Const(-b.a.value), b.b))
     return Add(a, b)
 
 
 def sub(a: Node, b: Node) -> Node:
-    """``a - b`` with constant folding, ``x - 0 -> x`` and ``0 - x -> -x``."""
+    """``a - b`` with (exact) constant folding, ``x - 0 -> x`` and ``0 - x -> -x``."""
     ca, cb = _cval(a), _cval(b)
     if ca is not None and cb is not None:
-        return _fold(ca - cb, Sub(a, b))
+        return _fold(ca - cb, _F(ca) - _F(cb), Sub(a, b))
     if cb == 0.0:
         return a
     if ca == 0.0:
@@ -482,21 +702,21 @@ def sub(a: Node, b: Node) -> Node:
 
 
 def neg(a: Node) -> Node:
-    """``-a`` with ``--x -> x`` and constant folding."""
-    if isinstance(a, Const):
+    """``-a`` with ``--x -> x`` and constant folding (exact constants only)."""
+    if isinstance(a, Const) and a.exact:
         return Const(-a.value)
     if isinstance(a, Neg):
         return a.a
-    if isinstance(a, Mul) and isinstance(a.a, Const):
+    if isinstance(a, Mul) and _cval(a.a) is not None:
         return mul(Const(-a.a.value), a.b)
     return Neg(a)
 
 
 def mul(a: Node, b: Node) -> Node:
-    """``a * b`` with constant folding, ``0*x -> 0``, ``1*x -> x``; constants go left."""
+    """``a * b`` with (exact) constant folding, ``0*x -> 0``, ``1*x -> x``; constants go left."""
     ca, cb = _cval(a), _cval(b)
     if ca is not None and cb is not None:
-        return _fold(ca * cb, Mul(a, b))
+        return _fold(ca * cb, _F(ca) * _F(cb), Mul(a, b))
     if cb is not None:  # constants to the left
         a, b, ca, cb = b, a, cb, ca
     if ca is not None:
@@ -506,14 +726,23 @@ def mul(a: Node, b: Node) -> Node:
             return b
         if ca == -1.0:
             return neg(b)
-        if isinstance(b, Mul) and isinstance(b.a, Const):
-            return mul(Const(ca * b.a.value), b.b)
+        if isinstance(b, Mul) and _cval(b.a) is not None:
+            p = _exact_mul(ca, b.a.value)
+            if p is not None:
+                return mul(Const(p), b.b)
+            return Mul(a, b)
         if isinstance(b, Neg):
             return mul(Const(-ca), b.a)
-        if isinstance(b, Div) and isinstance(b.a, Const):
-            return div(Const(ca * b.a.value), b.b)
-        if isinstance(b, Div) and isinstance(b.b, Const) and b.b.value != 0.0:
-            return mul(Const(ca / b.b.value), b.a)
+        if isinstance(b, Div) and _cval(b.a) is not None:
+            p = _exact_mul(ca, b.a.value)
+            if p is not None:
+                return div(Const(p), b.b)
+            return Mul(a, b)
+        if isinstance(b, Div) and _cval(b.b) is not None and b.b.value != 0.0:
+            q = _exact_div(ca, b.b.value)
+            if q is not None:
+                return mul(Const(q), b.a)
+            return Mul(a, b)
         return Mul(a, b)
     if isinstance(a, Neg) and isinstance(b, Neg):
         return mul(a.a, b.a)
@@ -521,6 +750,8 @@ def mul(a: Node, b: Node) -> Node:
         return neg(mul(a.a, b))
     if isinstance(b, Neg):
         return neg(mul(a, b.a))
+    if isinstance(a, Const):  # an inexact constant (e.g. pi, 0.1): keep as is
+        return Mul(a, b)
     if isinstance(b, Mul) and isinstance(b.a, Const):
         return mul(b.a, mul(a, b.b))
     if isinstance(a, Mul) and isinstance(a.a, Const):
@@ -529,10 +760,10 @@ def mul(a: Node, b: Node) -> Node:
 
 
 def div(a: Node, b: Node) -> Node:
-    """``a / b`` with constant folding, ``0/x -> 0``, ``x/1 -> x``, ``sinh/cosh -> tanh``."""
+    """``a / b`` with (exact) constant folding, ``0/x -> 0``, ``x/1 -> x``, ``sinh/cosh -> tanh``."""
     ca, cb = _cval(a), _cval(b)
     if ca is not None and cb is not None and cb != 0.0:
-        return _fold(ca / cb, Div(a, b))
+        return _fold(ca / cb, _F(ca) / _F(cb), Div(a, b))
     if ca == 0.0:
         return ZERO
     if cb == 1.0:
@@ -540,7 +771,7 @@ def div(a: Node, b: Node) -> Node:
     if cb == -1.0:
         return neg(a)
     if (isinstance(a, Func) and isinstance(b, Func) and a.name == "sinh"
-            and b.name == "cosh" and a.arg == b.arg):
+            and b.name == "cosh" and a.arg is b.arg):
         return func("tanh", a.arg)
     if isinstance(a, Mul) and isinstance(a.a, Const):
         return mul(a.a, div(a.b, b))
@@ -549,8 +780,18 @@ def div(a: Node, b: Node) -> Node:
     return Div(a, b)
 
 
+def _exact_pow(ca: float, cb: float):
+    """Exact rational value of ``ca**cb`` for an integer ``cb`` (small), else None."""
+    if not _is_int_valued(cb) or abs(cb) > 4096:
+        return None
+    n = int(cb)
+    if ca == 0.0 and n < 0:
+        return None
+    return Fraction(ca) ** n
+
+
 def pow_(a: Node, b: Node) -> Node:
-    """``a ** b`` with constant folding, ``x**1 -> x``, ``x**0 -> 1``."""
+    """``a ** b`` with (exact) constant folding, ``x**1 -> x``, ``x**0 -> 1``."""
     ca, cb = _cval(a), _cval(b)
     if cb == 1.0:
         return a
@@ -559,40 +800,87 @@ def pow_(a: Node, b: Node) -> Node:
     if ca is not None and cb is not None:
         if (ca > 0 or (ca < 0 and _is_int_valued(cb)) or (ca == 0 and cb > 0)):
             try:
-                return _fold(float(ca ** cb), Pow(a, b))
+                value = float(ca ** cb)
             except (OverflowError, ZeroDivisionError):
                 return Pow(a, b)
+            if not math.isfinite(value):
+                return Pow(a, b)
+            return _fold(value, _exact_pow(ca, cb), Pow(a, b))
         return Pow(a, b)
-    if isinstance(a, Pow) and cb is not None and _is_int_valued(cb) and isinstance(a.b, Const) \
+    if isinstance(a, Pow) and cb is not None and _is_int_valued(cb) and _cval(a.b) is not None \
             and _is_int_valued(a.b.value):
-        # (u^m)^n = u^(m n) for integers m, n
-        return pow_(a.a, Const(a.b.value * cb))
+        p = _exact_mul(a.b.value, cb)
+        if p is not None:
+            # (u^m)^n = u^(m n) for integers m, n
+            return pow_(a.a, Const(p))
     return Pow(a, b)
 
 
+def _exact_func(name, c, r):
+    """Whether ``r = name(c)`` (float) is the exact value."""
+    if name in ("abs", "sign"):
+        return True
+    if name == "sqrt":
+        return c >= 0 and Fraction(r) ** 2 == Fraction(c)
+    if name == "log":
+        return c == 1.0 and r == 0.0
+    if name in ("exp", "cos", "cosh"):
+        return c == 0.0 and r == 1.0
+    if name in ("sin", "tanh", "sinh"):
+        return c == 0.0 and r == 0.0
+    return False
+
+
 def func(name: str, arg: Node) -> Node:
-    """``name(arg)`` with constant folding (when defined and finite)."""
+    """``name(arg)`` with constant folding (only when the result is exact)."""
     c = _cval(arg)
     if c is not None:
         try:
-            return _fold(float(_MATH_FUNCS[name](c)), Func(name, arg))
+            r = float(_MATH_FUNCS[name](c))
         except (ValueError, OverflowError):
             return Func(name, arg)
+        if math.isfinite(r) and _exact_func(name, c, r):
+            return Const(r)
+        return Func(name, arg)
     if name == "abs" and isinstance(arg, Func) and arg.name == "abs":
         return arg
     return Func(name, arg)
 
 
 def simplify(node: Node) -> Node:
-    """Rebuild ``node`` bottom-up with the simplifying constructors."""
-    if isinstance(node, (Const, Var)):
-        return node
-    if isinstance(node, Neg):
-        return neg(simplify(node.a))
-    if isinstance(node, Func):
-        return func(node.name, simplify(node.arg))
-    a, b = simplify(node.a), simplify(node.b)
-    return {Add: add, Sub: sub, Mul: mul, Div: div, Pow: pow_}[type(node)](a, b)
+    """Rebuild ``node`` bottom-up with the simplifying constructors (each distinct node once)."""
+    new = {}
+    for n in node.nodes():
+        if isinstance(n, (Const, Var)):
+            new[n] = n
+        elif isinstance(n, Neg):
+            new[n] = neg(new[n.a])
+        elif isinstance(n, Func):
+            new[n] = func(n.name, new[n.arg])
+        else:
+            new[n] = {Add: add, Sub: sub, Mul: mul, Div: div, Pow: pow_}[type(n)](new[n.a], new[n.b])
+    return new[node]
+
+
+def substitute(node: Node, mapping: dict) -> Node:
+    """Replace variables by expressions: ``mapping`` maps a variable name to a Node.
+
+    The result is rebuilt with the simplifying constructors (each distinct
+    node once).
+    """
+    new = {}
+    for n in node.nodes():
+        if isinstance(n, Var):
+            new[n] = mapping.get(n.name, n)
+        elif isinstance(n, Const):
+            new[n] = n
+        elif isinstance(n, Neg):
+            new[n] = neg(new[n.a])
+        elif isinstance(n, Func):
+            new[n] = func(n.name, new[n.arg])
+        else:
+            new[n] = {Add: add, Sub: sub, Mul: mul, Div: div, Pow: pow_}[type(n)](new[n.a], new[n.b])
+    return new[node]
 
 
 # ----------------------------------------------------------------------
@@ -762,7 +1050,7 @@ def _check_var(var):
 def _affine_breakpoints(tree: Node, var: str) -> tuple[float, ...]:
     """Roots ``-b/a`` of the affine arguments ``a*var + b`` of ``abs()`` nodes."""
     out = set()
-    for node in tree.walk():
+    for node in tree.nodes():
         if not (isinstance(node, Func) and node.name == "abs"):
             continue
         arg = node.arg
@@ -786,8 +1074,19 @@ def _make_np(tree: Node, var: str):
             y = tree.eval_np({var: x})
         return np.broadcast_to(np.asarray(y, dtype=np.float64), x.shape).copy()
 
-    f.__doc__ = str(tree)
+    f.__doc__ = _doc(tree)
     return f
+
+
+#: expressions whose tree form has more nodes than this get a short docstring
+_DOC_MAX_TREE = 20000
+
+
+def _doc(tree: Node) -> str:
+    """``str(tree)``, or a short description if the tree form is very large."""
+    if tree.tree_size() <= _DOC_MAX_TREE:
+        return str(tree)
+    return f"expression DAG with {tree.count_nodes()} distinct nodes (str() of the tree is long)"
 
 
 def from_expression(text, *, var="v", name=None, symmetric=None, theta=None) -> Potential:
@@ -839,5 +1138,5 @@ def from_expression(text, *, var="v", name=None, symmetric=None, theta=None) -> 
         symmetric=symmetric, breakpoints=bps, theta=theta,
         params={"var": var}, W_mp=W_mp, expr=text.strip(),
     )
-    pot.tree, pot.dtree, pot.d2tree = tree, d1, d2
+    pot.tree, pot.dtree, pot.d2tree, pot.var = tree, d1, d2, var
     return pot

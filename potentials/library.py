@@ -30,10 +30,11 @@ import mpmath as mp
 import numpy as np
 
 from .core import Potential
+from .expression import Const, Var, add, div, func, mul, pow_, simplify, sub
 
 __all__ = [
     "case_a", "case_b", "case_c", "paper_family", "ornstein_uhlenbeck",
-    "power_law", "fitzhugh_nagumo", "double_well",
+    "power_law", "fitzhugh_nagumo", "double_well", "attach_trees",
 ]
 
 
@@ -90,9 +91,32 @@ def _quartic(coeffs, *, name, symmetric, params, theta=None, expr=None):
         m4, m3, m2, m1 = coeffs(mp.mpf, mp.sqrt)
         return m4 * v**4 + m3 * abs(v) ** 3 + m2 * v**2 + m1 * v
 
-    return Potential(W, dW, d2W, name=name, symmetric=symmetric,
-                     breakpoints=(0.0,) if c3 != 0.0 else (), theta=theta,
-                     params=params, W_mp=W_mp, expr=expr)
+    pot = Potential(W, dW, d2W, name=name, symmetric=symmetric,
+                    breakpoints=(0.0,) if c3 != 0.0 else (), theta=theta,
+                    params=params, W_mp=W_mp, expr=expr)
+    v = Var("v")
+    terms = [(c4, pow_(v, Const(4.0))), (c3, pow_(func("abs", v), Const(3.0))),
+             (c2, pow_(v, Const(2.0))), (c1, v)]
+    tree = None
+    for c, t in terms:
+        if c != 0.0:
+            term = mul(Const(c), t)
+            tree = term if tree is None else add(tree, term)
+    return attach_trees(pot, tree if tree is not None else Const(0.0))
+
+
+def attach_trees(pot: Potential, tree, var="v") -> Potential:
+    r"""Attach the expression tree of :math:`W` and its exact derivatives to ``pot``.
+
+    Library potentials are evaluated by fast numpy closures; the trees are an
+    equivalent expression (constants are the closures' float64 coefficients,
+    printed with ``repr`` so that they round-trip exactly) used by the
+    certified interval machinery (:mod:`potentials.intervals`,
+    :mod:`potentials.bnb`).  Returns ``pot``.
+    """
+    d1 = simplify(tree).diff(var)
+    pot.tree, pot.dtree, pot.d2tree, pot.var = tree, d1, d1.diff(var), var
+    return pot
 
 
 def _paper(case, sigma, gamma, delta, rescaled):
@@ -264,8 +288,11 @@ def power_law(a, b, gamma=1.0) -> Potential:
             return mp.zero
         return mp.power(x, ma) / (ma * mg) - mp.power(x, mb) / mb
 
-    return Potential(W, dW, d2W,
-                     name=f"power law (a={_fmt(a)}, b={_fmt(b)}, gamma={_fmt(g)}): "
-                          "W = |v|^a/(a gamma) - |v|^b/b",
-                     symmetric=True, breakpoints=(0.0,),
-                     params={"a": a, "b": b, "gamma": g}, W_mp=W_mp)
+    pot = Potential(W, dW, d2W,
+                    name=f"power law (a={_fmt(a)}, b={_fmt(b)}, gamma={_fmt(g)}): "
+                         "W = |v|^a/(a gamma) - |v|^b/b",
+                    symmetric=True, breakpoints=(0.0,),
+                    params={"a": a, "b": b, "gamma": g}, W_mp=W_mp)
+    x = func("abs", Var("v"))
+    tree = sub(div(pow_(x, Const(a)), Const(a * g)), div(pow_(x, Const(b)), Const(b)))
+    return attach_trees(pot, tree)

@@ -32,7 +32,8 @@ import numpy as np
 
 from .core import MassInterval, Potential
 from .errors import NonConfiningError
-from .expression import add, from_expression, parse, simplify
+from .expression import (Const, Var, add, from_expression, func, mul, parse, simplify, sub,
+                         substitute)
 from .library import _check_gamma, _quartic, ornstein_uhlenbeck
 
 __all__ = [
@@ -123,7 +124,35 @@ class PotentialND:
 
     All callables are wrapped to work in float64 and to broadcast their
     result to the documented shape.
+
+    Attributes
+    ----------
+    tree : potentials.expression.Node or None
+        Expression DAG of :math:`W` in the variables ``v1, ..., vd`` (set by
+        :func:`from_expression_nd` and by the library constructors when
+        their components have trees); None for plain callables.
+    grad_trees : tuple of Node or None
+        Trees of :math:`\partial W/\partial v_i`.
+    laplacian_tree : Node or None
+        Tree of :math:`\Delta W`.
+    grad_expr, laplacian_expr
+        ``str()`` of the gradient and Laplacian trees (computed on access;
+        None without trees).
     """
+
+    tree = None
+    grad_trees = None
+    laplacian_tree = None
+
+    @property
+    def grad_expr(self):
+        """Tuple of ``str(g)`` for the gradient trees (None without trees)."""
+        return None if self.grad_trees is None else tuple(str(g) for g in self.grad_trees)
+
+    @property
+    def laplacian_expr(self):
+        """``str()`` of the Laplacian tree (None without a tree)."""
+        return None if self.laplacian_tree is None else str(self.laplacian_tree)
 
     def __init__(self, W, grad, laplacian, dim, *, name, theta=None, params=None,
                  expr=None, symmetric=None, W_mp=None):
@@ -437,6 +466,31 @@ class PotentialND:
                 f"{bmin - wmin:.3g} <= tail*theta = {gap:.3g})")
 
 
+def _attach_nd(pot: "PotentialND", tree) -> "PotentialND":
+    """Attach ``tree`` (in v1..vd), its exact gradient and Laplacian trees to ``pot``."""
+    names = _VARS[pot.dim]
+    s = simplify(tree)
+    grads = tuple(s.diff(x) for x in names)
+    lap = None
+    for x, g in zip(names, grads):
+        term = g.diff(x)
+        lap = term if lap is None else add(lap, term)
+    pot.tree, pot.grad_trees, pot.laplacian_tree = tree, grads, lap
+    return pot
+
+
+def _linear(coeffs, names):
+    """sum_i coeffs[i]*names[i] as a tree (float coefficients, exact)."""
+    out = None
+    for c, x in zip(coeffs, names):
+        c = float(c)
+        if c == 0.0:
+            continue
+        t = mul(Const(c), Var(x))
+        out = t if out is None else add(out, t)
+    return out if out is not None else Const(0.0)
+
+
 # ----------------------------------------------------------------------
 # radial potential
 
@@ -567,9 +621,17 @@ class RadialPotential:
         def W_mp(v):
             return prof.W_mp(mp.sqrt(mp.fsum(x * x for x in v)))
 
-        return PotentialND(W, grad, lap, d, name=self.name, theta=self.theta,
-                           params=dict(self.params, radial=True), expr=self.expr,
-                           symmetric=True, W_mp=W_mp)
+        out = PotentialND(W, grad, lap, d, name=self.name, theta=self.theta,
+                          params=dict(self.params, radial=True), expr=self.expr,
+                          symmetric=True, W_mp=W_mp)
+        if prof.tree is not None:
+            names = _VARS[d]
+            r2 = None
+            for x in names:
+                t = mul(Var(x), Var(x))
+                r2 = t if r2 is None else add(r2, t)
+            _attach_nd(out, substitute(prof.tree, {prof.var: func("sqrt", r2)}))
+        return out
 
 
 # ----------------------------------------------------------------------
@@ -628,8 +690,6 @@ def from_expression_nd(text, dim, *, name=None, theta=None, symmetric=None) -> P
                       theta=theta, params={"vars": names}, expr=text,
                       symmetric=symmetric, W_mp=W_mp)
     pot.tree, pot.grad_trees, pot.laplacian_tree = tree, grads, lap
-    pot.grad_expr = tuple(str(g) for g in grads)
-    pot.laplacian_expr = str(lap)
     return pot
 
 
@@ -714,10 +774,17 @@ def separable(*pots1d) -> PotentialND:
 
     thetas = {p.theta for p in pots}
     theta = thetas.pop() if len(thetas) == 1 else None
-    return PotentialND(W, grad, lap, d, name="separable: " + " + ".join(
-                           f"[{p.name}](v{i + 1})" for i, p in enumerate(pots)),
-                       theta=theta, params={"components": [p.name for p in pots]},
-                       W_mp=W_mp)
+    out = PotentialND(W, grad, lap, d, name="separable: " + " + ".join(
+                          f"[{p.name}](v{i + 1})" for i, p in enumerate(pots)),
+                      theta=theta, params={"components": [p.name for p in pots]},
+                      W_mp=W_mp)
+    if all(p.tree is not None for p in pots):
+        tree = None
+        for x, p in zip(_VARS[d], pots):
+            t = substitute(p.tree, {p.var: Var(x)})
+            tree = t if tree is None else add(tree, t)
+        _attach_nd(out, tree)
+    return out
 
 
 def rotated(pot, R) -> PotentialND:
@@ -758,8 +825,14 @@ def rotated(pot, R) -> PotentialND:
         vv = [mp.fsum(mp.mpf(R[j, i]) * v[j] for j in range(d)) for i in range(d)]
         return pot.W_mp(vv)
 
-    return PotentialND(W, grad, lap, d, name=f"rotated [{pot.name}]", theta=pot.theta,
-                       params=dict(pot.params, rotation=R.tolist()), W_mp=W_mp)
+    out = PotentialND(W, grad, lap, d, name=f"rotated [{pot.name}]", theta=pot.theta,
+                      params=dict(pot.params, rotation=R.tolist()), W_mp=W_mp)
+    if pot.tree is not None:
+        names = _VARS[d]
+        # (R^T v)_i = sum_j R[j, i] v_j, with the same float coefficients as the closure
+        _attach_nd(out, substitute(pot.tree, {names[i]: _linear(Rt[i], names)
+                                              for i in range(d)}))
+    return out
 
 
 def tilted(pot, force) -> PotentialND:
@@ -783,5 +856,8 @@ def tilted(pot, force) -> PotentialND:
     def W_mp(v):
         return pot.W_mp(v) - mp.fsum(mp.mpf(f) * mp.mpf(x) for f, x in zip(F, v))
 
-    return PotentialND(W, grad, lap, d, name=f"tilted [{pot.name}] - F.v, F = {F.tolist()}",
-                       theta=pot.theta, params=dict(pot.params, force=F.tolist()), W_mp=W_mp)
+    out = PotentialND(W, grad, lap, d, name=f"tilted [{pot.name}] - F.v, F = {F.tolist()}",
+                      theta=pot.theta, params=dict(pot.params, force=F.tolist()), W_mp=W_mp)
+    if pot.tree is not None:
+        _attach_nd(out, sub(pot.tree, _linear(F, _VARS[d])))
+    return out
