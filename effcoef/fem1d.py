@@ -76,8 +76,12 @@ def gauss_rule(nq):
     return x, w
 
 
+#: most elements a 1D mesh may have (about 1.8M dofs at degree 8, ~130 MB per band matrix)
+MAX_ELEMENTS = 200_000
+
+
 def adapted_nodes(potential, theta, a, b, *, h_scale=1.5, fixed=(), min_elements=4,
-                  n_sample=4001):
+                  n_sample=4001, samples=None, max_elements=MAX_ELEMENTS):
     r"""Mesh nodes on ``[a, b]`` adapted to where :math:`M` lives and varies.
 
     The local length scale is
@@ -90,20 +94,40 @@ def adapted_nodes(potential, theta, a, b, *, h_scale=1.5, fixed=(), min_elements
     :math:`\sqrt{\theta/W''}` at the wells and at the barriers.  Nodes are
     placed so that :math:`\int_e \ell^{-1} \approx` ``h_scale`` on every
     element.  ``fixed`` points inside ``(a, b)`` (kinks of W, the symmetry
-    centre) are always nodes.
+    centre) are always nodes.  The density is sampled on ``n_sample`` uniform points plus
+    ``samples`` (e.g. the edges of the cells that resolve W, so that a narrow well between
+    uniform samples is seen).  More than ``max_elements`` elements raise ``EffcoefError``
+    with the estimated size, before anything is allocated.
     """
+    from .errors import EffcoefError
+
     pts = sorted({float(a), float(b)} | {float(x) for x in fixed if a < x < b})
-    nodes = [pts[0]]
+    extra = np.asarray([] if samples is None else samples, dtype=float)
+    extra = extra[(extra > a) & (extra < b)]
+    segs = []
     for lo, hi in zip(pts[:-1], pts[1:]):
         n = max(int(n_sample * (hi - lo) / (b - a)), 64)
         x = np.linspace(lo, hi, n)
+        inner = extra[(extra > lo) & (extra < hi)]
+        if inner.size:
+            x = np.unique(np.concatenate([x, inner, 0.5 * (inner[1:] + inner[:-1])]))
         with np.errstate(all="ignore"):
             d1 = np.abs(potential.dW(x)) / theta
             d2 = np.sqrt(np.abs(potential.d2W(x)) / theta)
         rho = np.nan_to_num(d1, posinf=0.0) + np.nan_to_num(d2, posinf=0.0) + 4.0 / (b - a)
         cum = np.concatenate([[0.0], np.cumsum(0.5 * (rho[1:] + rho[:-1]) * np.diff(x))])
-        ne = max(int(np.ceil(cum[-1] / h_scale)),
+        ne = max(int(min(np.ceil(cum[-1] / h_scale), 1e15)),
                  int(np.ceil(min_elements * (hi - lo) / (b - a))), 1)
+        segs.append((lo, hi, x, cum, ne))
+    total = sum(s[-1] for s in segs)
+    if total > max_elements:
+        raise EffcoefError(
+            f"{getattr(potential, 'name', 'W')}: the mesh would need about {total:.3g} elements "
+            f"(W varies by ~{total * h_scale:.3g} theta over [{a:.6g}, {b:.6g}]), more than "
+            f"{max_elements}: theta = {theta:g} is too small for this potential (or increase "
+            "h_scale)")
+    nodes = [pts[0]]
+    for lo, hi, x, cum, ne in segs:
         seg = np.interp(np.linspace(0.0, cum[-1], ne + 1), cum, x)
         seg[0], seg[-1] = lo, hi
         nodes.extend(seg[1:])
@@ -341,7 +365,9 @@ def weighted_fe(potential, theta, nodes, Wmin, *, degree=8, dirichlet_left=False
     ``radial_dim = d`` builds the l = 1 angular channel of a radial potential in
     dimension d on ``[0, R]``: weight :math:`\\mu = r^{d-1} m` (in ``m``), the centrifugal
     term :math:`\\theta (d-1)\\int \\mu\\,\\varphi_i\\varphi_j / r^2` added to A, and
-    :math:`\\varphi(0) = 0` (see :mod:`effcoef.radial`).
+    :math:`\\varphi(0) = 0` when the mesh starts at 0 (natural condition at an inner end
+    :math:`r_{lo} > 0`, where W is so high that the mass is negligible; see
+    :mod:`effcoef.radial`).
     """
     nq = degree + 5 if nq is None else nq
     xi, wq = gauss_rule(nq)
@@ -351,7 +377,7 @@ def weighted_fe(potential, theta, nodes, Wmin, *, degree=8, dirichlet_left=False
     dx = h[:, None] * wq[None, :]
     logm = log_weight(potential, theta, X, Wmin)
     if radial_dim is not None:
-        dirichlet_left = True
+        dirichlet_left = bool(nodes[0] == 0.0)     # g(0) = 0; natural at an inner end > 0
         logm = logm + (radial_dim - 1) * np.log(X)
     with np.errstate(under="ignore"):
         m = np.exp(logm)

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import cho_solve_banded, cholesky_banded
 
+from .domain import LOG_UNDERFLOW, cut_bound, select_interval
+from .errors import EffcoefError
 from .fem1d import adapted_nodes, evaluate_fe, weighted_fe
 from .results import CoefficientResult, relative_error
 from .series import lanczos_shift, run_series
@@ -53,7 +55,8 @@ N_DEFAULT = 12
 
 def _limits(fe, dim, theta):
     """D_inf = <r, (-L_1)^{-1} r>_M / d (banded Cholesky, one refinement step), its
-    relative change under the refinement, and K_inf = E[r^2]/(d theta)."""
+    relative change under the refinement, K_inf = E[r^2]/(d theta), and the corrector g at
+    the outer end (its last vertex dof)."""
     b = fe.load(fe.X)
     cb = cholesky_banded(fe.A.ab, lower=False)
     c = cho_solve_banded((cb, False), b)
@@ -61,7 +64,7 @@ def _limits(fe, dim, theta):
     c = c + dc
     D = float(b @ c) / fe.Z / dim
     change = abs(float(b @ dc)) / max(abs(float(b @ c)), 1e-300)
-    return D, fe.mean_square(fe.X) / (dim * theta), change
+    return D, fe.mean_square(fe.X) / (dim * theta), change, float(c[-1])
 
 
 @dataclass
@@ -84,8 +87,7 @@ class ModesRadial:
         if V.shape[0] != self.dim:
             raise ValueError(f"points must have shape ({self.dim}, npts), got {V.shape}")
         r = np.sqrt(np.sum(V * V, axis=0))
-        R = self.nodes[-1]
-        inside = r <= R
+        inside = (r >= self.nodes[0]) & (r <= self.nodes[-1])
         s = np.zeros_like(r)
         s[inside] = np.exp(-0.5 * ((self.potential.W(r[inside]) - self.Wmin) / self.theta
                                    + self.log_Zc))
@@ -94,8 +96,8 @@ class ModesRadial:
         for j in range(self.vectors.shape[1]):
             g = np.zeros_like(r)
             if np.any(inside):
-                g[inside] = evaluate_fe(self.nodes, self.degree, True, self.vectors[:, j],
-                                        r[inside])
+                g[inside] = evaluate_fe(self.nodes, self.degree, self.nodes[0] == 0.0,
+                                        self.vectors[:, j], r[inside])
             for i in range(self.dim):
                 rows.append(math.sqrt(self.dim) * s * g * np.where(r > 0, V[i] / safe, 0.0))
         return np.array(rows)
@@ -119,16 +121,28 @@ def radial_coefficients(potential, theta, *, n_modes=None, degree=8, h_scale=1.5
     dim = int(potential.dim)
     if dim not in (2, 3):
         raise ValueError(f"radial potentials need dim 2 or 3, got {dim}")
-    mi = potential.mass_interval(theta, tail)
-    R = mi.b
-    nodes = adapted_nodes(potential, theta, 0.0, R, h_scale=h_scale,
-                          fixed=tuple(getattr(potential, "breakpoints", ())))
-    fe = weighted_fe(potential, theta, nodes, mi.Wmin, degree=degree, radial_dim=dim)
+    target = rtol / 20
+    for attempt in range(3):
+        iv = select_interval(potential, theta, target=target, tail=tail, radial_dim=dim)
+        r_lo, R = iv.a, iv.b
+        if iv.max_level > LOG_UNDERFLOW:
+            raise EffcoefError(
+                f"{potential.name}: exp(-(W - Wmin)/theta) drops below e^-{iv.max_level:.0f} "
+                f"inside the interval that carries D (a barrier of {iv.max_level:.0f} theta): "
+                "the weights underflow double precision and D overflows")
+        nodes = adapted_nodes(potential, theta, r_lo, R, h_scale=h_scale,
+                              fixed=tuple(getattr(potential, "breakpoints", ())),
+                              samples=iv.edges[iv.ka:iv.kb + 1])
+        fe = weighted_fe(potential, theta, nodes, iv.Wmin, degree=degree, radial_dim=dim)
+        D_inf, K_inf, solve_change, g_end = _limits(fe, dim, theta)
+        cut = cut_bound(iv, V=0.0, logZ=math.log(fe.Z), D=D_inf, K=K_inf, g_end=g_end)
+        if max(cut.values()) <= rtol / 3:
+            break
+        target *= 1e-4
     with np.errstate(all="ignore"):
-        w2 = float(np.abs(potential.d2W(np.array([mi.vmin]))[0]))
+        w2 = float(np.abs(potential.d2W(np.array([iv.vmin]))[0]))
     shift = lanczos_shift(w2, theta, R,
-                          centrifugal=theta * (dim - 1) / max(mi.vmin, R / 10) ** 2)
-    D_inf, K_inf, solve_change = _limits(fe, dim, theta)
+                          centrifugal=theta * (dim - 1) / max(iv.vmin, R / 10) ** 2)
 
     def compute(N):
         k = min(N, fe.n_dofs - 1)
@@ -148,18 +162,18 @@ def radial_coefficients(potential, theta, *, n_modes=None, degree=8, h_scale=1.5
                      n_modes=n_req if n_req in (None, "auto") else dim * n_req,
                      default=dim * N_DEFAULT)
     spec = run.spectrum
-    fe2 = weighted_fe(potential, theta, nodes, mi.Wmin, degree=degree + 2, radial_dim=dim)
-    D2, K2, _ = _limits(fe2, dim, theta)
+    fe2 = weighted_fe(potential, theta, nodes, iv.Wmin, degree=degree + 2, radial_dim=dim)
+    D2, K2, _, _ = _limits(fe2, dim, theta)
     comps = {
         "discretisation": max(relative_error(D2, D_inf), relative_error(K2, K_inf)),
-        "domain": math.exp(-tail) * max(1.0, tail) ** 2,
+        "domain": max(cut.values()),
         "linear_solve": solve_change,
     }
     I = np.eye(dim)
     nk = spec.C.shape[1]
     ind = 100 * _EPS * shift / np.abs(spec.lam)
     S = 2 * math.pi if dim == 2 else 4 * math.pi
-    modes = ModesRadial(potential=potential, theta=theta, dim=dim, Wmin=mi.Wmin,
+    modes = ModesRadial(potential=potential, theta=theta, dim=dim, Wmin=iv.Wmin,
                         log_Zc=math.log(S * fe.Z), nodes=fe.nodes, degree=degree,
                         vectors=spec.C)
     return CoefficientResult(
@@ -170,11 +184,15 @@ def radial_coefficients(potential, theta, *, n_modes=None, degree=8, h_scale=1.5
         D_partial=run.D_partial, K_partial=run.K_partial,
         rel_error_estimate=float(max(comps.values())), error_components=comps,
         error_method=("max of the discretisation gap (P{0} vs P{1} on the same mesh, exact "
-                      "discrete Poisson solutions of the l=1 channel), the domain cut e^-tail and "
-                      "the linear solve (change under one step of iterative refinement)"
-                      ).format(degree, degree + 2),
-        rtol=rtol, domain=(0.0, R), n_dofs=fe.n_dofs, method="radial", D_is="completed",
+                      "discrete Poisson solutions of the l=1 channel), the bound of what the "
+                      "interval cuts away (effcoef.domain; {2}) and the linear solve (change "
+                      "under one step of iterative refinement)"
+                      ).format(degree, degree + 2, "certified by interval arithmetic"
+                               if iv.certified else "HEURISTIC: W sampled, no expression tree"),
+        rtol=rtol, domain=(r_lo, R), n_dofs=fe.n_dofs, method="radial", D_is="completed",
         parity=None, eigenvalue_errors=np.concatenate([[0.0], ind]),
         info={"n_elements": len(nodes) - 1, "degree": degree, "shift": shift,
-              "D_fine": D2, "K_fine": K2, "channel_modes": nk},
+              "D_fine": D2, "K_fine": K2, "channel_modes": nk,
+              "domain_certified": bool(iv.certified), "domain_note": iv.note,
+              "domain_cut": cut, "vmin": iv.vmin},
         modes=modes)

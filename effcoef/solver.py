@@ -55,6 +55,7 @@ from typing import Optional, Union
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from .domain import LOG_UNDERFLOW, cut_bound, select_interval, with_ends
 from .errors import AccuracyError, AccuracyWarning, EffcoefError
 from .fem1d import adapted_nodes, evaluate_fe, green_solve, schrodinger_fe, weighted_fe
 from .operator import check_theta, log_weight, sqrt_maxwellian
@@ -227,7 +228,7 @@ def _route(potential, theta, kw):
     _validate(opt)
     strict = bool(kw["strict"])
     if route == "weighted":
-        res = _weighted(potential, theta, opt, kw["progress"])
+        res = _weighted(potential, theta, opt, kw["progress"], auto_mesh=kw["h_scale"] is None)
     elif route == "schrodinger":
         res = _schrodinger(potential, theta, opt)
     elif route == "radial":
@@ -347,12 +348,11 @@ class _Spectrum:
 
 def _sector_modes(fe, k, shift, *, data, refine, kernel, eigensolver="lanczos"):
     """Eigenpairs of one sector: values, Fourier coefficients, dof vectors, indicators."""
-    lam, C = lanczos_modes(fe.A, fe.B, k, shift=shift, kernel=kernel, engine=eigensolver)
+    lam, C, indicator = lanczos_modes(fe.A, fe.B, k, shift=shift, kernel=kernel,
+                                      engine=eigensolver, errors=True)
     C = C * math.sqrt(fe.Z)                      # int M phi^2 = 1 with M = m / Z
     vals, ders = fe.values(C)
     info = {"refined": False}
-    # Lanczos eigenvalues are accurate to about eps * shift in absolute terms
-    indicator = 100 * _EPS * shift / np.maximum(np.abs(lam), 1e-300)
     if refine and k >= 1 and (k == 1 or lam[0] < 0.1 * lam[1]):
         lam0, g, phi, steps, change = green_inverse_iteration(fe, vals[0])
         lam[0], vals[0], ders[0] = lam0, phi, g
@@ -372,47 +372,77 @@ def _sector_modes(fe, k, shift, *, data, refine, kernel, eigensolver="lanczos"):
     return lam, eta, omega, C, indicator, info
 
 
-def _mesh(potential, theta, lo, hi, h_scale, n_elements, fixed):
+def _mesh(potential, theta, lo, hi, h_scale, n_elements, fixed, samples=None):
     if n_elements is not None:
         nodes = np.linspace(lo, hi, int(n_elements) + 1)
         extra = [x for x in fixed if lo < x < hi]
         return np.unique(np.concatenate([nodes, extra]))
-    return adapted_nodes(potential, theta, lo, hi, h_scale=h_scale, fixed=fixed)
+    return adapted_nodes(potential, theta, lo, hi, h_scale=h_scale, fixed=fixed,
+                         samples=samples)
 
 
-def _weighted(potential, theta, opt, progress=None):
-    degree, h_scale, tail, rtol = opt["degree"], opt["h_scale"], opt["tail"], opt["rtol"]
-    mi = potential.mass_interval(theta, tail)
-    domain = opt["domain"]
-    a, b = (mi.a, mi.b) if domain is None else (float(domain[0]), float(domain[1]))
-    if not (math.isfinite(a) and math.isfinite(b) and a < b):
-        raise EffcoefError(f"domain must be an interval (a, b) with a < b, got ({a}, {b})")
-    Wmin = mi.Wmin
+def _weighted(potential, theta, opt, progress=None, auto_mesh=True):
+    """The 1D weighted route: choose the interval (effcoef.domain), solve, bound the cut.
+
+    While the cut bound exceeds rtol/3 on an automatic interval the target is lowered
+    (twice at most); while the discretisation gap exceeds rtol/3 on the automatic mesh
+    (``h_scale`` not given) the mesh is refined by the factor the p-th order rate predicts
+    (three times at most)."""
+    rtol = opt["rtol"]
+    target = rtol / 20
+    opt = dict(opt)
+    for attempt in range(6):
+        iv = select_interval(potential, theta, target=target, tail=opt["tail"])
+        if opt["domain"] is not None:
+            a, b = float(opt["domain"][0]), float(opt["domain"][1])
+            if not (math.isfinite(a) and math.isfinite(b) and a < b):
+                raise EffcoefError(f"domain must be an interval (a, b) with a < b, got "
+                                   f"({a}, {b})")
+            iv = with_ends(iv, a, b)
+        res = _weighted_on(potential, theta, opt, iv)
+        comps = res.error_components
+        if opt["domain"] is None and comps["domain"] > rtol / 3 and target > rtol * 1e-9:
+            target *= 1e-4
+            continue
+        gap = comps["discretisation"]
+        if auto_mesh and opt["n_elements"] is None and gap > rtol / 3 and \
+                opt["h_scale"] > 0.05 and attempt < 5:
+            p = opt["degree"]
+            opt["h_scale"] /= float(np.clip(1.2 * (gap / (rtol / 3)) ** (1.0 / p), 1.3, 4.0))
+            continue
+        break
+    return res
+
+
+def _weighted_on(potential, theta, opt, iv):
+    degree, h_scale, rtol = opt["degree"], opt["h_scale"], opt["rtol"]
+    a, b, Wmin = iv.a, iv.b, iv.Wmin
+    if iv.max_level > LOG_UNDERFLOW:
+        raise EffcoefError(
+            f"{potential.name}: exp(-(W - Wmin)/theta) drops below e^-{iv.max_level:.0f} "
+            f"inside the interval that carries D (a barrier of {iv.max_level:.0f} theta at "
+            f"theta = {theta:g}): the weights underflow double precision and D ~ "
+            "e^(barrier/theta) overflows; use effcoef.reference.quadrature."
+            "quadrature_coefficients, which returns log_D")
     symmetric = bool(potential.symmetric)
     fixed = tuple(potential.breakpoints) + ((0.0,) if a < 0 < b else ())
     with np.errstate(all="ignore"):
-        w2 = float(np.abs(potential.d2W(np.array([mi.vmin]))[0]))
-    shift = lanczos_shift(w2, theta, mi.b - mi.a)
+        w2 = float(np.abs(potential.d2W(np.array([iv.vmin]))[0]))
+    cells = iv.edges[iv.ka:iv.kb + 1]
     sectors = []  # (parity, fe, is_data_sector, has_kernel)
     if symmetric:
         hi = max(abs(a), abs(b))
-        nodes = _mesh(potential, theta, 0.0, hi, h_scale, opt["n_elements"], fixed)
+        nodes = _mesh(potential, theta, 0.0, hi, h_scale, opt["n_elements"], fixed,
+                      np.abs(cells))
         sectors.append((-1, weighted_fe(potential, theta, nodes, Wmin, degree=degree,
                                         dirichlet_left=True), True, False))
         if opt["full_spectrum"]:
             sectors.append((+1, weighted_fe(potential, theta, nodes, Wmin, degree=degree),
                             False, True))
     else:
-        nodes = _mesh(potential, theta, a, b, h_scale, opt["n_elements"], fixed)
+        nodes = _mesh(potential, theta, a, b, h_scale, opt["n_elements"], fixed, cells)
         sectors.append((0, weighted_fe(potential, theta, nodes, Wmin, degree=degree), True, True))
     fe_data = sectors[0][1]
-    logm_min = float(np.min(-(potential.W(fe_data.X) - Wmin) / theta))
-    if logm_min < -690.0:
-        raise EffcoefError(
-            f"exp(-(W - Wmin)/theta) drops to e^{logm_min:.0f} inside the domain (a barrier of "
-            f"{-logm_min:.0f} theta): the weights underflow double precision and D ~ "
-            "e^(barrier/theta) would overflow; use effcoef.reference.quadrature."
-            "quadrature_coefficients, which returns log_D")
     X = fe_data.X
     if symmetric:
         V = 0.0
@@ -428,6 +458,10 @@ def _weighted(potential, theta, opt, progress=None):
         return theta * fe.mean_square(g), fe.mean_square(fe.X - V) / theta
 
     D_inf, K_inf = limits(fe_data)
+    # shift: the harmonic level W''(vmin), but not above N times the data's Rayleigh
+    # quotient 1/K = theta / Var_M(v) (an oscillating W has a huge W'' and an O(1) spectrum)
+    n_req = opt["n_modes"] if isinstance(opt["n_modes"], (int, np.integer)) else 16
+    shift = lanczos_shift(min(w2, max(n_req, 4) / K_inf), theta, b - a)
     fe_c = weighted_fe(potential, theta, fe_data.nodes, Wmin, degree=degree + 2,
                        dirichlet_left=fe_data.dirichlet_left, assemble=False)
     D_c, K_c = limits(fe_c)
@@ -464,24 +498,26 @@ def _weighted(potential, theta, opt, progress=None):
     run = run_series(compute, n_modes=opt["n_modes"], default=n_default, D_inf=D_inf,
                      K_inf=K_inf, rtol=rtol)
     spec = run.spectrum
-    # domain cut from the interval actually used (a user-given domain may be too small):
-    # the mass beyond an end is ~ m(end), times the (W - Wmin)/theta-polynomial of the data
-    ends = np.array([max(abs(a), abs(b))] if symmetric else [a, b])
-    cut = np.maximum((potential.W(ends) - Wmin) / theta, 0.0)
-    domain_cut = float(np.max(np.exp(-cut) * np.maximum(1.0, cut) ** 2))
+    # what the interval cuts away, bounded with the solver's own V, Z, D, K (effcoef.domain)
+    Z_line = fe_data.Z * (2.0 if symmetric else 1.0)
+    cut = cut_bound(iv, V=V, logZ=math.log(Z_line), D=D_inf, K=K_inf)
+    domain_cut = max(cut.values())
     comps = {
         "discretisation": max(relative_error(D_c, D_inf), relative_error(K_c, K_inf)),
         "domain": domain_cut,
     }
     method_txt = (f"max of the discretisation gap (P{degree} vs P{degree + 2} on the same mesh, "
-                  "exact discrete Poisson solutions by the Green's operator) and the domain "
-                  "truncation (mass at the interval ends)")
+                  "exact discrete Poisson solutions by the Green's operator) and the bound of "
+                  "what the interval cuts away from D, K, V (effcoef.domain; "
+                  + ("interval certified by interval arithmetic" if iv.certified else
+                     "HEURISTIC interval: W sampled, no expression tree") + ")")
     log_Z = math.log(fe_data.Z * (2.0 if symmetric else 1.0))
     lam = np.concatenate([[lam0[0]], spec.lam])
     half = (-max(abs(a), abs(b)), max(abs(a), abs(b)))
     info = dict(spec.info, D_fine=D_c, K_fine=K_c, log_Z=log_Z, Wmin=Wmin,
                 n_elements=len(fe_data.nodes) - 1, degree=degree,
-                n_requested=run.n_requested)
+                n_requested=run.n_requested, domain_certified=bool(iv.certified),
+                domain_note=iv.note, domain_cut=cut, vmin=iv.vmin)
     modes = Modes1D(potential=potential, theta=theta, Wmin=Wmin, log_Z=log_Z,
                     interval=half if symmetric else (a, b), sectors=sector_data,
                     columns=spec.columns)

@@ -24,6 +24,8 @@ Two tools, used together in one dimension:
 import math
 
 import numpy as np
+
+_EPS = np.finfo(float).eps
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .fem1d import green_solve
@@ -75,7 +77,9 @@ def _lanczos(solve, B, k, n, *, tol, maxdim, project=None, start=None):
     r"""Lanczos with full B-orthogonalisation for the ``k`` largest eigenvalues of the
     B-self-adjoint operator :math:`OP = C^{-1}B` (given as ``solve`` = :math:`C^{-1}`).
 
-    Returns (theta, X, converged): Ritz values (descending) and B-orthonormal Ritz vectors.
+    Returns (theta, X, converged, resid): Ritz values (descending), B-orthonormal Ritz
+    vectors, whether every wanted pair converged, and the residual norms
+    :math:`\beta_m |s_{m,i}|` (a bound of the error of each Ritz value, Kahan's theorem).
     Convergence: residual :math:`\beta_m |s_{m,i}| \le tol\,\theta_i` for every wanted i,
     which bounds the Ritz value error by :math:`(tol\,\theta_i)^2/\mathrm{gap}`.
     """
@@ -120,8 +124,9 @@ def _lanczos(solve, B, k, n, *, tol, maxdim, project=None, start=None):
             worst = float(np.max(beta * np.abs(S[-1, :]) / (tol * np.abs(theta)))) \
                 if m >= k else np.inf
             # an invariant subspace (the start vector sees only m modes): all Ritz pairs exact
-            if invariant or worst <= 1.0:
-                return theta, (S.T @ Q[:m]).T, True
+            if invariant or worst <= 1.0 or m == maxdim:
+                resid = np.zeros(len(theta)) if invariant else beta * np.abs(S[-1, :])
+                return theta, (S.T @ Q[:m]).T, bool(invariant or worst <= 1.0), resid
             # the Ritz check (an m x m eigh) costs about two steps: schedule the next one where
             # the residual, decreasing geometrically between the last two checks, reaches tol
             step = 4
@@ -133,7 +138,7 @@ def _lanczos(solve, B, k, n, *, tol, maxdim, project=None, start=None):
         if invariant:
             break
         Q[j + 1], BQ[j + 1] = w / beta, Bw / beta
-    return theta, None, False
+    return theta, None, False, None
 
 
 def _dense_modes(A, B, k, kernel):
@@ -163,7 +168,7 @@ def _scaled_band(M, sc):
 
 
 def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine="lanczos",
-                  start=None, _scaled=False):
+                  start=None, errors=False, _scaled=False):
     r"""The ``k`` lowest eigenpairs of :math:`A x = \lambda B x`, excluding ``kernel``.
 
     Parameters
@@ -183,28 +188,39 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine
         Start vector.  Started from (the shift-inverted) data, the Krylov space contains
         only the modes the data see, which are exactly the modes of the series (3.6).
 
+    errors : bool
+        Also return the estimated relative error of each eigenvalue.
+
     Returns
     -------
-    lam : (k,) ascending eigenvalues; X : (n, k) B-orthonormal eigenvectors.
+    lam : (k,) ascending eigenvalues; X : (n, k) B-orthonormal eigenvectors;
+    [err : (k,) relative error estimates of lam, if ``errors``].
 
     Notes
     -----
     A Lanczos iteration with full B-orthogonalisation (no restarts are needed for the small
     1D pencils; one banded solve and one B-product per step).  If it has not converged
     within ``maxdim`` steps, ARPACK's implicitly restarted Lanczos
-    (``scipy.sparse.linalg.eigsh``) is run on the same shift-invert operator.
+    (``scipy.sparse.linalg.eigsh``) is run on the same shift-invert operator with a bounded
+    number of restarts; if that does not converge either (clusters of exponentially small
+    eigenvalues, one per well of a many-well potential), the Lanczos Ritz pairs are returned
+    with their residual-based error estimates :math:`r_i/(\theta_i^2\lambda_i)`
+    (:math:`r_i` the residual of the Ritz value :math:`\theta_i` of the shift-inverted
+    operator) instead of an unbounded computation.  Converged eigenvalues carry
+    :math:`100\,\epsilon\,s/\lambda`.
     """
     if hasattr(A, "ab") and not _scaled:
         # symmetric diagonal scaling S = diag(B)^-1/2: M spans up to e^-690 across a barrier,
         # and without it modes living where M is tiny (barrier-top states) have a negligible
         # B-weight in any start vector and are missed; eigenvectors are mapped back, X = S X^
         sc = 1.0 / np.sqrt(B.ab[-1])
-        lam, Xs = lanczos_modes(_scaled_band(A, sc), _scaled_band(B, sc), k, shift=shift,
-                                kernel=None if kernel is None else kernel / sc, tol=tol,
-                                maxdim=maxdim, engine=engine,
-                                start=None if start is None else np.asarray(start) / sc,
-                                _scaled=True)
-        return lam, Xs * sc[:, None]   # B-orthonormal: X^T B X = Xs^T (S B S) Xs = I
+        lam, Xs, err = lanczos_modes(_scaled_band(A, sc), _scaled_band(B, sc), k, shift=shift,
+                                     kernel=None if kernel is None else kernel / sc, tol=tol,
+                                     maxdim=maxdim, engine=engine,
+                                     start=None if start is None else np.asarray(start) / sc,
+                                     errors=True, _scaled=True)
+        X = Xs * sc[:, None]           # B-orthonormal: X^T B X = Xs^T (S B S) Xs = I
+        return (lam, X, err) if errors else (lam, X)
     n = A.shape[0]
     nmax = n - 1 if kernel is None else n - 2
     if k > nmax:
@@ -212,32 +228,49 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine
     if engine not in ("lanczos", "arpack"):
         raise ValueError(f"unknown eigensolver {engine!r} (use 'lanczos' or 'arpack')")
     if n <= 3 * k + 20 and engine == "lanczos" and hasattr(A, "ab"):
-        return _dense_modes(A, B, k, kernel)
+        lam, X = _dense_modes(A, B, k, kernel)
+        err = 100 * _EPS * max(shift, 1.0) / np.maximum(np.abs(lam), 1e-300)
+        return (lam, X, err) if errors else (lam, X)
     solve = shift_invert_solver(A, B, shift, kernel)
     project = None
     if kernel is not None:
         Bk = B @ kernel
         kBk = float(kernel @ Bk)
         project = lambda x: x - kernel * (Bk @ x / kBk)  # noqa: E731
-    maxdim = min(nmax, max(3 * k + 20, 60) if maxdim is None else int(maxdim))
+    maxdim = min(nmax, max(4 * k + 40, 80) if maxdim is None else int(maxdim))
     ok = False
+    ritz = None
     if engine == "lanczos":
-        theta, X, ok = _lanczos(solve, B, k, n, tol=tol, maxdim=maxdim, project=project,
-                                start=start)
+        theta, X, ok, resid = _lanczos(solve, B, k, n, tol=tol, maxdim=maxdim,
+                                       project=project, start=start)
+        if X is not None:
+            ritz = (theta, X, resid)
     if ok:
         lam = 1.0 / theta - shift
+        err = 100 * _EPS * shift / np.maximum(np.abs(lam), 1e-300)
     else:
+        from scipy.sparse.linalg import ArpackNoConvergence
+
         OPinv = LinearOperator((n, n), matvec=solve, dtype=float)
         ncv = min(n, max(2 * k + 1, k + 40))
         Aop = LinearOperator((n, n), matvec=A.dot, dtype=float)
         Bop = LinearOperator((n, n), matvec=B.dot, dtype=float)
-        lam, X = eigsh(Aop, k=k, M=Bop, sigma=-shift, which="LM", OPinv=OPinv,
-                       v0=project(_start_vector(n)) if project else _start_vector(n),
-                       tol=0.0, ncv=ncv)
+        try:
+            lam, X = eigsh(Aop, k=k, M=Bop, sigma=-shift, which="LM", OPinv=OPinv,
+                           v0=project(_start_vector(n)) if project else _start_vector(n),
+                           tol=0.0, ncv=ncv, maxiter=10)
+            err = 100 * _EPS * shift / np.maximum(np.abs(lam), 1e-300)
+        except ArpackNoConvergence:
+            if ritz is None:
+                raise
+            theta, X, resid = ritz
+            lam = 1.0 / theta - shift
+            err = np.maximum(resid / (theta * theta * np.maximum(np.abs(lam), 1e-300)),
+                             100 * _EPS * shift / np.maximum(np.abs(lam), 1e-300))
     order = np.argsort(lam)
-    lam, X = lam[order], X[:, order]
+    lam, X, err = lam[order], X[:, order], np.asarray(err)[order]
     X = X / np.sqrt(np.einsum("ik,ik->k", X, B @ X))
-    return lam, X
+    return (lam, X, err) if errors else (lam, X)
 
 
 def green_inverse_iteration(fe, phi0, *, rtol=1e-15, maxiter=30):

@@ -1,0 +1,781 @@
+r"""The computational interval of the 1D and radial routes, and a bound of what it cuts away.
+
+Why the mass alone is not enough
+--------------------------------
+In one dimension :math:`D = \frac{1}{\theta Z}\int F^2/m` with
+:math:`F(v) = \int_{-\infty}^v (\mathcal V - u)\,m(u)\,du`, :math:`m = e^{-(W - W_{\min})/\theta}`.
+Where :math:`m` is tiny between two wells, :math:`F^2/m` is huge: a metastable well
+:math:`h\theta` above the minimum behind a barrier :math:`B\theta` contributes
+:math:`e^{B - 2h}` relative to the rest, however small its mass :math:`e^{-h}`.  So the
+interval must contain every region that carries mass *or weight in D*, and the mass cut at
+each end must be small relative to the mass of the outermost relevant well, not to the total.
+
+What is certified
+-----------------
+For a potential with an expression tree (every expression, every library potential)
+:func:`landscape` proves, by interval arithmetic over the tree (:mod:`potentials.intervals`,
+:mod:`potentials.bnb`):
+
+* monotone tails: :math:`\pm W' \ge c_k > 0` on doubling shells beyond :math:`a_0` and
+  :math:`b_0` (every critical point of W lies in :math:`[a_0, b_0]`), up to the radius
+  :math:`R_{far}` where double precision stops (~1e154 to 1e308 for polynomials);
+* bounds :math:`W_{lo} \le W \le W_{hi}` on a partition of :math:`[a_0, b_0]`, refined where
+  :math:`(W_{lo} - W_{\min})/\theta \le` :data:`LEVEL_RELEVANT` until
+  :math:`W_{hi} - W_{lo} \le \theta\max(1, \ell/10)` (:math:`\ell` the level in units of
+  :math:`\theta`), which also certifies the global minimum to about :math:`\theta`.
+
+From these cells :func:`select_interval` picks the smallest interval :math:`[a, b]` (cell edges)
+for which the bound below is under the target, and :func:`cut_bound` evaluates the bound again
+with the solver's own :math:`Z, \mathcal V, D, K` on :math:`[a, b]`.  A potential given as a
+plain Python callable gets the same analysis on sampled values (a documented heuristic:
+``certified=False``, said in the result's ``info`` and error method).
+
+The bound (1D)
+--------------
+With :math:`A_L = \int_{-\infty}^a |u - \mathcal V|\,m`, :math:`A_R` likewise beyond b,
+:math:`B_{L,R}` the second moments, :math:`Z_{L,R}` the masses (upper bounds from the cells and
+the closed-form monotone tails :math:`m(u) \le m(b)e^{-c(u-b)/\theta}`), the exact truncated
+problem (zero flux at a, b, which the finite elements solve) differs from the whole line by
+
+.. math:: |\delta F| \le \min(A_L, A_R) + A_L + A_R =: \delta, \quad
+   \Big|\frac{D - D_t}{D_t}\Big| \le \epsilon_Z + 2\sqrt{\frac{\delta^2 S}{I}} + \frac{\delta^2 S}{I}
+   + \frac{O_L + O_R}{I},
+
+:math:`I = \theta Z_t D_t = \int_a^b F_t^2/m`, :math:`S = \int_a^b 1/m` (upper bound from
+the cells), :math:`O_L = \int_{-\infty}^a F^2/m \le \int_{-\infty}^a A_L(u)^2/m(u)\,du`,
+:math:`\epsilon_Z = (Z_L + Z_R)/Z_t`; and for K, V:
+:math:`|\theta K Z - \theta K_t Z_t| \le B_L + B_R + (A_L + A_R)^2/Z_t`,
+:math:`|\mathcal V - \mathcal V_t| \le (A_L + A_R)/Z_t`.
+
+Radial l = 1 channel: weight :math:`\mu = r^{d-1}m`, data r, only the outer end is cut (and an
+inner end :math:`r_{lo} > 0` only where :math:`W` is above :data:`LEVEL_RELEVANT` on
+:math:`[0, r_{lo}]`, e.g. a repulsive core).  With :math:`g` the l = 1 corrector, the
+variational principle gives :math:`0 \le D - D_t \lesssim 2(g(R)A_R + O_R/\theta)/(d Z_t)`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from .errors import EffcoefError
+
+__all__ = ["Landscape", "Interval", "landscape", "select_interval", "cut_bound",
+           "with_ends", "LEVEL_RELEVANT"]
+
+#: cells whose level (W_lo - Wmin)/theta exceeds this are not refined (mass < e^-800)
+LEVEL_RELEVANT = 800.0
+#: most cells a landscape may hold
+MAX_CELLS = 400_000
+#: a barrier inside the interval beyond this (in theta) underflows the weights
+LOG_UNDERFLOW = 690.0
+_CACHE: "OrderedDict" = OrderedDict()
+
+
+def logsumexp(x, axis=None):
+    """log(sum(exp(x))) without overflow (scipy's costs ~1 ms per call on small arrays)."""
+    x = np.asarray(x, dtype=float)
+    if x.size == 0:
+        return -np.inf
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out.item() if axis is None else np.squeeze(out, axis=axis)
+_CACHE_SIZE = 64
+_TINY = 1e-300
+
+
+# ------------------------------------------------------------------------------------------
+# the theta-independent part: tails and a partition of [a0, b0]
+
+@dataclass
+class Landscape:
+    r"""What is known about W (1D, or a radial profile on :math:`r \ge 0`), independent of theta.
+
+    ``edges, W_lo, W_hi``: the current finest partition of :math:`[a_0, b_0]` with bounds
+    :math:`W_{lo} \le W \le W_{hi}` per cell (certified, or from samples if not
+    ``certified``).  ``left``/``right``: (shell edges (k, 2), lower bounds of :math:`|W'|`
+    per shell, R_far) of the monotone tails (``left`` is None on the half-line).
+    """
+
+    potential: object
+    certified: bool
+    half_line: bool
+    a0: float
+    b0: float
+    edges: np.ndarray
+    W_lo: np.ndarray
+    W_hi: np.ndarray
+    left: Optional[tuple]
+    right: Optional[tuple]
+    note: str = ""
+    refined_for: dict = field(default_factory=dict)
+
+    def W_point(self, x):
+        """Bounds of W at the points x (certified: point enclosures; else the float value)."""
+        x = np.asarray(x, dtype=float)
+        if self.certified:
+            from potentials.intervals import enclose_W
+            lo, hi, _ = enclose_W(self.potential, x, x)
+            return lo, hi
+        w = np.asarray(self.potential.W(x), dtype=float)
+        return w, w
+
+
+def _key(potential):
+    tree = getattr(potential, "tree", None)
+    prof = getattr(potential, "profile", None)
+    if tree is None and prof is not None:
+        tree = getattr(prof, "tree", None)
+    if tree is None:
+        return ("id", id(potential))
+    return ("tree", tree, prof is not None)
+
+
+def landscape(potential) -> Landscape:
+    """The (cached) :class:`Landscape` of a 1D potential or of a radial potential's profile.
+
+    Raises ``potentials.NonConfiningError`` when no monotone tail exists on a side (W' changes
+    sign for arbitrarily large |v|, or W does not grow): the contribution of the far field to
+    D cannot be bounded (for ``v**2*(2 + sin(v))`` it is infinite).
+    """
+    key = _key(potential)
+    hit = _CACHE.get(key)
+    if hit is not None and (key[0] != "id" or hit.potential is potential):
+        _CACHE.move_to_end(key)
+        return hit
+    prof = getattr(potential, "profile", None)
+    half = prof is not None
+    base = prof if half else potential
+    if getattr(base, "tree", None) is not None and getattr(base, "dtree", None) is not None:
+        land = _certified_landscape(base, half)
+    else:
+        land = _sampled_landscape(base, half)
+    _CACHE[key] = land
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return land
+
+
+def _nonconfining(pot, side, why):
+    from potentials import NonConfiningError
+    where = "+inf" if side > 0 else "-inf"
+    return NonConfiningError(f"{pot.name}: {why} as v -> {where}")
+
+
+def _no_tail(pot, side):
+    """The error for a side without a certified monotone tail, with a diagnosis from samples
+    of W and W' far out (decreasing, flat, or oscillating forever)."""
+    u = np.ldexp(1.0, np.arange(3, 40))
+    with np.errstate(all="ignore"):
+        x = side * np.concatenate([u, u * 1.37, u * 1.71])
+        d = side * np.asarray(pot.dW(x), dtype=float)
+        w = np.asarray(pot.W(x), dtype=float)
+    far = d[np.isfinite(d)]
+    if len(far) and np.all(far == 0):
+        why = "potential is not confining: W is constant (W' = 0) far out"
+    elif np.any(np.isnan(w)):
+        why = "potential is not confining: W is not defined (nan) far out"
+    elif len(far) and np.mean(far < 0) > 0.9:
+        why = ("potential is not confining: W decreases (W -> -inf or to a finite limit), "
+               "exp(-W/theta) is not integrable")
+    else:
+        why = ("W' keeps changing sign for arbitrarily large |v| (W is not monotone at "
+               "infinity): the contribution of the far wells to D cannot be bounded, and is "
+               "infinite when they sit behind ever higher barriers")
+    return _nonconfining(pot, side, why)
+
+
+def _certified_landscape(pot, half):
+    from potentials.bnb import cell_bounds, monotone_radius
+
+    tails = {}
+    for side in ((1,) if half else (1, -1)):
+        t = monotone_radius(pot, side, 0.0)
+        # the certified run must reach 'infinity': the end of the double range or the
+        # radius where the enclosures overflow, far beyond R (not a bounded stretch)
+        if not t.certified or not np.isfinite(t.R) or \
+                not abs(t.R_far) >= 1e6 * max(1.0, abs(t.R)):
+            raise _no_tail(pot, side)
+        _check_growth(pot, side, np.asarray(t.margin, float))
+        tails[side] = t
+    right = tails[1]
+    b0 = max(float(right.R), 0.0) if half else float(right.R)
+    a0 = 0.0 if half else float(tails[-1].R)
+    if not b0 > a0:                       # a single critical point: give the cells a width
+        c = 0.5 * (a0 + b0)
+        w = max(1e-3 * max(1.0, abs(c)), 1e-300)
+        a0, b0 = (0.0, max(b0, w)) if half else (c - w, c + w)
+    # the shells must really be monotone to infinity in W too: W_far_lo finite
+    edges = np.linspace(a0, b0, 65)
+    lo, hi, ok = cell_bounds(pot, edges)
+    land = Landscape(potential=pot, certified=True, half_line=half, a0=a0, b0=b0, edges=edges,
+                     W_lo=lo, W_hi=hi, left=None if half else _tail_tuple(tails[-1]),
+                     right=_tail_tuple(right))
+    land.note = (f"certified by interval arithmetic (monotone beyond [{a0:.6g}, {b0:.6g}] "
+                 f"up to |v| = {min(abs(right.R_far), abs(tails[-1].R_far) if not half else np.inf):.3g})")
+    return land
+
+
+def _check_growth(pot, side, margin):
+    """|W'| must grow without bound (the Schrödinger potential W'^2/(4 theta) - W''/2 is then
+    confining and the spectrum discrete): the certified lower bound of |W'| on the outermost
+    shells must exceed 1e6 times the one on the innermost."""
+    if len(margin) == 0 or not np.max(margin) >= 1e6 * max(float(margin[0]), 1e-300):
+        raise _nonconfining(pot, side, "potential is not confining for the Schrödinger "
+                            "operator: |W'| stays bounded (W grows at most linearly), so "
+                            "W'^2/(4 theta) - W''/2 does not tend to infinity and the spectrum "
+                            "is not discrete")
+
+
+def _tail_tuple(t):
+    return (np.asarray(t.shells, float), np.asarray(t.margin, float), float(t.R_far))
+
+
+def _sampled_landscape(pot, half):
+    """Heuristic landscape for a potential without an expression tree: W' sampled on
+    doubling shells (8 points each, up to 1e6) for the monotone tails, W sampled on a fine
+    grid for the cells (bounds from the samples widened by |W'| h / 2)."""
+    tails = {}
+    for side in ((1,) if half else (1, -1)):
+        u = np.concatenate([np.linspace(0.0, 1.0, 257)[1:], np.ldexp(1.0, np.arange(1, 21))])
+        pts = np.concatenate([np.linspace(u[i], u[i + 1], 9)[:-1] for i in range(len(u) - 1)])
+        d = side * np.asarray(pot.dW(side * pts), dtype=float)
+        good = np.isfinite(d) & (d > 0)
+        if not good[-1]:
+            raise _no_tail(pot, side)
+        j = len(good) - 1
+        while j > 0 and good[j - 1]:
+            j -= 1
+        R = pts[j]
+        shells = np.array([[pts[i], pts[i + 1]] for i in range(j, len(pts) - 1)])
+        margin = 0.5 * np.minimum(d[j:-1], d[j + 1:])
+        if side < 0:
+            shells = -shells[:, ::-1]
+        _check_growth(pot, side, margin)
+        tails[side] = (shells, margin, side * pts[-1], side * R)
+    b0 = tails[1][3]
+    a0 = 0.0 if half else tails[-1][3]
+    if not b0 > a0:
+        c = 0.5 * (a0 + b0)
+        a0, b0 = (0.0, max(b0, 1e-3)) if half else (c - 1e-3, c + 1e-3)
+    edges = np.linspace(a0, b0, 4097)
+    lo, hi = _sampled_bounds(pot, edges)
+    land = Landscape(potential=pot, certified=False, half_line=half, a0=a0, b0=b0, edges=edges,
+                     W_lo=lo, W_hi=hi, left=None if half else tails[-1][:3], right=tails[1][:3])
+    land.note = ("heuristic: W and W' sampled (no expression tree; nothing between samples "
+                 "is certified)")
+    return land
+
+
+def _sampled_cells(pot, clo, chi):
+    """Heuristic bounds of W on cells [clo, chi]: 5 samples, widened by max|W'| h / 4."""
+    clo, chi = np.asarray(clo, float), np.asarray(chi, float)
+    t = np.linspace(0.0, 1.0, 5)
+    x = clo[:, None] + (chi - clo)[:, None] * t[None, :]
+    with np.errstate(all="ignore"):
+        w = np.asarray(pot.W(x), dtype=float)
+        d = np.abs(np.asarray(pot.dW(x), dtype=float))
+    slack = np.max(d, axis=1) * (chi - clo) / 4
+    slack = np.where(np.isfinite(slack), slack, np.inf)
+    lo = np.min(w, axis=1) - slack
+    hi = np.max(w, axis=1) + slack
+    bad = ~np.all(np.isfinite(w), axis=1)
+    return np.where(bad, -np.inf, lo), np.where(bad, np.inf, hi)
+
+
+def _cells(land, clo, chi):
+    """Bounds of W on the cells [clo, chi] (certified enclosures, or sampled)."""
+    if land.certified:
+        from potentials.intervals import enclose_W
+        lo, hi, _ = enclose_W(land.potential, clo, chi)
+        return lo, hi
+    return _sampled_cells(land.potential, clo, chi)
+
+
+def _refine(land, theta, Wmin):
+    r"""Split the cells of :math:`[a_0, b_0]` whose bound gap is too wide,
+    :math:`W_{hi} - W_{lo} > \theta\max(1, \ell/20)` (:math:`\ell` the level in units of
+    theta: a relative accuracy of 5 % high up, where only barriers and the decay matter),
+    into as many equal parts as the gap asks for (at most 64), until none is left."""
+    edges, lo, hi = land.edges, land.W_lo, land.W_hi
+    for _ in range(60):
+        lev = (lo - Wmin) / theta
+        tol = theta * np.maximum(1.0, lev / 20.0)
+        small = np.diff(edges) <= 4e-16 * np.maximum(np.abs(edges[:-1]), np.abs(edges[1:])) \
+            + 1e-300
+        bad = (hi - lo > tol) & ~small
+        if not np.any(bad):
+            break
+        with np.errstate(all="ignore"):
+            parts = np.clip(np.ceil(1.5 * (hi - lo)[bad] / tol[bad]), 2, 64).astype(int)
+            parts = np.where(np.isfinite((hi - lo)[bad]), parts, 8)
+        if len(edges) + int(np.sum(parts)) > MAX_CELLS:
+            raise EffcoefError(
+                f"{land.potential.name}: resolving W at theta = {theta:g} needs more than "
+                f"{MAX_CELLS} cells (W varies on scales below theta/|W'| over a wide range); "
+                "increase theta or smooth the potential")
+        a, b = edges[:-1][bad], edges[1:][bad]
+        rep = np.repeat(np.arange(len(a)), parts)
+        off = np.arange(len(rep)) - np.repeat(np.cumsum(parts) - parts, parts)
+        t0, t1 = off / parts[rep], (off + 1) / parts[rep]
+        na = a[rep] + (b - a)[rep] * t0
+        nb = np.where(off + 1 == parts[rep], b[rep], a[rep] + (b - a)[rep] * t1)
+        nlo, nhi = _cells(land, na, nb)
+        starts = np.concatenate([edges[:-1][~bad], na])
+        order = np.argsort(starts, kind="stable")
+        lo = np.concatenate([lo[~bad], nlo])[order]
+        hi = np.concatenate([hi[~bad], nhi])[order]
+        edges = np.append(starts[order], edges[-1])
+    land.edges, land.W_lo, land.W_hi = edges, lo, hi
+
+
+def _newton_min(pot, x, a, b):
+    """Polish a minimum by Newton on W' (float), kept inside [a, b] and only if W decreases."""
+    w = float(pot.W(np.array([x]))[0])
+    for _ in range(8):
+        with np.errstate(all="ignore"):
+            d1 = float(pot.dW(np.array([x]))[0])
+            d2 = float(pot.d2W(np.array([x]))[0])
+        if not (math.isfinite(d1) and math.isfinite(d2)) or d2 <= 0:
+            break
+        y = min(max(x - d1 / d2, a), b)
+        wy = float(pot.W(np.array([y]))[0])
+        if not wy <= w:
+            break
+        if y == x:
+            break
+        x, w = y, wy
+    return x, w
+
+
+def _minimum(land, theta):
+    """Refine the cells for theta and locate the global minimum.
+
+    Returns (vmin, Wmin, Wmin_lo): Wmin is a float value of W at vmin (an upper bound of the
+    minimum), Wmin_lo the (certified, if the landscape is) lower bound over all cells."""
+    pot = land.potential
+    Wmin = None
+    for _ in range(4):
+        e = land.edges
+        mid = 0.5 * (e[:-1] + e[1:])
+        with np.errstate(all="ignore"):
+            wm = np.asarray(pot.W(mid), dtype=float)
+        wm = np.where(np.isnan(wm), np.inf, wm)
+        j = int(np.argmin(wm))
+        if not math.isfinite(wm[j]):
+            raise EffcoefError(f"{pot.name}: W is not finite on [{e[0]:.6g}, {e[-1]:.6g}]")
+        vmin, W_new = _newton_min(pot, float(mid[j]), float(e[j]), float(e[j + 1]))
+        if Wmin is not None and W_new >= Wmin - 0.01 * theta:
+            break
+        Wmin = W_new if Wmin is None else min(Wmin, W_new)
+        _refine(land, theta, Wmin)
+    return vmin, Wmin, float(np.min(land.W_lo))
+
+
+# ------------------------------------------------------------------------------------------
+# theta-dependent: tail points, the interval and its bound
+
+_LAG_T, _LAG_W = np.polynomial.laguerre.laggauss(12)
+
+
+@dataclass
+class Interval:
+    """The chosen interval ``[a, b]`` and everything :func:`cut_bound` needs.
+
+    ``edges``: cells over ``[A, B]`` (the left tail points, the cells of ``[a0, b0]``, the
+    right tail points), ``lmU``/``lmL``: upper/lower bounds of the log weight per cell
+    (:math:`m`, or :math:`r^{d-1}m` radially); ``ia``/``ib``: the indices of ``a0``/``b0``
+    in ``edges``; ``tails``: per edge outside ``[a0, b0]`` (and at a0, b0), the log of the
+    weight's upper bound at the edge and the certified lower bound c of :math:`|W'|` beyond.
+    """
+
+    a: float
+    b: float
+    vmin: float
+    Wmin: float
+    theta: float
+    certified: bool
+    note: str
+    radial_dim: Optional[int]
+    edges: np.ndarray
+    lmU: np.ndarray
+    lmL: np.ndarray
+    ia: int
+    ib: int
+    tail_lm: np.ndarray
+    tail_c: np.ndarray
+    land: Optional[Landscape] = None
+    ka: int = 0
+    kb: int = 0
+    max_level: float = 0.0
+    estimate: dict = field(default_factory=dict)
+
+
+def _tail_points(land, side, Wmin, theta, level):
+    r"""Points from a0 (side -1) / b0 (side +1) outward in the monotone tail, at W-levels
+    spaced by :math:`\theta\max(1, \ell/10)` up to ``level`` (placed with float W, bounded by
+    point enclosures), with the lower bound c of :math:`|W'|` beyond each point."""
+    shells, margin, R_far = land.right if side > 0 else land.left
+    x0 = land.b0 if side > 0 else land.a0
+    pot = land.potential
+    span = max(land.b0 - land.a0, 1e-3 * max(1.0, abs(x0)), 1e-300)
+    need = Wmin + level * theta
+    # doubling search (float W) for the first point above the level, within R_far
+    k = np.arange(0, 1100)
+    with np.errstate(over="ignore", invalid="ignore"):
+        g = x0 + side * span * np.ldexp(1.0, k) / 64.0
+    g = g[np.isfinite(g) & (side * (g - R_far) <= 0)]
+    with np.errstate(all="ignore"):
+        wg = np.asarray(pot.W(g), dtype=float)
+    above = np.nonzero(~(wg < need))[0]             # nan counts as above (bounded below)
+    stop = int(above[0]) if len(above) else len(g) - 1
+    far = g[stop] if len(g) else x0
+    # levels to place points at, and a fine float grid to invert W on (W is monotone here)
+    x = x0 + (far - x0) * np.linspace(0.0, 1.0, 513) ** 2
+    with np.errstate(all="ignore"):
+        wx = np.maximum.accumulate(np.nan_to_num(np.asarray(pot.W(x), float), nan=np.inf))
+    lev0 = max((wx[0] - Wmin) / theta, 0.0)
+    levs, L = [], lev0
+    while L < level:
+        L += max(1.0, L / 20.0)
+        levs.append(min(L, level))
+    target_w = Wmin + np.array(levs) * theta
+    idx = np.searchsorted(wx, target_w)
+    pts = np.unique(np.concatenate([[x0], x[np.clip(idx, 0, len(x) - 1)], [far]]))
+    pts = pts[np.argsort(side * (pts - x0))]
+    lo, hi = land.W_point(pts)
+    # c at p: min of the margins of the shells reaching beyond p (a suffix minimum)
+    outer = side * (shells[:, 1] if side > 0 else shells[:, 0])
+    order = np.argsort(outer)
+    suffix = np.minimum.accumulate(margin[order][::-1])[::-1]
+    i = np.searchsorted(outer[order], side * pts, side="right")
+    c = np.where(i < len(suffix), suffix[np.minimum(i, len(suffix) - 1)], margin[order][-1])
+    return pts, lo, hi, c
+
+
+def select_interval(potential, theta, *, target, tail, radial_dim=None) -> Interval:
+    r"""The smallest interval (cell edges) whose a-priori truncation bound is below ``target``.
+
+    Starts from the hull of the cells that may hold points with
+    :math:`(W - W_{\min})/\theta \le` ``tail`` and moves each end outward until the bound of
+    the module docstring (:math:`\mathcal V, Z, D, K` estimated by the midpoint rule on the
+    cells) is met.  ``radial_dim``: the l = 1 channel on :math:`r \ge 0`.
+    """
+    key = (_key(potential), float(theta), float(target), float(tail), radial_dim)
+    hit = _CACHE.get(("interval",) + key)
+    if hit is not None:
+        return hit
+    land = landscape(potential)
+    vmin, Wmin, Wmin_lo = _minimum(land, theta)
+    pot = land.potential
+    if Wmin - Wmin_lo > 50 * theta:
+        raise EffcoefError(f"{pot.name}: the global minimum of W could not be located to "
+                           f"within theta (bounds {Wmin_lo:.6g} .. {Wmin:.6g})")
+    level = LEVEL_RELEVANT + 60.0
+    parts_e, parts_lo, parts_hi, tl, tc = [], [], [], [], []
+    if not land.half_line:
+        pL, loL, hiL, cL = _tail_points(land, -1, Wmin, theta, level)
+        # cells between consecutive tail points (inner -> outer): W in [W(inner), W(outer)]
+        parts_e.append(pL[::-1][:-1]); parts_lo.append(loL[:-1][::-1])    # noqa: E702
+        parts_hi.append(hiL[1:][::-1])
+        tl.append(loL[::-1][:-1]); tc.append(cL[::-1][:-1])                # noqa: E702
+    ia = sum(len(p) for p in parts_e)
+    e_mid = land.edges
+    parts_e.append(e_mid[:-1]); parts_lo.append(land.W_lo); parts_hi.append(land.W_hi)  # noqa
+    tl.append(np.full(len(e_mid) - 1, np.nan)); tc.append(np.full(len(e_mid) - 1, np.nan))  # noqa
+    ib = ia + len(e_mid) - 1
+    pR, loR, hiR, cR = _tail_points(land, +1, Wmin, theta, level)
+    parts_e.append(pR); parts_lo.append(loR[:-1]); parts_hi.append(hiR[1:])  # noqa: E702
+    tl.append(loR); tc.append(cR)                                           # noqa: E702
+    edges = np.concatenate(parts_e)
+    Wlo, Whi = np.concatenate(parts_lo), np.concatenate(parts_hi)
+    tail_W = np.concatenate(tl)
+    tail_c = np.concatenate(tc)
+    if not land.half_line:                  # a0 itself: its point bound and the left c
+        tail_W[ia], tail_c[ia] = loL[0], cL[0]
+    tail_lm = -(tail_W - Wmin) / theta
+    lmU, lmL = -(Wlo - Wmin) / theta, -(Whi - Wmin) / theta
+    if radial_dim is not None:
+        with np.errstate(divide="ignore"):
+            lmU = lmU + (radial_dim - 1) * np.log(edges[1:])
+            lmL = lmL + (radial_dim - 1) * np.log(edges[:-1])
+            tail_lm = tail_lm + (radial_dim - 1) * np.log(np.abs(edges))
+    mid = 0.5 * (edges[:-1] + edges[1:])
+    with np.errstate(all="ignore"):
+        wmid = np.asarray(pot.W(mid), dtype=float)
+    relevant = lmU >= -LEVEL_RELEVANT
+    if np.any(relevant & np.isnan(wmid)):
+        x = mid[np.nonzero(relevant & np.isnan(wmid))[0][0]]
+        raise EffcoefError(f"{pot.name}: W is not defined (nan) at v = {x:.6g}, where "
+                           "exp(-W/theta) would carry mass")
+    lm_mid = -(wmid - Wmin) / theta
+    if radial_dim is not None:
+        with np.errstate(divide="ignore"):
+            lm_mid = lm_mid + (radial_dim - 1) * np.log(mid)
+    lm_mid = np.where(np.isfinite(lm_mid), np.clip(lm_mid, lmL, lmU), lmL)
+    iv = Interval(a=0.0, b=0.0, vmin=vmin, Wmin=Wmin, theta=theta, certified=land.certified,
+                  note=land.note, radial_dim=radial_dim, edges=edges, lmU=lmU, lmL=lmL,
+                  ia=ia, ib=ib, tail_lm=tail_lm, tail_c=tail_c, land=land)
+    inside = np.nonzero(lmU >= -tail)[0]
+    ka, kb = int(inside[0]), int(inside[-1]) + 1
+    if radial_dim is not None:
+        # inner end: 0 unless W is above LEVEL_RELEVANT on [0, r] (a repulsive core)
+        high = lmU < -LEVEL_RELEVANT
+        ka = int(np.argmin(high)) if high[0] else 0
+    w = np.diff(edges)
+    for _ in range(30):
+        est = _estimates(iv, ka, kb, lm_mid, mid, w)
+        nka, nkb = _extend(iv, ka, kb, est, target)
+        if (nka, nkb) == (ka, kb):
+            break
+        ka, kb = nka, nkb
+    iv.ka, iv.kb = ka, kb
+    iv.a, iv.b = float(edges[ka]), float(edges[kb])
+    iv.max_level = float(np.max((Wlo[ka:kb] - Wmin) / theta))
+    iv.estimate = _estimates(iv, ka, kb, lm_mid, mid, w)
+    _CACHE[("interval",) + key] = iv
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return iv
+
+
+def _estimates(iv, ka, kb, lm_mid, mid, w):
+    """Midpoint-rule estimates of log Z, V, log K, log I = log(theta Z D) on cells [ka, kb)
+    (used to choose the interval only; the final bound uses the solver's values)."""
+    th = iv.theta
+    lw = np.log(w[ka:kb])
+    lm = lm_mid[ka:kb]
+    x = mid[ka:kb]
+    lz = lw + lm
+    logZ = float(logsumexp(lz))
+    if iv.radial_dim is not None:
+        V, data = 0.0, x
+    else:
+        with np.errstate(divide="ignore"):
+            lp = logsumexp(lz[x > 0] + np.log(x[x > 0])) if np.any(x > 0) else -np.inf
+            ln = logsumexp(lz[x < 0] + np.log(-x[x < 0])) if np.any(x < 0) else -np.inf
+        V = float(np.exp(lp - logZ) - np.exp(ln - logZ))
+        data = x - V
+    with np.errstate(divide="ignore"):
+        ld = np.log(np.abs(data) + 1e-300)
+    logK = float(logsumexp(lz + 2 * ld)) - logZ - math.log(th)
+    if iv.radial_dim is not None:
+        lF = np.logaddexp.accumulate((lz + ld)[::-1])[::-1]
+    else:
+        left = data <= 0
+        cl = np.logaddexp.accumulate(np.where(left, lz + ld, -np.inf))
+        cr = np.logaddexp.accumulate(np.where(~left, lz + ld, -np.inf)[::-1])[::-1]
+        lF = np.where(left, cl, cr)
+    logI = float(logsumexp(lw + 2 * lF - lm))
+    return {"logZ": logZ, "V": V, "logK": logK, "logI": logI}
+
+
+def _tail_closed_form(x0, lm0, c, V, th, q):
+    r"""Logs of the mass, first and second moments and O-term beyond the points ``x0``
+    (vectorised) of a monotone tail: :math:`\mathrm{weight}(u) \le e^{lm_0}e^{-c|u - x_0|/
+    \theta}` times :math:`|u|^q` (q = d - 1 radially), data distance :math:`\le |x_0 -
+    \mathcal V| + s`.  Gauss-Laguerre sums, exact for these polynomial integrands."""
+    x0, lm0, c = np.atleast_1d(x0), np.atleast_1d(lm0), np.atleast_1d(c)
+    with np.errstate(all="ignore"):
+        sc = np.where(c > 0, th / c, np.inf)
+    base = np.abs(x0 - V)[:, None] if q == 0 else np.abs(x0)[:, None]
+    s = sc[:, None] * _LAG_T[None, :]
+    wts = sc[:, None] * _LAG_W[None, :]
+
+    def lag(f):
+        return np.sum(wts * f, axis=1)
+
+    Z = lag((base + s) ** q)
+    A = lag((base + s) ** (q + 1))
+    B = lag((base + s) ** (q + 2))
+    # moment beyond u = x0 + s: <= weight(u) * int e^{-t/sc} (dist(u) + t)^(q+1) dt
+    y = base[:, :, None] + s[:, :, None] + s[:, None, :]
+    T1 = np.sum(wts[:, None, :] * y ** (q + 1), axis=2)
+    O = lag(T1 ** 2) / np.maximum(base[:, 0], 1e-300) ** q
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = [np.where(np.isfinite(sc), lm0 + np.log(np.maximum(X, 1e-300)), np.inf)
+               for X in (Z, A, B, O)]
+    return out
+
+
+def _side_terms(iv, ka, kb, V, side, only=False):
+    """Logs of (Z, A, B, O) outside every candidate cut on one side (vectorised); with
+    ``only`` just for the current cut (ka on the left, kb on the right).
+
+    A candidate in a tail uses the closed form from the candidate itself; a candidate
+    inside [a0, b0] uses the closed form from a0 (b0) plus the cells in between."""
+    th = iv.theta
+    e = iv.edges
+    lw = np.log(np.diff(e))
+    q = 0 if iv.radial_dim is None else iv.radial_dim - 1
+    dmax = np.maximum(np.abs(e[:-1] - V), np.abs(e[1:] - V))
+    with np.errstate(divide="ignore"):
+        ld = np.log(dmax)
+    lZc = lw + iv.lmU
+    lAc, lBc = lZc + ld, lZc + 2 * ld
+    if side < 0:
+        k = np.arange(ka if only else 0, ka + 1)
+        out = [np.full(len(k), -np.inf) for _ in range(4)]
+        if iv.radial_dim is not None and iv.ia == 0:
+            tailk = np.zeros(0, int)
+            base = [np.array(-np.inf)] * 4
+        else:
+            tailk = k[k <= iv.ia]
+            cf = _tail_closed_form(e[tailk], iv.tail_lm[tailk], iv.tail_c[tailk], V, th, q)
+            for o, c in zip(out, cf):
+                o[:len(tailk)] = c
+            base = [c[-1] for c in cf] if iv.ia in tailk else \
+                [x[0] for x in _tail_closed_form(e[iv.ia], iv.tail_lm[iv.ia],
+                                                 iv.tail_c[iv.ia], V, th, q)]
+        midk = k[k > iv.ia]
+        if len(midk):
+            j = np.arange(iv.ia, midk[-1])
+            cZ = np.logaddexp(base[0], np.logaddexp.accumulate(lZc[j]))
+            cA = np.logaddexp(base[1], np.logaddexp.accumulate(lAc[j]))
+            cB = np.logaddexp(base[2], np.logaddexp.accumulate(lBc[j]))
+            cO = np.logaddexp(base[3], np.logaddexp.accumulate(lw[j] + 2 * cA - iv.lmL[j]))
+            sl = midk - iv.ia - 1
+            for o, c in zip(out, (cZ, cA, cB, cO)):
+                o[len(k) - len(midk):] = c[sl]
+        return k, out
+    n = len(e) - 1
+    k = np.arange(kb, kb + 1 if only else n + 1)
+    out = [np.full(len(k), -np.inf) for _ in range(4)]
+    tailk = k[k >= iv.ib]
+    cf = _tail_closed_form(e[tailk], iv.tail_lm[tailk], iv.tail_c[tailk], V, th, q)
+    for o, c in zip(out, cf):
+        o[len(k) - len(tailk):] = c
+    base = [x[0] for x in _tail_closed_form(e[iv.ib], iv.tail_lm[iv.ib], iv.tail_c[iv.ib],
+                                            V, th, q)]
+    midk = k[k < iv.ib]
+    if len(midk):
+        j = np.arange(midk[0], iv.ib)[::-1]           # from b0 inward
+        cZ = np.logaddexp(base[0], np.logaddexp.accumulate(lZc[j]))
+        cA = np.logaddexp(base[1], np.logaddexp.accumulate(lAc[j]))
+        cB = np.logaddexp(base[2], np.logaddexp.accumulate(lBc[j]))
+        cO = np.logaddexp(base[3], np.logaddexp.accumulate(lw[j] + 2 * cA - iv.lmL[j]))
+        sl = iv.ib - 1 - midk
+        for o, c in zip(out, (cZ, cA, cB, cO)):
+            o[:len(midk)] = c[sl]
+    return k, out
+
+
+def _terms(iv, lZ, lA, lB, lO, logS, est):
+    """Logs of the relative error terms of one side (module docstring)."""
+    logZ, logI, logK = est["logZ"], est["logI"], est["logK"]
+    lth = math.log(iv.theta)
+    t = [lZ - logZ, lB - (logK + lth + logZ), lO - logI,
+         lA - logZ - 0.5 * (logK + lth)]                   # V, relative to its spread
+    if iv.radial_dim is None:
+        ldS = math.log(8.0) + 2 * lA + logS - logI         # delta^2 S / I, delta <= 2(A_L+A_R)
+        t += [math.log(2.0) + 0.5 * ldS, ldS]
+    else:      # 2 g(R) A_R / J with g ~ J / (Z r), r ~ sqrt(d theta K): 2 A / (Z r)
+        lr = 0.5 * (math.log(iv.radial_dim) + lth + logK)
+        t += [math.log(4.0) + lA - logZ - lr]
+    return np.max(np.array(t), axis=0)
+
+
+def _extend(iv, ka, kb, est, target):
+    """Move each end outward to the nearest cut whose per-side terms are <= target / 2."""
+    logS = float(logsumexp(np.log(np.diff(iv.edges))[ka:kb] - iv.lmL[ka:kb]))
+    lt = math.log(target / 2)
+    kL, tL = _side_terms(iv, ka, kb, est["V"], -1)
+    okL = _terms(iv, *tL, logS, est) <= lt
+    kR, tR = _side_terms(iv, ka, kb, est["V"], +1)
+    okR = _terms(iv, *tR, logS, est) <= lt
+    nka = int(kL[okL][-1]) if np.any(okL) else 0
+    nkb = int(kR[okR][0]) if np.any(okR) else len(iv.edges) - 1
+    if iv.radial_dim is not None and ka == 0:
+        nka = 0
+    return min(nka, ka), max(nkb, kb)
+
+
+def cut_bound(iv: Interval, *, V, logZ, D, K, g_end=None) -> dict:
+    r"""The truncation bound on the chosen interval with the solver's values.
+
+    ``V``, ``logZ`` (log of :math:`\int_a^b m` over the whole interval, or of
+    :math:`\int r^{d-1}m` radially, with the interval's :math:`W_{\min}`), ``D``, ``K`` of the
+    truncated problem; ``g_end``: the radial corrector at the outer end.  Returns the
+    relative bounds ``{"D", "K", "V"}`` (V relative to :math:`\max(|\mathcal V|,
+    \sqrt{\theta K})`).
+    """
+    th = iv.theta
+    lth = math.log(th)
+    rad = iv.radial_dim is not None
+    logK = math.log(max(K, _TINY))
+    logI = math.log(max(D, _TINY)) + lth + logZ + (math.log(iv.radial_dim) if rad else 0.0)
+    kL, (ZL, AL, BL, OL) = _side_terms(iv, iv.ka, iv.kb, V, -1, only=True)
+    kR, (ZR, AR, BR, OR) = _side_terms(iv, iv.ka, iv.kb, V, +1, only=True)
+    lZo = np.logaddexp(ZL[-1], ZR[0])
+    lAo = np.logaddexp(AL[-1], AR[0])
+    lBo = np.logaddexp(BL[-1], BR[0])
+    lOo = np.logaddexp(OL[-1], OR[0])
+
+    def ex(x):
+        return math.exp(min(float(x), 50.0))
+
+    eZ = ex(lZo - logZ)
+    eK = ex(np.logaddexp(lBo, 2 * lAo - logZ) - (logK + lth + logZ)) + eZ
+    eV = ex(lAo - logZ - max(0.5 * (logK + lth), math.log(abs(V) + _TINY)))
+    if not rad:
+        logS = float(logsumexp(np.log(np.diff(iv.edges))[iv.ka:iv.kb] - iv.lmL[iv.ka:iv.kb]))
+        ldelta = np.logaddexp(np.minimum(AL[-1], AR[0]), lAo)
+        r = ex(2 * ldelta + logS - logI)
+        eD = eZ + 2 * math.sqrt(r) + r + ex(lOo - logI)
+    else:
+        # J = d Z D = max of the l = 1 energy; restriction / extension of the optimum:
+        # J - J_t <= 2 g(R) A_R + (2/theta) O_R,  J_t - J <= theta (d-1) g(R)^2 Z_R / R^2
+        d = iv.radial_dim
+        g = 2.0 * (abs(g_end) if g_end is not None and math.isfinite(g_end) else 1.0)
+        logJ = math.log(d) + logZ + math.log(max(D, _TINY))
+        R = max(iv.b, _TINY)
+        eD = eZ + 2 * g * ex(AR[0] - logJ) + 2 * ex(OR[0] - lth - logJ) \
+            + th * (d - 1) * g * g * ex(ZR[0] - logJ) / (R * R)
+    return {"D": float(eD), "K": float(eK), "V": float(eV)}
+
+
+def with_ends(iv: Interval, a: float, b: float) -> Interval:
+    """A copy of ``iv`` cut at the given ends (a user's domain): the cells containing a and b
+    are split there (same bounds on both parts), tails get point bounds at the new edges."""
+    import copy
+    out = copy.copy(iv)
+    for x, is_left in ((a, True), (b, False)):
+        e = out.edges
+        if x <= e[0] or x >= e[-1]:
+            raise EffcoefError(f"domain end {x:.6g} lies outside the analysed range "
+                               f"[{e[0]:.6g}, {e[-1]:.6g}] (W exceeds Wmin + "
+                               f"{LEVEL_RELEVANT + 60:.0f} theta there); use a smaller domain")
+        j = int(np.searchsorted(e, x, side="right") - 1)
+        if e[j] == x:
+            k = j
+        else:
+            k = j + 1
+            lo, _ = iv.land.W_point(np.array([x]))
+            lm = -(lo[0] - iv.Wmin) / iv.theta
+            if iv.radial_dim is not None:
+                lm += (iv.radial_dim - 1) * math.log(abs(x)) if x != 0 else -np.inf
+            inner_c = out.tail_c[j + 1] if is_left else out.tail_c[j]
+            out.edges = np.insert(e, k, x)
+            out.lmU = np.insert(out.lmU, j, out.lmU[j])
+            out.lmL = np.insert(out.lmL, j, out.lmL[j])
+            in_tail = j < out.ia or j >= out.ib
+            out.tail_lm = np.insert(out.tail_lm, k, lm if in_tail else np.nan)
+            out.tail_c = np.insert(out.tail_c, k, inner_c if in_tail else np.nan)
+            if j < out.ia:
+                out.ia += 1
+            if j < out.ib:
+                out.ib += 1
+        if is_left:
+            out.ka = k
+        else:
+            out.kb = k
+    out.a, out.b = float(a), float(b)
+    return out
+
+
