@@ -837,7 +837,8 @@ def sublevel_cover_nd(pot, lower, upper, level, *, min_width=None, max_boxes=MAX
     Boxes are discarded when :math:`W > \text{level}` is proved, accepted
     when :math:`W \le \text{level}` is proved, and otherwise bisected along
     their widest axis until every axis is at most ``min_width`` (scalar or
-    per axis; default ``1e-6 * (upper - lower)``).  Degenerate axes
+    per axis; default ``1e-3 * (upper - lower)`` in 2D, ``1e-2 * (upper -
+    lower)`` in 3D, so that a boundary of the set needs ~1e4 boxes).  Degenerate axes
     (``lower[k] == upper[k]``, e.g. a face of a box) are never split.
     """
     pot = _as_nd(pot)
@@ -847,7 +848,7 @@ def sublevel_cover_nd(pot, lower, upper, level, *, min_width=None, max_boxes=MAX
     if math.isnan(level):
         raise ValueError("sublevel_cover_nd: level is nan")
     if min_width is None:
-        min_w = 1e-6 * (upper - lower)
+        min_w = {2: 1e-3, 3: 1e-2}[d] * (upper - lower)
     else:
         min_w = np.broadcast_to(np.asarray(min_width, dtype=np.float64), (d,)).copy()
     scale = np.maximum(upper - lower, 1e-300)
@@ -927,9 +928,7 @@ def box_boundary_above(pot, lower, upper, level, *, min_width=None, max_boxes=MA
                 fhi[k] = lower[k]
             else:
                 flo[k] = upper[k]
-            mw = None if min_width is None else min_width
-            if mw is None:
-                mw = 1e-6 * (upper - lower)
+            mw = {2: 1e-3, 3: 1e-2}[d] * (upper - lower) if min_width is None else min_width
             c = sublevel_cover_nd(pot, flo, fhi, level, min_width=mw, max_boxes=budget,
                                   strict=strict)
             exhausted |= c.exhausted
