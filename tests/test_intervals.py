@@ -98,6 +98,40 @@ def test_enclosure_is_sound(text, box):
     _check_sound(d, lo, width, fracs, truth=False)
 
 
+def _check_centered(text, lo, width, fracs):
+    """enclose_W / enclose_dW (mean-value forms) contain the 50-digit values of W and W'."""
+    from potentials.intervals import enclose_dW
+    p = from_expression(text)
+    hi = lo + width
+    pts = np.clip(np.array([lo, hi] + [lo + f * width for f in fracs]), lo, hi)
+    for enc, node in ((enclose_W, p.tree), (enclose_dW, p.dtree)):
+        L, H, _ = enc(p, np.array([lo]), np.array([hi]))
+        assert not (np.isnan(L[0]) or np.isnan(H[0]))
+        for x in pts:
+            if not _intermediates_moderate(node, x):
+                continue
+            with mp.workdps(50):
+                t = node.eval_mp({"v": mp.mpf(float(x))})
+            if isinstance(t, mp.mpf) and mp.isfinite(t):
+                assert L[0] <= t <= H[0], f"{text}: exact value {t} at {x!r} outside [{L[0]!r}, {H[0]!r}]"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(EXPRS, BOXES)
+def test_centered_forms_are_sound(text, box):
+    lo, width, fracs = box
+    if _depth(parse(text)) > 6:
+        return
+    _check_centered(text, lo, width, fracs)
+
+
+@pytest.mark.slow
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(EXPRS, BOXES)
+def test_centered_forms_are_sound_campaign(text, box):
+    _check_centered(text, *box)
+
+
 @pytest.mark.slow
 @settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(EXPRS, BOXES)
