@@ -16,9 +16,15 @@ Velocity dimension 2 and 3 (:mod:`potentials.nd`): :class:`RadialPotential`
 :func:`ornstein_uhlenbeck_nd`) and :class:`PotentialND`
 (:func:`from_expression_nd`, :func:`separable`, :func:`rotated`,
 :func:`tilted`), with :meth:`PotentialND.mass_box`.
+
+Certified bounds: :mod:`potentials.intervals` (rigorous interval enclosures of
+the expression trees ``tree``/``dtree``/``d2tree``/``grad_trees``) and
+:mod:`potentials.bnb` (certified minimum, sublevel covers, monotone tails,
+with bounded work; :class:`BudgetExceededError`).
 """
 
 from .errors import ExpressionError, NonConfiningError, PotentialError
+from .bnb import BudgetExceededError
 from .core import MassInterval, Potential
 from .expression import from_expression
 from .library import (case_a, case_b, case_c, double_well, fitzhugh_nagumo,
@@ -28,7 +34,7 @@ from .nd import (MassBox, PotentialND, RadialPotential, from_expression_nd,
                  swarming, tilted)
 
 __all__ = [
-    "PotentialError", "ExpressionError", "NonConfiningError",
+    "PotentialError", "ExpressionError", "NonConfiningError", "BudgetExceededError",
     "Potential", "MassInterval", "from_expression",
     "case_a", "case_b", "case_c", "paper_family", "ornstein_uhlenbeck",
     "power_law", "fitzhugh_nagumo", "double_well",

@@ -89,6 +89,20 @@ def _splittable(lo, hi):
     return (mid > lo) & (mid < hi)
 
 
+def _split(lo, hi, max_cells):
+    """Split each cell into k equal parts: k = 16 while there are few cells (fewer
+    iterations of the vectorised loop), else 2.  Returns the new (lo, hi)."""
+    n = lo.size
+    k = 16 if 16 * n <= min(4096, max_cells) else 2
+    t = np.linspace(0.0, 1.0, k + 1)
+    edges = lo[:, None] + (hi - lo)[:, None] * t[None, :]
+    edges[:, 0], edges[:, -1] = lo, hi
+    edges = np.maximum.accumulate(edges, axis=1)     # monotone even with rounding
+    nlo, nhi = edges[:, :-1].ravel(), edges[:, 1:].ravel()
+    keep = nhi > nlo
+    return nlo[keep], nhi[keep]
+
+
 def _W_point(pot, x):
     """Certified enclosure (natural form, contains the float value) of W at points x."""
     x = np.asarray(x, dtype=np.float64)
@@ -122,7 +136,10 @@ class MinimumResult(NamedTuple):
     lo, hi : float
         Certified bracket :math:`lo \le \min_{[a,b]} W \le hi`.
     x : float
-        A point of :math:`[a, b]` with :math:`W(x) \le hi` (exactly and in float64).
+        The best point found: the certified enclosure of :math:`W(x)` has its
+        upper end at ``hi`` unless ``hi`` came from the upper bound of W over
+        a whole cell (then :math:`W(x) \le hi` still holds for the cell's
+        midpoint ``x`` in exact arithmetic); ``Wx`` is ``W(x)`` in float64.
     Wx : float
         ``W(x)`` evaluated in float64.
     converged : bool
@@ -195,24 +212,23 @@ def certified_minimum(pot, a, b, *, atol=1e-9, rtol=1e-12, max_cells=MAX_CELLS,
     """
     pot = _as_1d(pot)
     a, b = _check_interval(a, b, "certified_minimum")
-    xs = np.linspace(a, b, int(n_samples))
+    xs = _sample_points(a, b, int(n_samples))
     w = pot.W(xs)
     w = np.where(np.isnan(w), _INF, w)
     i = int(np.argmin(w))
-    x = xs[i]
+    x = float(xs[i])
     if math.isfinite(w[i]):
-        x = _local_min_1d(pot, a, b, x, 2 * (b - a) / (len(xs) - 1))
+        h = max(np.max(np.diff(xs[max(i - 1, 0):i + 2])), 1e-300)
+        x = _local_min_1d(pot, a, b, x, h)
     _, U, _ = _W_point(pot, np.array([x]))
-    U = float(U[0])
-    if not math.isfinite(U):
-        U = _INF
+    U = float(U[0]) if math.isfinite(U[0]) else _INF      # certified W(x) <= U
+    Uc = _INF                                              # min over cells of W_hi
     lo = np.linspace(a, b, 65)
     cells_lo, cells_hi = lo[:-1].copy(), lo[1:].copy()
     cells_hi[-1] = b
     parked_L, parked_ok = [], []
     n_eval = 0
     exhausted = False
-    L_final = _INF
     while cells_lo.size:
         L, H, _, ok = enclose_W(pot, cells_lo, cells_hi, domain=True)
         n_eval += cells_lo.size
@@ -221,10 +237,15 @@ def certified_minimum(pot, a, b, *, atol=1e-9, rtol=1e-12, max_cells=MAX_CELLS,
         j = int(np.argmin(Hm))
         if Hm[j] < U:
             U, x = float(Hm[j]), float(mid[j])
-        tol = atol + rtol * abs(U) if math.isfinite(U) else 0.0
-        keep = L <= U
+        if np.any(ok):
+            # min W <= W_hi of any cell on which W is defined (needed when the points
+            # sampled so far overflow, e.g. v**4 on [-1e100, 1e100])
+            Uc = min(Uc, float(np.min(H[ok])))
+        Ub = min(U, Uc)
+        tol = atol + rtol * abs(Ub) if math.isfinite(Ub) else 0.0
+        keep = L <= Ub
         cells_lo, cells_hi, L, ok = cells_lo[keep], cells_hi[keep], L[keep], ok[keep]
-        split = (L < U - tol) & _splittable(cells_lo, cells_hi)
+        split = (L < Ub - tol) & _splittable(cells_lo, cells_hi)
         park = ~split
         parked_L.append(L[park])
         parked_ok.append(ok[park])
@@ -235,21 +256,29 @@ def certified_minimum(pot, a, b, *, atol=1e-9, rtol=1e-12, max_cells=MAX_CELLS,
             parked_ok.append(np.zeros(cells_lo.size, bool))
             _budget(strict, "certified_minimum", 2 * cells_lo.size, max_cells)
             break
-        m = 0.5 * cells_lo + 0.5 * cells_hi
-        cells_lo, cells_hi = np.concatenate([cells_lo, m]), np.concatenate([m, cells_hi])
-    allL = np.concatenate(parked_L) if parked_L else np.array([])
-    allok = np.concatenate(parked_ok) if parked_ok else np.array([], bool)
-    sel = allL <= U
-    L_final = float(np.min(allL[sel])) if np.any(sel) else U
+        cells_lo, cells_hi = _split(cells_lo, cells_hi, max_cells)
     # polish the point (float64 local minimiser), keep it if its certified value is lower
-    x2 = _local_min_1d(pot, a, b, x, 1e-3 * (b - a))
+    x2 = _local_min_1d(pot, a, b, x, max(1e-3 * (b - a), 1e-300))
     _, U2, _ = _W_point(pot, np.array([x2]))
     if U2[0] < U:
         U, x = float(U2[0]), x2
-    L_final = min(L_final, U)
-    tol = atol + rtol * abs(U) if math.isfinite(U) else 0.0
-    return MinimumResult(L_final, U, float(x), float(pot.W(x)), bool(U - L_final <= tol),
+    Ub = min(U, Uc)
+    allL = np.concatenate(parked_L) if parked_L else np.array([])
+    allok = np.concatenate(parked_ok) if parked_ok else np.array([], bool)
+    sel = allL <= Ub
+    L_final = min(float(np.min(allL[sel])) if np.any(sel) else Ub, Ub)
+    tol = atol + rtol * abs(Ub) if math.isfinite(Ub) else 0.0
+    return MinimumResult(L_final, Ub, float(x), float(pot.W(x)), bool(Ub - L_final <= tol),
                          exhausted, bool(np.all(allok[sel])) if np.any(sel) else True, n_eval)
+
+
+def _sample_points(a, b, n):
+    """n uniform points of [a, b] plus 0 and +-10^k (k = -3..307) when inside."""
+    xs = np.linspace(a, b, n)
+    k = np.logspace(-3, 307, 311)
+    extra = np.concatenate([[0.0], k, -k])
+    extra = extra[(extra >= a) & (extra <= b)]
+    return np.unique(np.concatenate([xs, extra]))
 
 
 # ----------------------------------------------------------------------
@@ -367,8 +396,7 @@ def sublevel_cover(pot, a, b, level, *, min_width=None, max_cells=MAX_CELLS, n_i
             out_cert.append(np.zeros(clo.size, bool))
             out_ok.append(enclose_W(pot, clo, chi, domain=True)[3])
             break
-        m = 0.5 * clo + 0.5 * chi
-        clo, chi = np.concatenate([clo, m]), np.concatenate([m, chi])
+        clo, chi = _split(clo, chi, max_cells)
     lo = np.concatenate(out_lo)
     hi = np.concatenate(out_hi)
     cert = np.concatenate(out_cert)
@@ -837,7 +865,8 @@ def sublevel_cover_nd(pot, lower, upper, level, *, min_width=None, max_boxes=MAX
     Boxes are discarded when :math:`W > \text{level}` is proved, accepted
     when :math:`W \le \text{level}` is proved, and otherwise bisected along
     their widest axis until every axis is at most ``min_width`` (scalar or
-    per axis; default ``1e-6 * (upper - lower)``).  Degenerate axes
+    per axis; default ``1e-3 * (upper - lower)`` in 2D, ``1e-2 * (upper -
+    lower)`` in 3D, so that a boundary of the set needs ~1e4 boxes).  Degenerate axes
     (``lower[k] == upper[k]``, e.g. a face of a box) are never split.
     """
     pot = _as_nd(pot)
@@ -847,7 +876,7 @@ def sublevel_cover_nd(pot, lower, upper, level, *, min_width=None, max_boxes=MAX
     if math.isnan(level):
         raise ValueError("sublevel_cover_nd: level is nan")
     if min_width is None:
-        min_w = 1e-6 * (upper - lower)
+        min_w = {2: 1e-3, 3: 1e-2}[d] * (upper - lower)
     else:
         min_w = np.broadcast_to(np.asarray(min_width, dtype=np.float64), (d,)).copy()
     scale = np.maximum(upper - lower, 1e-300)
@@ -927,9 +956,7 @@ def box_boundary_above(pot, lower, upper, level, *, min_width=None, max_boxes=MA
                 fhi[k] = lower[k]
             else:
                 flo[k] = upper[k]
-            mw = None if min_width is None else min_width
-            if mw is None:
-                mw = 1e-6 * (upper - lower)
+            mw = {2: 1e-3, 3: 1e-2}[d] * (upper - lower) if min_width is None else min_width
             c = sublevel_cover_nd(pot, flo, fhi, level, min_width=mw, max_boxes=budget,
                                   strict=strict)
             exhausted |= c.exhausted

@@ -282,6 +282,13 @@ class Node:
             vals[n] = n._np(vals, env)
         return vals[self]
 
+    def eval_np_all(self, env: dict) -> dict:
+        """Evaluate every distinct node with numpy: a dict node -> value."""
+        vals = {}
+        for n in self.nodes():
+            vals[n] = n._np(vals, env)
+        return vals
+
     def eval_mp(self, env: dict):
         """Evaluate with mpmath at the current precision."""
         vals = {}

@@ -294,9 +294,11 @@ def _gen_pow(alo, ahi, blo, bhi, const_expo):
     l = np.maximum(_down(np.min(p, axis=0), k), 0.0)
     h = _up(np.max(p, axis=0), k)
     # a negative base: NaN for a non-integer constant exponent (the part u >= 0
-    # is enclosed above); with a variable exponent the float evaluation is finite
-    # at integer exponents, so nothing is known
-    unknown = nan | (ahi < 0) | (neg_base if not const_expo else False)
+    # is enclosed above); with a variable exponent, or a constant one whose exact
+    # value may be an integer although its float is not (e.g. (0.1 + 0.2)*10), the
+    # value is finite at integer exponents, so nothing is known
+    int_in = np.floor(bhi) >= blo
+    unknown = nan | (ahi < 0) | (neg_base & (int_in if const_expo else True))
     return (np.where(unknown, -_INF, l), np.where(unknown, _INF, h), ~neg_base)
 
 
@@ -412,6 +414,11 @@ def _eval_node(n, vals, env):
         c = _const_exponent(n.b)
         if c is not None and math.isfinite(c) and float(c).is_integer():
             lo, hi, pok = _int_pow(alo, ahi, c)
+            if not np.all(blo == bhi):
+                # the float of the exponent is an integer, its exact value may not be
+                # (e.g. 1 + 1e-17): also enclose the exact real power
+                glo, ghi, gok = _gen_pow(alo, ahi, blo, bhi, True)
+                lo, hi, pok = np.minimum(lo, glo), np.maximum(hi, ghi), pok & gok
         else:
             lo, hi, pok = _gen_pow(alo, ahi, blo, bhi, c is not None)
             # 0**w with w <= 0 is not a real number
@@ -496,19 +503,29 @@ def enclose_centered(f, grads, names, lo, hi, *, domain=False):
         does not see).  The mean-value form
         :math:`f(c) + \sum_i \partial_i f(X)\,(X_i - c_i)` (:math:`c` the
         centre) is used where ``f`` and all derivatives are certainly
-        defined on the box and the derivative bounds are finite.
+        defined on the box, the derivative bounds are finite and ``f`` is
+        continuous (no ``sign`` node whose argument may vanish on the box:
+        ``sign`` is the a.e. derivative of ``abs``, so W' of ``abs(v)**3``
+        jumps nowhere but W' of ``abs(v)`` jumps at 0).
     """
     lo = np.asarray(lo, dtype=np.float64)
     hi = np.asarray(hi, dtype=np.float64)
     env = {x: (lo[i], hi[i]) for i, x in enumerate(names)}
-    res = enclose_many([f, *grads], env, domain=True)
+    # f must be continuous on the box: sign(u) (the a.e. derivative of abs) jumps where
+    # u = 0, so boxes where the argument of a sign node may vanish are excluded
+    jumps = [n.arg for n in f.nodes() if isinstance(n, Func) and n.name == "sign"]
+    res = enclose_many([f, *grads, *jumps], env, domain=True)
+    jump = np.zeros(np.shape(res[0][0]), bool)
+    for jl, jh, _, _ in res[len(grads) + 1:]:
+        jump |= (jl <= 0) & (jh >= 0)
+    res = res[:len(grads) + 1]
     L0, H0, ok, dom = res[0]
     with np.errstate(all="ignore"):
         c = 0.5 * lo + 0.5 * hi
         c = np.where(np.isfinite(c), np.minimum(np.maximum(c, lo), hi), lo)
     Lc, Hc, _ = enclose(f, {x: (c[i], c[i]) for i, x in enumerate(names)})
     tl, th = Lc, Hc
-    good = dom.copy()
+    good = dom & ~jump
     with np.errstate(all="ignore"):
         for i, (gl, gh, _, gdom) in enumerate(res[1:]):
             dl = _add_lo(lo[i], -c[i])

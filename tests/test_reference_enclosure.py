@@ -124,3 +124,49 @@ def test_reference_enclosure_exact_cases():
     assert float(e[4].a) == -math.inf
     big = R.enclose([parse("v**4/4 - v**2/2")], x, mpmath.mpf(2) ** 600, mpmath.mpf(2) ** 601)[0]
     assert big.a > mpmath.mpf(2) ** 2390          # far beyond the double range, exact
+
+
+# ----------------------------------------------------------------------------
+# random expressions: the two implementations against each other and the 50-digit truth
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from potentials.expression import parse, simplify  # noqa: E402
+from potentials.intervals import enclose  # noqa: E402
+
+_LEAF = st.one_of(st.just("v"), st.sampled_from(["1", "2", "0.5", "0.1", "pi", "3", "1e-3"]))
+
+
+def _ext(ch):
+    return st.one_of(
+        st.tuples(ch, st.sampled_from(["+", "-", "*", "/"]), ch).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(ch, st.sampled_from(["2", "3", "-1", "0.5"])).map(lambda t: f"({t[0]})**{t[1]}"),
+        st.tuples(st.sampled_from(["abs", "exp", "log", "sqrt", "sin", "cos", "tanh", "cosh"]),
+                  ch).map(lambda t: f"{t[0]}({t[1]})"),
+    )
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.recursive(_LEAF, _ext, max_leaves=8), st.floats(-4, 4),
+       st.sampled_from([0.0, 1e-6, 0.01, 0.5, 2.0]))
+def test_random_expressions_both_enclosures(text, a, width):
+    b = a + width
+    for node in (parse(text), simplify(parse(text)).diff("v")):
+        ref = R.enclose([node], "v", a, b)[0]
+        lo, hi, _ = enclose(node, {"v": (np.array([a]), np.array([b]))})
+        rl, rh = mpmath.mpf(ref.a), mpmath.mpf(ref.b)
+        for x in np.linspace(a, b, 5):
+            with np.errstate(all="ignore"):
+                vals = node.eval_np_all({"v": np.float64(x)})
+            if not all(np.isfinite(v) and abs(v) < 1e100 for v in map(float, vals.values())):
+                continue
+            with mpmath.workdps(50):
+                t = node.eval_mp({"v": mpmath.mpf(float(x))})
+            if isinstance(t, mpmath.mpf) and mpmath.isfinite(t):
+                assert rl <= t <= rh, (text, x, t, ref)
+                assert lo[0] <= t <= hi[0], (text, x, t, lo, hi)
+        # both contain the exact values at the samples, so when some sample is finite they
+        # intersect (checked implicitly); they must never be NaN
+        assert not (mpmath.isnan(rl) or mpmath.isnan(rh))

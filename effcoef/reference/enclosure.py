@@ -305,6 +305,12 @@ def _centered(f, df, x, a, b, nat):
     lo, hi = _ends(X)
     if not (mpmath.isfinite(lo) and mpmath.isfinite(hi)):
         return nat
+    # the mean-value form needs f continuous: sign(u) jumps where u = 0
+    for n in _postorder([f]):
+        if type(n).__name__ == "Func" and n.name == "sign":
+            slo, shi = _ends(enclose([n.arg], x, lo, hi)[0])
+            if slo <= 0 <= shi:
+                return nat
     c = (lo + hi) / 2
     fc = enclose([f], x, c, c)[0]
     d = enclose([df], x, lo, hi)[0]
