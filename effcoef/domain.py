@@ -65,7 +65,7 @@ import numpy as np
 from .errors import EffcoefError
 
 __all__ = ["Landscape", "Interval", "landscape", "select_interval", "cut_bound",
-           "with_ends", "LEVEL_RELEVANT"]
+           "with_ends", "scaled", "rounding_floor", "LEVEL_RELEVANT"]
 
 #: cells whose level (W_lo - Wmin)/theta exceeds this are not refined (mass < e^-800)
 LEVEL_RELEVANT = 800.0
@@ -88,6 +88,7 @@ def logsumexp(x, axis=None):
     return out.item() if axis is None else np.squeeze(out, axis=axis)
 _CACHE_SIZE = 64
 _TINY = 1e-300
+_EPS = np.finfo(float).eps
 
 
 # ------------------------------------------------------------------------------------------
@@ -304,9 +305,11 @@ def _refine(land, theta, Wmin):
     theta: a relative accuracy of 5 % high up, where only barriers and the decay matter),
     into as many equal parts as the gap asks for (at most 64), until none is left."""
     edges, lo, hi = land.edges, land.W_lo, land.W_hi
-    for _ in range(60):
+    for _ in range(200):
         lev = (lo - Wmin) / theta
-        tol = theta * np.maximum(1.0, lev / 20.0)
+        # nothing below the rounding of W itself (16 ulp of its magnitude) can be resolved
+        tol = np.maximum(theta * np.maximum(1.0, lev / 20.0),
+                         16 * _EPS * np.maximum(np.abs(lo), np.abs(hi)))
         small = np.diff(edges) <= 4e-16 * np.maximum(np.abs(edges[:-1]), np.abs(edges[1:])) \
             + 1e-300
         bad = (hi - lo > tol) & ~small
@@ -371,6 +374,13 @@ def _minimum(land, theta):
         if not math.isfinite(wm[j]):
             raise EffcoefError(f"{pot.name}: W is not finite on [{e[0]:.6g}, {e[-1]:.6g}]")
         vmin, W_new = _newton_min(pot, float(mid[j]), float(e[j]), float(e[j + 1]))
+        if theta < 64 * _EPS * abs(W_new):
+            raise EffcoefError(
+                f"{pot.name}: theta = {theta:g} is below the double-precision resolution of W "
+                f"near its minimum (|W| = {abs(W_new):.3g}, rounding ~{_EPS * abs(W_new):.1g}): "
+                "exp(-W/theta) cannot be evaluated there; D ~ e^(barrier/theta) would overflow "
+                "anyway for a multi-well W (effcoef.reference.quadrature.quadrature_coefficients "
+                "returns log_D)")
         if Wmin is not None and W_new >= Wmin - 0.01 * theta:
             break
         Wmin = W_new if Wmin is None else min(Wmin, W_new)
@@ -411,6 +421,7 @@ class Interval:
     tail_lm: np.ndarray
     tail_c: np.ndarray
     land: Optional[Landscape] = None
+    W_absmax: float = 0.0
     ka: int = 0
     kb: int = 0
     max_level: float = 0.0
@@ -525,9 +536,11 @@ def select_interval(potential, theta, *, target, tail, radial_dim=None) -> Inter
     inside = np.nonzero(lmU >= -tail)[0]
     ka, kb = int(inside[0]), int(inside[-1]) + 1
     if radial_dim is not None:
-        # inner end: 0 unless W is above LEVEL_RELEVANT on [0, r] (a repulsive core)
-        high = lmU < -LEVEL_RELEVANT
-        ka = int(np.argmin(high)) if high[0] else 0
+        # inner end: 0, unless the weight r^(d-1) m is negligible (< e^-(tail + 60)) on a
+        # whole [0, r] (a repulsive core, W -> +inf at 0): then the last such edge, where the
+        # weight is still representable; the bound below decides whether to move it inward
+        neg = np.maximum.accumulate(lmU) < -(tail + 60.0)
+        ka = int(np.argmin(neg)) if neg[0] else 0
     w = np.diff(edges)
     for _ in range(30):
         est = _estimates(iv, ka, kb, lm_mid, mid, w)
@@ -538,6 +551,15 @@ def select_interval(potential, theta, *, target, tail, radial_dim=None) -> Inter
     iv.ka, iv.kb = ka, kb
     iv.a, iv.b = float(edges[ka]), float(edges[kb])
     iv.max_level = float(np.max((Wlo[ka:kb] - Wmin) / theta))
+    # |W| where the rounding of W/theta matters: where the mass is (level <= 10) and at the
+    # highest barrier (where 1/m weighs D), not at the far ends of the interval
+    lev = (Wlo[ka:kb] - Wmin) / theta
+    sel = (lev <= 10.0) | (lev >= iv.max_level - 10.0) & (lev < -np.min(lmU[ka:kb]) - 20.0) \
+        if kb - ka > 2 else np.ones(kb - ka, bool)
+    sel = sel | (lev <= 10.0)
+    iv.W_absmax = float(max(np.max(np.abs(Wlo[ka:kb][sel]), initial=0.0),
+                            np.max(np.abs(np.where(np.isfinite(Whi[ka:kb]), Whi[ka:kb],
+                                                   0.0)[sel]), initial=0.0), abs(Wmin)))
     iv.estimate = _estimates(iv, ka, kb, lm_mid, mid, w)
     _CACHE[("interval",) + key] = iv
     while len(_CACHE) > _CACHE_SIZE:
@@ -580,28 +602,29 @@ def _tail_closed_form(x0, lm0, c, V, th, q):
     r"""Logs of the mass, first and second moments and O-term beyond the points ``x0``
     (vectorised) of a monotone tail: :math:`\mathrm{weight}(u) \le e^{lm_0}e^{-c|u - x_0|/
     \theta}` times :math:`|u|^q` (q = d - 1 radially), data distance :math:`\le |x_0 -
-    \mathcal V| + s`.  Gauss-Laguerre sums, exact for these polynomial integrands."""
+    \mathcal V| + s`.  Gauss-Laguerre sums (exact for these polynomial integrands),
+    evaluated in log space (x0 may be 1e151)."""
     x0, lm0, c = np.atleast_1d(x0), np.atleast_1d(lm0), np.atleast_1d(c)
     with np.errstate(all="ignore"):
-        sc = np.where(c > 0, th / c, np.inf)
-    base = np.abs(x0 - V)[:, None] if q == 0 else np.abs(x0)[:, None]
-    s = sc[:, None] * _LAG_T[None, :]
-    wts = sc[:, None] * _LAG_W[None, :]
+        lsc = np.where(c > 0, math.log(th) - np.log(np.where(c > 0, c, 1.0)), np.inf)
+        sc = np.exp(lsc)
+        base = np.abs(x0 - V) if q == 0 else np.abs(x0)
+        s = sc[:, None] * _LAG_T[None, :]
+        lwts = lsc[:, None] + np.log(_LAG_W)[None, :]
+        lbs = np.log(base[:, None] + s)                          # log(base + s), (n, 12)
 
-    def lag(f):
-        return np.sum(wts * f, axis=1)
+        def lag(lf):                                             # log int e^{-s/sc} e^{lf}
+            return logsumexp(lwts + lf, axis=1)
 
-    Z = lag((base + s) ** q)
-    A = lag((base + s) ** (q + 1))
-    B = lag((base + s) ** (q + 2))
-    # moment beyond u = x0 + s: <= weight(u) * int e^{-t/sc} (dist(u) + t)^(q+1) dt
-    y = base[:, :, None] + s[:, :, None] + s[:, None, :]
-    T1 = np.sum(wts[:, None, :] * y ** (q + 1), axis=2)
-    O = lag(T1 ** 2) / np.maximum(base[:, 0], 1e-300) ** q
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = [np.where(np.isfinite(sc), lm0 + np.log(np.maximum(X, 1e-300)), np.inf)
-               for X in (Z, A, B, O)]
-    return out
+        lZ = lag(q * lbs)
+        lA = lag((q + 1) * lbs)
+        lB = lag((q + 2) * lbs)
+        # moment beyond u = x0 + s: <= weight(u) * int e^{-t/sc} (dist(u) + t)^(q+1) dt
+        ly = np.log(base[:, None, None] + s[:, :, None] + s[:, None, :])
+        lT1 = logsumexp(lwts[:, None, :] + (q + 1) * ly, axis=2)  # (n, 12)
+        lO = lag(2 * lT1) - q * np.log(np.maximum(base, 1e-300))
+        fin = np.isfinite(lsc)
+        return [np.where(fin, lm0 + x, np.inf) for x in (lZ, lA, lB, lO)]
 
 
 def _side_terms(iv, ka, kb, V, side, only=False):
@@ -666,12 +689,13 @@ def _side_terms(iv, ka, kb, V, side, only=False):
     return k, out
 
 
-def _terms(iv, lZ, lA, lB, lO, logS, est):
+def _terms(iv, lZ, lA, lB, lO, logS, est, side=1):
     """Logs of the relative error terms of one side (module docstring)."""
     logZ, logI, logK = est["logZ"], est["logI"], est["logK"]
     lth = math.log(iv.theta)
-    t = [lZ - logZ, lB - (logK + lth + logZ), lO - logI,
-         lA - logZ - 0.5 * (logK + lth)]                   # V, relative to its spread
+    t = [lZ - logZ, lB - (logK + lth + logZ), lA - logZ - 0.5 * (logK + lth)]  # Z, K, V
+    if iv.radial_dim is None or side > 0:      # no flux term at a radial inner end
+        t.append(lO - logI)
     if iv.radial_dim is None:
         ldS = math.log(8.0) + 2 * lA + logS - logI         # delta^2 S / I, delta <= 2(A_L+A_R)
         t += [math.log(2.0) + 0.5 * ldS, ldS]
@@ -686,14 +710,32 @@ def _extend(iv, ka, kb, est, target):
     logS = float(logsumexp(np.log(np.diff(iv.edges))[ka:kb] - iv.lmL[ka:kb]))
     lt = math.log(target / 2)
     kL, tL = _side_terms(iv, ka, kb, est["V"], -1)
-    okL = _terms(iv, *tL, logS, est) <= lt
+    okL = _terms(iv, *tL, logS, est, side=-1) <= lt
     kR, tR = _side_terms(iv, ka, kb, est["V"], +1)
     okR = _terms(iv, *tR, logS, est) <= lt
     nka = int(kL[okL][-1]) if np.any(okL) else 0
     nkb = int(kR[okR][0]) if np.any(okR) else len(iv.edges) - 1
-    if iv.radial_dim is not None and ka == 0:
-        nka = 0
     return min(nka, ka), max(nkb, kb)
+
+
+def scaled(iv: Interval, center: float, scale: float) -> Interval:
+    """The interval in the variable u = (v - center)/scale (see ``potentials.affine``): edges,
+    ends and vmin mapped, the bounds of |W'| in the tails multiplied by ``scale``; the
+    weights (log m) are unchanged.  1D only."""
+    import copy
+    out = copy.copy(iv)
+    out.edges = (iv.edges - center) / scale
+    out.tail_c = iv.tail_c * scale
+    out.a, out.b = (iv.a - center) / scale, (iv.b - center) / scale
+    out.vmin = (iv.vmin - center) / scale
+    return out
+
+
+def rounding_floor(iv: Interval) -> float:
+    r"""Relative accuracy floor from the rounding of W itself: :math:`\log m` carries an
+    absolute error of about :math:`8\epsilon\max|W|/\theta` on the interval, which D, K
+    inherit (a few times) as a relative error (the deep tunnelling regime at tiny theta)."""
+    return float(3 * 8 * _EPS * iv.W_absmax / iv.theta)
 
 
 def cut_bound(iv: Interval, *, V, logZ, D, K, g_end=None) -> dict:
@@ -735,8 +777,12 @@ def cut_bound(iv: Interval, *, V, logZ, D, K, g_end=None) -> dict:
         g = 2.0 * (abs(g_end) if g_end is not None and math.isfinite(g_end) else 1.0)
         logJ = math.log(d) + logZ + math.log(max(D, _TINY))
         R = max(iv.b, _TINY)
-        eD = eZ + 2 * g * ex(AR[0] - logJ) + 2 * ex(OR[0] - lth - logJ) \
-            + th * (d - 1) * g * g * ex(ZR[0] - logJ) / (R * R)
+        # an inner end r_lo > 0 (repulsive core): g extended linearly to 0 costs at most
+        # 2 g A_L + theta (d-1) g^2 Z_L / r^2 over [0, r_lo] (r >= r_lo / 2 on the outer half)
+        r_lo = max(iv.a, _TINY)
+        eD = eZ + 2 * g * (ex(AR[0] - logJ) + ex(AL[-1] - logJ)) + 2 * ex(OR[0] - lth - logJ) \
+            + th * (d - 1) * g * g * ex(ZR[0] - logJ) / (R * R) \
+            + (th * (d - 1) * g * g * ex(ZL[-1] - logJ) * 4 / (r_lo * r_lo) if iv.a > 0 else 0.0)
     return {"D": float(eD), "K": float(eK), "V": float(eV)}
 
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import cho_solve_banded, cholesky_banded
 
-from .domain import LOG_UNDERFLOW, cut_bound, select_interval
+from .domain import LOG_UNDERFLOW, cut_bound, rounding_floor, select_interval
 from .errors import EffcoefError
 from .fem1d import adapted_nodes, evaluate_fe, weighted_fe
 from .results import CoefficientResult, relative_error
@@ -168,6 +168,7 @@ def radial_coefficients(potential, theta, *, n_modes=None, degree=8, h_scale=1.5
         "discretisation": max(relative_error(D2, D_inf), relative_error(K2, K_inf)),
         "domain": max(cut.values()),
         "linear_solve": solve_change,
+        "rounding": rounding_floor(iv),
     }
     I = np.eye(dim)
     nk = spec.C.shape[1]

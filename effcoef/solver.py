@@ -55,7 +55,8 @@ from typing import Optional, Union
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from .domain import LOG_UNDERFLOW, cut_bound, select_interval, with_ends
+from .domain import (LOG_UNDERFLOW, cut_bound, rounding_floor, scaled, select_interval,
+                     with_ends)
 from .errors import AccuracyError, AccuracyWarning, EffcoefError
 from .fem1d import adapted_nodes, evaluate_fe, green_solve, schrodinger_fe, weighted_fe
 from .operator import check_theta, log_weight, sqrt_maxwellian
@@ -305,6 +306,8 @@ class Modes1D:
     interval: tuple
     sectors: list
     columns: list
+    center: float = 0.0           # the route solved in u = (v - center)/scale (extreme scales)
+    scale: float = 1.0
 
     def sqrt_m(self, v):
         a, b = self.interval
@@ -316,6 +319,12 @@ class Modes1D:
 
     def __call__(self, v):
         v = np.atleast_1d(np.asarray(v, dtype=float))
+        if self.scale != 1.0 or self.center != 0.0:
+            u = (v - self.center) / self.scale
+            return self._eval(u) / math.sqrt(self.scale)
+        return self._eval(v)
+
+    def _eval(self, v):
         s = self.sqrt_m(v)
         rows = [s]
         for isec, c in self.columns:
@@ -399,7 +408,7 @@ def _weighted(potential, theta, opt, progress=None, auto_mesh=True):
                 raise EffcoefError(f"domain must be an interval (a, b) with a < b, got "
                                    f"({a}, {b})")
             iv = with_ends(iv, a, b)
-        res = _weighted_on(potential, theta, opt, iv)
+        res = _weighted_scaled(potential, theta, opt, iv)
         comps = res.error_components
         if opt["domain"] is None and comps["domain"] > rtol / 3 and target > rtol * 1e-9:
             target *= 1e-4
@@ -411,6 +420,38 @@ def _weighted(potential, theta, opt, progress=None, auto_mesh=True):
             opt["h_scale"] /= float(np.clip(1.2 * (gap / (rtol / 3)) ** (1.0 / p), 1.3, 4.0))
             continue
         break
+    return res
+
+
+def _weighted_scaled(potential, theta, opt, iv):
+    """Solve on the interval; when it is astronomically small or large (half-width outside
+    [1e-20, 1e20]: the element integrals would under- or overflow), solve for
+    W(c + s u) in u and scale back exactly (D = s^4 D_u, K = s^2 K_u, V = c + s V_u,
+    lambda = lambda_u / s^2, eta = s eta_u, omega = omega_u / s)."""
+    c = 0.0 if potential.symmetric else float(iv.vmin)
+    s = max(iv.b - c, c - iv.a)
+    if 1e-20 <= s <= 1e20:
+        return _weighted_on(potential, theta, opt, iv)
+    from potentials import affine
+    res = _weighted_on(affine(potential, c, s), theta, opt, scaled(iv, c, s))
+    logs = math.log(s)
+    for name, p in (("D", 4), ("K", 2)):
+        val = getattr(res, name)
+        lg = math.log(abs(val)) + p * logs if val != 0 else -math.inf
+        if not (-708.0 < lg < 709.0):
+            raise EffcoefError(
+                f"{potential.name}: {name} = {val:.6g} x {s:.3g}^{p} = e^{lg:.0f} is outside the "
+                f"double-precision range at theta = {theta:g} (the mass lives on a scale of "
+                f"{s:.3g})")
+    res.D, res.K, res.K_cov = res.D * s ** 4, res.K * s * s, res.K_cov * s * s
+    res.V = c + s * res.V
+    res.eigenvalues = res.eigenvalues / (s * s)
+    res.eta, res.omega = res.eta * s, res.omega / s
+    res.D_partial, res.K_partial = res.D_partial * s ** 4, res.K_partial * s * s
+    res.domain = (c + s * res.domain[0], c + s * res.domain[1])
+    res.info.update(D_fine=res.info["D_fine"] * s ** 4, K_fine=res.info["K_fine"] * s * s,
+                    vmin=c + s * res.info["vmin"], rescaled=(c, s))
+    res.modes.center, res.modes.scale = c, s
     return res
 
 
@@ -505,10 +546,12 @@ def _weighted_on(potential, theta, opt, iv):
     comps = {
         "discretisation": max(relative_error(D_c, D_inf), relative_error(K_c, K_inf)),
         "domain": domain_cut,
+        "rounding": rounding_floor(iv),
     }
     method_txt = (f"max of the discretisation gap (P{degree} vs P{degree + 2} on the same mesh, "
-                  "exact discrete Poisson solutions by the Green's operator) and the bound of "
-                  "what the interval cuts away from D, K, V (effcoef.domain; "
+                  "exact discrete Poisson solutions by the Green's operator), the bound of "
+                  "what the interval cuts away from D, K, V and the rounding of W/theta "
+                  "(effcoef.domain; "
                   + ("interval certified by interval arithmetic" if iv.certified else
                      "HEURISTIC interval: W sampled, no expression tree") + ")")
     log_Z = math.log(fe_data.Z * (2.0 if symmetric else 1.0))

@@ -25,7 +25,7 @@ with bounded work; :class:`BudgetExceededError`).
 
 from .errors import ExpressionError, NonConfiningError, PotentialError
 from .bnb import BudgetExceededError
-from .core import MassInterval, Potential
+from .core import MassInterval, Potential, affine
 from .expression import from_expression
 from .library import (case_a, case_b, case_c, double_well, fitzhugh_nagumo,
                       ornstein_uhlenbeck, paper_family, power_law)
@@ -35,7 +35,7 @@ from .nd import (MassBox, PotentialND, RadialPotential, from_expression_nd,
 
 __all__ = [
     "PotentialError", "ExpressionError", "NonConfiningError", "BudgetExceededError",
-    "Potential", "MassInterval", "from_expression",
+    "Potential", "MassInterval", "affine", "from_expression",
     "case_a", "case_b", "case_c", "paper_family", "ornstein_uhlenbeck",
     "power_law", "fitzhugh_nagumo", "double_well",
     "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",

@@ -19,7 +19,7 @@ import mpmath as mp
 import numpy as np
 from .errors import NonConfiningError
 
-__all__ = ["Potential", "MassInterval"]
+__all__ = ["Potential", "MassInterval", "affine"]
 
 #: search radii R = 1, 2, 4, ... are tried while R <= _R_MAX
 _R_MAX = 1.0e6
@@ -350,3 +350,35 @@ class Potential:
                     f"{self.name}: |W'(v)| seems bounded {where} (its increments decay "
                     "geometrically); W'(v)^2 does not tend to infinity, the Schrödinger "
                     "potential is not confining")
+
+
+def affine(potential: Potential, center: float, scale: float) -> Potential:
+    r"""The potential in the variable :math:`u = (v - c)/s`: :math:`\tilde W(u) = W(c + s u)`.
+
+    :math:`\tilde W' = s W'(c + su)`, :math:`\tilde W'' = s^2 W''(c + su)`; breakpoints are
+    mapped, the symmetry is kept when ``center`` is 0.  Used by the solver to work at O(1)
+    scale when the interval that carries the mass is astronomically small or large (the
+    coefficients then scale back exactly: :math:`D = s^4\tilde D`, :math:`K = s^2\tilde K`,
+    :math:`\mathcal V = c + s\tilde{\mathcal V}`).
+    """
+    c, s = float(center), float(scale)
+    if not (math.isfinite(c) and math.isfinite(s) and s > 0):
+        raise ValueError(f"affine: center must be finite and scale > 0, got {c!r}, {s!r}")
+    p = potential
+
+    def W(u):
+        return p.W(c + s * u)
+
+    def dW(u):
+        return s * p.dW(c + s * u)
+
+    def d2W(u):
+        return (s * s) * p.d2W(c + s * u)
+
+    def W_mp(u):
+        return p.W_mp(mp.mpf(c) + mp.mpf(s) * u)
+
+    return Potential(W, dW, d2W, name=f"{p.name} (u = (v - {c:.6g})/{s:.6g})",
+                     symmetric=bool(p.symmetric and c == 0.0),
+                     breakpoints=tuple((x - c) / s for x in p.breakpoints), theta=p.theta,
+                     params=dict(p.params, affine=(c, s)), W_mp=W_mp)

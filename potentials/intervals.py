@@ -173,7 +173,22 @@ def _div(alo, ahi, blo, bhi):
     lo = _down(np.nanmin(np.where(np.isnan(q), _INF, q), axis=0))
     hi = _up(np.nanmax(np.where(np.isnan(q), -_INF, q), axis=0))
     bad = zero_in | nan
-    return np.where(bad, -_INF, lo), np.where(bad, _INF, hi), ~zero_in
+    # a divisor with 0 as an END point ([0, h] or [-h, 0], h > 0) still bounds one side:
+    # on (0, h], a/b lies in [alo/h, +inf] when a >= 0 and in [-inf, ahi/h] when a <= 0
+    # (1/r near r = 0 of a radial profile); at b = 0 itself the value is +-inf or NaN
+    with np.errstate(all="ignore"):
+        zlo = (blo == 0) & (bhi > 0) & ~nan
+        zhi = (bhi == 0) & (blo < 0) & ~nan
+        pos, neg = alo >= 0, ahi <= 0
+        one_lo = np.where(zlo, _down(alo / bhi), _down(ahi / blo))   # a >= 0 on (0, h] / a <= 0 on [-h, 0)
+        one_hi = np.where(zlo, _up(ahi / bhi), _up(alo / blo))
+    lo_side = (zlo & pos) | (zhi & neg)          # result >= one_lo, unbounded above
+    hi_side = (zlo & neg) | (zhi & pos)          # result <= one_hi, unbounded below
+    L = np.where(bad, -_INF, lo)
+    H = np.where(bad, _INF, hi)
+    L = np.where(lo_side, _nan_lo(one_lo), L)
+    H = np.where(hi_side, _nan_hi(one_hi), H)
+    return L, H, ~zero_in
 
 
 def _monotone_fn(f, lo, hi, k=TRANSCENDENTAL_ULPS):
