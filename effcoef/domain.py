@@ -428,37 +428,32 @@ class Interval:
     estimate: dict = field(default_factory=dict)
 
 
-def _tail_points(land, side, Wmin, theta, level):
-    r"""Points from a0 (side -1) / b0 (side +1) outward in the monotone tail, at W-levels
-    spaced by :math:`\theta\max(1, \ell/10)` up to ``level`` (placed with float W, bounded by
-    point enclosures), with the lower bound c of :math:`|W'|` beyond each point."""
+def _tail_ladder(land, side):
+    r"""Points of the monotone tail beyond a0 (side -1) / b0 (side +1) at which
+    :math:`W - W(x_0)` climbs a geometric ladder (5 % steps from :math:`10^{-13}(1 + |W(x_0)|)`
+    to the end of the double range), with point enclosures of W and the lower bound c of
+    :math:`|W'|` beyond each point.  Theta-independent: computed once per landscape."""
+    cache = land.refined_for.setdefault("ladder", {})
+    if side in cache:
+        return cache[side]
     shells, margin, R_far = land.right if side > 0 else land.left
     x0 = land.b0 if side > 0 else land.a0
     pot = land.potential
     span = max(land.b0 - land.a0, 1e-3 * max(1.0, abs(x0)), 1e-300)
-    need = Wmin + level * theta
-    # doubling search (float W) for the first point above the level, within R_far
-    k = np.arange(0, 1100)
+    k = np.arange(0, 16 * 1100)
     with np.errstate(over="ignore", invalid="ignore"):
-        g = x0 + side * span * np.ldexp(1.0, k) / 64.0
-    g = g[np.isfinite(g) & (side * (g - R_far) <= 0)]
+        g = x0 + side * span * np.exp2(k / 16.0) / 64.0
+    g = np.concatenate([[x0], g[np.isfinite(g) & (side * (g - R_far) <= 0)]])
     with np.errstate(all="ignore"):
-        wg = np.asarray(pot.W(g), dtype=float)
-    above = np.nonzero(~(wg < need))[0]             # nan counts as above (bounded below)
-    stop = int(above[0]) if len(above) else len(g) - 1
-    far = g[stop] if len(g) else x0
-    # levels to place points at, and a fine float grid to invert W on (W is monotone here)
-    x = x0 + (far - x0) * np.linspace(0.0, 1.0, 513) ** 2
+        wg = np.maximum.accumulate(np.nan_to_num(np.asarray(pot.W(g), float), nan=np.inf))
+    w0 = wg[0]
+    d = wg - w0
+    d0 = 1e-13 * (1.0 + abs(w0))
     with np.errstate(all="ignore"):
-        wx = np.maximum.accumulate(np.nan_to_num(np.asarray(pot.W(x), float), nan=np.inf))
-    lev0 = max((wx[0] - Wmin) / theta, 0.0)
-    levs, L = [], lev0
-    while L < level:
-        L += max(1.0, L / 20.0)
-        levs.append(min(L, level))
-    target_w = Wmin + np.array(levs) * theta
-    idx = np.searchsorted(wx, target_w)
-    pts = np.unique(np.concatenate([[x0], x[np.clip(idx, 0, len(x) - 1)], [far]]))
+        rung = np.where(d > d0, np.floor(np.log(d / d0) / math.log(1.05)), -1.0)
+    rung = np.where(np.isfinite(wg), rung, np.inf)
+    _, first = np.unique(rung, return_index=True)
+    pts = g[np.sort(first)]
     pts = pts[np.argsort(side * (pts - x0))]
     lo, hi = land.W_point(pts)
     # c at p: min of the margins of the shells reaching beyond p (a suffix minimum)
@@ -467,7 +462,22 @@ def _tail_points(land, side, Wmin, theta, level):
     suffix = np.minimum.accumulate(margin[order][::-1])[::-1]
     i = np.searchsorted(outer[order], side * pts, side="right")
     c = np.where(i < len(suffix), suffix[np.minimum(i, len(suffix) - 1)], margin[order][-1])
-    return pts, lo, hi, c
+    cache[side] = (pts, lo, hi, c)
+    return cache[side]
+
+
+def _tail_points(land, side, Wmin, theta, level):
+    r"""The tail points of :func:`_tail_ladder` for this theta: up to the first point above
+    ``level``, thinned to level steps of about :math:`\max(1, \ell/20)`."""
+    pts, lo, hi, c = _tail_ladder(land, side)
+    lev = (lo - Wmin) / theta
+    above = np.nonzero(lev >= level)[0]
+    n = int(above[0]) + 1 if len(above) else len(pts)
+    lev = lev[:n]
+    t = np.where(lev <= 20.0, lev, 20.0 + 20.0 * np.log(np.maximum(lev, 20.0) / 20.0))
+    _, keep = np.unique(np.floor(np.maximum(t, -1.0)), return_index=True)
+    keep = np.union1d(np.union1d(keep, [0]), [n - 1])
+    return pts[keep], lo[keep], hi[keep], c[keep]
 
 
 def select_interval(potential, theta, *, target, tail, radial_dim=None) -> Interval:
@@ -738,6 +748,63 @@ def rounding_floor(iv: Interval) -> float:
     return float(3 * 8 * _EPS * iv.W_absmax / iv.theta)
 
 
+_LAG_LW = np.log(_LAG_W)
+
+
+def _lse(x):
+    m = float(np.max(x))
+    if not math.isfinite(m):
+        return m
+    return m + math.log(float(np.sum(np.exp(x - m))))
+
+
+def _tail_one(x0, lm0, c, V, th, q):
+    """:func:`_tail_closed_form` for one point (scalar, lean: it runs once per solve)."""
+    if not (c > 0 and math.isfinite(c)):
+        return (math.inf,) * 4
+    lsc = math.log(th) - math.log(c)
+    sc = math.exp(lsc)
+    base = abs(x0 - V) if q == 0 else abs(x0)
+    s = sc * _LAG_T
+    lw = lsc + _LAG_LW
+    lbs = np.log(base + s)
+    lZ, lA, lB = _lse(lw + q * lbs), _lse(lw + (q + 1) * lbs), _lse(lw + (q + 2) * lbs)
+    ly = np.log(base + s[:, None] + s[None, :])
+    t = lw[None, :] + (q + 1) * ly
+    m = np.max(t, axis=1)
+    lT1 = m + np.log(np.sum(np.exp(t - m[:, None]), axis=1))
+    lO = _lse(lw + 2 * lT1) - q * math.log(max(base, 1e-300))
+    return lm0 + lZ, lm0 + lA, lm0 + lB, lm0 + lO
+
+
+def _cut_side(iv, V, side):
+    """Logs of (Z, A, B, O) outside the current cut on one side (ka left, kb right): the
+    closed-form tail from the cut (in a tail) or from a0/b0 plus the cells in between."""
+    e = iv.edges
+    q = 0 if iv.radial_dim is None else iv.radial_dim - 1
+    th = iv.theta
+    k, lim = (iv.ka, iv.ia) if side < 0 else (iv.kb, iv.ib)
+    if (side < 0 and k <= lim) or (side > 0 and k >= lim):
+        if side < 0 and iv.radial_dim is not None and iv.ia == 0:
+            return (-math.inf,) * 4                     # nothing left of r = 0
+        return _tail_one(e[k], iv.tail_lm[k], iv.tail_c[k], V, th, q)
+    if side < 0 and iv.radial_dim is not None and iv.ia == 0:
+        base = (-math.inf,) * 4
+    else:
+        base = _tail_one(e[lim], iv.tail_lm[lim], iv.tail_c[lim], V, th, q)
+    j = np.arange(lim, k) if side < 0 else np.arange(k, lim)[::-1]
+    lw = np.log(e[j + 1] - e[j])
+    dmax = np.maximum(np.abs(e[j] - V), np.abs(e[j + 1] - V))
+    with np.errstate(divide="ignore"):
+        ld = np.log(dmax)
+    lZc = lw + iv.lmU[j]
+    cZ = np.logaddexp(base[0], np.logaddexp.accumulate(lZc))
+    cA = np.logaddexp(base[1], np.logaddexp.accumulate(lZc + ld))
+    cB = np.logaddexp(base[2], np.logaddexp.accumulate(lZc + 2 * ld))
+    cO = np.logaddexp(base[3], np.logaddexp.accumulate(lw + 2 * cA - iv.lmL[j]))
+    return float(cZ[-1]), float(cA[-1]), float(cB[-1]), float(cO[-1])
+
+
 def cut_bound(iv: Interval, *, V, logZ, D, K, g_end=None) -> dict:
     r"""The truncation bound on the chosen interval with the solver's values.
 
@@ -752,8 +819,9 @@ def cut_bound(iv: Interval, *, V, logZ, D, K, g_end=None) -> dict:
     rad = iv.radial_dim is not None
     logK = math.log(max(K, _TINY))
     logI = math.log(max(D, _TINY)) + lth + logZ + (math.log(iv.radial_dim) if rad else 0.0)
-    kL, (ZL, AL, BL, OL) = _side_terms(iv, iv.ka, iv.kb, V, -1, only=True)
-    kR, (ZR, AR, BR, OR) = _side_terms(iv, iv.ka, iv.kb, V, +1, only=True)
+    ZL, AL, BL, OL = _cut_side(iv, V, -1)
+    ZR, AR, BR, OR = _cut_side(iv, V, +1)
+    ZL, AL, BL, OL, ZR, AR, BR, OR = ([x] for x in (ZL, AL, BL, OL, ZR, AR, BR, OR))
     lZo = np.logaddexp(ZL[-1], ZR[0])
     lAo = np.logaddexp(AL[-1], AR[0])
     lBo = np.logaddexp(BL[-1], BR[0])
@@ -766,7 +834,8 @@ def cut_bound(iv: Interval, *, V, logZ, D, K, g_end=None) -> dict:
     eK = ex(np.logaddexp(lBo, 2 * lAo - logZ) - (logK + lth + logZ)) + eZ
     eV = ex(lAo - logZ - max(0.5 * (logK + lth), math.log(abs(V) + _TINY)))
     if not rad:
-        logS = float(logsumexp(np.log(np.diff(iv.edges))[iv.ka:iv.kb] - iv.lmL[iv.ka:iv.kb]))
+        e = iv.edges[iv.ka:iv.kb + 1]
+        logS = _lse(np.log(np.diff(e)) - iv.lmL[iv.ka:iv.kb])
         ldelta = np.logaddexp(np.minimum(AL[-1], AR[0]), lAo)
         r = ex(2 * ldelta + logS - logI)
         eD = eZ + 2 * math.sqrt(r) + r + ex(lOo - logI)

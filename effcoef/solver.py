@@ -184,10 +184,14 @@ def coefficients(potential, theta: Optional[float] = None, *,
     AccuracyError
         With ``strict=True``, when the error estimate exceeds ``rtol``.
     """
-    if blas_threads is None:
-        return _route(potential, theta, locals())
-    with _blas_controller().limit(limits=int(blas_threads), user_api="blas"):
-        return _route(potential, theta, locals())
+    kw = locals()
+    # floating-point events (exp underflow in the tails, inf in far cells) are handled
+    # explicitly; numpy's RuntimeWarnings would only leak noise to the user's terminal
+    with np.errstate(all="ignore"):
+        if blas_threads is None:
+            return _route(potential, theta, kw)
+        with _blas_controller().limit(limits=int(blas_threads), user_api="blas"):
+            return _route(potential, theta, kw)
 
 
 _OPTION_NAMES = ("n_modes", "degree", "h_scale", "tail", "rtol", "full_spectrum", "domain",
