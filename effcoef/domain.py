@@ -64,8 +64,8 @@ import numpy as np
 
 from .errors import EffcoefError
 
-__all__ = ["Landscape", "Interval", "landscape", "select_interval", "cut_bound",
-           "with_ends", "scaled", "rounding_floor", "LEVEL_RELEVANT"]
+__all__ = ["Landscape", "Interval", "Box", "landscape", "select_interval", "select_box",
+           "cut_bound", "with_ends", "scaled", "rounding_floor", "LEVEL_RELEVANT"]
 
 #: cells whose level (W_lo - Wmin)/theta exceeds this are not refined (mass < e^-800)
 LEVEL_RELEVANT = 800.0
@@ -571,10 +571,14 @@ def select_interval(potential, theta, *, target, tail, radial_dim=None) -> Inter
                             np.max(np.abs(np.where(np.isfinite(Whi[ka:kb]), Whi[ka:kb],
                                                    0.0)[sel]), initial=0.0), abs(Wmin)))
     iv.estimate = _estimates(iv, ka, kb, lm_mid, mid, w)
-    _CACHE[("interval",) + key] = iv
+    _cache_put(("interval",) + key, iv)
+    return iv
+
+
+def _cache_put(key, value):
+    _CACHE[key] = value
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
-    return iv
 
 
 def _estimates(iv, ka, kb, lm_mid, mid, w):
@@ -894,3 +898,188 @@ def with_ends(iv: Interval, a: float, b: float) -> Interval:
     return out
 
 
+
+
+# ------------------------------------------------------------------------------------------
+# d = 2, 3: the box
+
+#: ladder of levels (in theta) at which the components of the sublevel set are compared
+_LADDER = (30.0, 45.0, 60.0, 80.0, 110.0, 150.0, 200.0, 270.0, 360.0, 480.0, 640.0, 800.0)
+
+
+@dataclass
+class Box:
+    """The computational box of a d = 2, 3 route and what is known about the cut."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    vmin: np.ndarray
+    Wmin: float
+    certified: bool
+    note: str
+    level: float              # the box contains {W <= Wmin + level theta} of the kept wells
+    outer_well: float         # highest kept well above Wmin (theta units)
+    cut: float                # estimate of the relative cut: e^-(level - outer_well) level^d
+
+
+def _components(boxes, lower, upper, n):
+    """Labels of the connected components of a union of boxes (rasterised on n^d cells: boxes
+    touching or overlapping, or closer than a cell, are connected: a conservative merge)."""
+    from scipy import ndimage
+
+    d = boxes.shape[2]
+    span = np.maximum(upper - lower, 1e-300)
+    lo = np.floor((boxes[:, 0] - lower) / span * n).astype(int)
+    hi = np.ceil((boxes[:, 1] - lower) / span * n).astype(int)
+    lo, hi = np.clip(lo, 0, n - 1), np.clip(np.maximum(hi, lo + 1), 1, n)
+    grid = np.zeros((n,) * d, dtype=np.int32)
+    for b in range(len(boxes)):
+        grid[tuple(slice(lo[b, k], hi[b, k]) for k in range(d))] = 1
+    labels, _ = ndimage.label(grid, structure=np.ones((3,) * d))
+    return np.array([labels[tuple(lo[b])] for b in range(len(boxes))])
+
+
+def select_box(potential, theta, *, target, tail) -> Box:
+    r"""The box of a general potential in d = 2, 3.
+
+    1. A search box whose boundary is certified above :math:`W_{\min} + 800\theta`
+       (``potentials.bnb.box_boundary_above``, doubling), checked beyond by samples on
+       doubling cube shells up to :math:`2^{20}` times its size (heuristic: said in
+       ``note``).
+    2. The certified global minimum in it and a certified cover of
+       :math:`\{W \le W_{\min} + 800\theta\}` (``potentials.bnb.sublevel_cover_nd``).
+    3. The wells (connected components of the cover) at the levels of a ladder: a well at
+       :math:`h\theta` that joins the main one at the ladder level :math:`s\theta` is kept when
+       :math:`s - 2h > -(\mathrm{tail} + \log(1/\mathrm{target}))` (its weight in D, as in
+       1D); a well that joins only above 690 theta while it would matter makes D
+       overflow: refused.
+    4. The box: the cover of the kept wells up to :math:`\max(s, h + \text{tail}_m)` with
+       :math:`\text{tail}_m = \mathrm{tail} + \log(1/\mathrm{target})/2`.
+    """
+    key = ("box", _key(potential), float(theta), float(target), float(tail))
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    box = _select_box(potential, theta, target=target, tail=tail)
+    _cache_put(key, box)
+    return box
+
+
+def _select_box(potential, theta, *, target, tail):
+    from potentials.bnb import (box_boundary_above, certified_minimum_nd, sublevel_cover_nd)
+    from potentials.intervals import enclose_W_nd
+
+    pot = potential
+    d = int(pot.dim)
+    certified = getattr(pot, "tree", None) is not None and \
+        getattr(pot, "grad_trees", None) is not None
+    if not certified:
+        b = pot.mass_box(theta, tail + math.log(1.0 / target))
+        lvl = tail + math.log(1.0 / target)
+        return Box(np.asarray(b.lower, float), np.asarray(b.upper, float),
+                   np.asarray(b.vmin, float), float(b.Wmin), False,
+                   "heuristic: W sampled (no expression tree)", lvl, 0.0,
+                   math.exp(-tail) * lvl ** d)
+    L_big = LEVEL_RELEVANT
+    try:
+        b0 = pot.mass_box(theta, tail)
+        c = 0.5 * (np.asarray(b0.lower) + np.asarray(b0.upper))
+        r = 0.5 * np.max(np.asarray(b0.upper) - np.asarray(b0.lower))
+        W_est = float(b0.Wmin)
+    except Exception:        # the sampled search failed: start from the origin
+        c, r = np.zeros(d), 1.0
+        W_est = float(pot.W(np.zeros((d, 1)))[0])
+    r = max(r, 1e-3 * max(1.0, float(np.max(np.abs(c)))))
+    for _ in range(80):
+        lower, upper = c - r, c + r
+        with np.errstate(all="ignore"):
+            grid = np.stack(np.meshgrid(*[np.linspace(lower[k], upper[k], 9) for k in range(d)],
+                                        indexing="ij")).reshape(d, -1)
+            W_est = min(W_est, float(np.nanmin(pot.W(grid))))
+        chk = box_boundary_above(pot, lower, upper, W_est + L_big * theta)
+        if chk.above:
+            break
+        r *= 2.0
+    else:
+        from potentials import NonConfiningError
+        raise NonConfiningError(f"{pot.name}: potential is not confining: no box up to "
+                                f"|v| ~ {r:.3g} has W > Wmin + {L_big:.0f} theta on its boundary")
+    # beyond the box: samples on doubling cube shells (heuristic)
+    rng = np.random.default_rng(12345)
+    u = rng.uniform(-1.0, 1.0, size=(d, 256))
+    u = u / np.max(np.abs(u), axis=0)
+    for k in range(1, 21):
+        with np.errstate(all="ignore"):
+            w = pot.W(c[:, None] + r * 2.0 ** k * u)
+        if np.any(~(w > W_est + L_big * theta)):
+            raise EffcoefError(f"{pot.name}: W comes back below Wmin + {L_big:.0f} theta at "
+                               f"|v - c| ~ {r * 2.0 ** k:.3g}, beyond the certified box of "
+                               f"radius {r:.3g} (far wells or no confinement)")
+    mn = certified_minimum_nd(pot, lower, upper, atol=0.1 * theta, rtol=0.0)
+    Wmin, vmin = float(mn.Wx), np.asarray(mn.x, float)
+    if Wmin - mn.lo > 50 * theta:
+        raise EffcoefError(f"{pot.name}: the global minimum of W could not be located to "
+                           f"within theta (bounds {mn.lo:.6g} .. {Wmin:.6g})")
+    if theta < 64 * _EPS * abs(Wmin):
+        raise EffcoefError(f"{pot.name}: theta = {theta:g} is below the double-precision "
+                           f"resolution of W near its minimum (|W| = {abs(Wmin):.3g})")
+    cov = sublevel_cover_nd(pot, lower, upper, Wmin + L_big * theta)
+    boxes = cov.boxes
+    wlo = enclose_W_nd(pot, boxes[:, 0].T, boxes[:, 1].T)[0]
+    lev = (wlo - Wmin) / theta
+    n_r = 512 if d == 2 else 96
+    main_box = int(np.argmin(np.max(np.abs(boxes.mean(axis=1) - vmin), axis=1)))
+    ln_t = math.log(1.0 / target)
+    tail_m = tail + 0.5 * ln_t
+    # components at the top level, their heights, and when each joins the main one
+    lab_top = _components(boxes, lower, upper, n_r)
+    comps = {}
+    for lab in np.unique(lab_top):
+        sel = lab_top == lab
+        comps[int(lab)] = {"h": float(np.min(lev[sel])), "s": math.inf}
+    main_lab = int(lab_top[main_box])
+    comps[main_lab]["s"] = 0.0
+    for L in _LADDER:
+        sel = lev <= L
+        if not np.any(sel[lab_top == main_lab]):
+            continue
+        lab_L = np.zeros(len(boxes), dtype=int)
+        lab_L[sel] = _components(boxes[sel], lower, upper, n_r)
+        main_L = lab_L[main_box] if sel[main_box] else None
+        if main_L is None:
+            continue
+        for lab, info in comps.items():
+            if info["s"] == math.inf and np.any((lab_top == lab) & sel & (lab_L == main_L)):
+                info["s"] = L
+    kept = [main_lab]
+    level = tail_m
+    outer = 0.0
+    for lab, info in comps.items():
+        if lab == main_lab:
+            continue
+        h, s = info["h"], info["s"]
+        weight = (s if math.isfinite(s) else L_big) - 2 * h
+        if weight <= -(tail + ln_t):
+            continue                                  # negligible for D and for the mass
+        if not math.isfinite(s) or s > LOG_UNDERFLOW:
+            raise EffcoefError(
+                f"{pot.name}: a well {h:.0f} theta above the minimum sits behind a barrier "
+                f"above {LOG_UNDERFLOW:.0f} theta and weighs on D: the weights underflow "
+                "double precision and D overflows")
+        kept.append(lab)
+        level = max(level, s, h + tail_m)
+        outer = max(outer, h)
+    sel = np.isin(lab_top, kept) & (lev <= level)
+    lo_box = boxes[sel, 0].min(axis=0)
+    hi_box = boxes[sel, 1].max(axis=0)
+    # the top-level cover is coarse between the final level and 800 theta: cover again at
+    # the final level inside that box, for a tight box
+    fine = sublevel_cover_nd(pot, lo_box, hi_box, Wmin + level * theta,
+                             min_width=1e-3 * (hi_box - lo_box))
+    if fine.boxes.shape[0]:
+        lo_box, hi_box = fine.boxes[:, 0].min(axis=0), fine.boxes[:, 1].max(axis=0)
+    note = (f"certified by interval arithmetic in the box |v - c| <= {r:.3g} (boundary above "
+            f"Wmin + {L_big:.0f} theta); beyond it W sampled on cube shells; wells kept by "
+            f"their weight in D ({len(kept)} of {len(comps)})")
+    cut = math.exp(-(level - outer)) * max(level, 1.0) ** d
+    return Box(lo_box, hi_box, vmin, Wmin, True, note, level, outer, cut)

@@ -244,7 +244,8 @@ def fe2d_coefficients(potential, theta, *, n_modes=None, degree=6, h_scale=None,
         raise ValueError(f"the finite element route is for dim 2, got {potential.dim}")
     if frame not in ("auto", "axes"):
         raise ValueError(f"frame must be 'auto' or 'axes', got {frame!r}")
-    box = potential.mass_box(theta, tail)
+    from .domain import select_box
+    box = select_box(potential, theta, target=rtol / 20, tail=tail)
     R = principal_frame(potential, theta, box, tail=tail) if frame == "auto" else None
     if R is not None:     # solve for W(R y) on a mesh aligned with its axes, rotate back
         from potentials import rotated
@@ -294,7 +295,7 @@ def fe2d_coefficients(potential, theta, *, n_modes=None, degree=6, h_scale=None,
     spec = run.spectrum
     comps = {
         "discretisation": gap,
-        "domain": math.exp(-tail) * max(1.0, tail) ** 2,
+        "domain": box.cut,
         "linear_solve": change,
     }
     vectors = np.column_stack([E @ kernel, E @ spec.C])        # phi_0 = 1, phi_1, ...
@@ -315,5 +316,6 @@ def fe2d_coefficients(potential, theta, *, n_modes=None, degree=6, h_scale=None,
         eigenvalue_errors=np.concatenate([[0.0], 100 * _EPS * shift / np.abs(spec.lam)]),
         domain=(tuple(box.lower), tuple(box.upper)),
         info={"n_elements": (len(nodes[0]) - 1) * (len(nodes[1]) - 1), "degree": degree,
-              "frame": None, "h_scale": hs, "shift": shift, "D_fine": D2, "K_fine": K2},
+              "frame": None, "h_scale": hs, "shift": shift, "D_fine": D2, "K_fine": K2,
+              "domain_certified": bool(box.certified), "domain_note": box.note},
         modes=modes)
