@@ -448,7 +448,9 @@ def _tail_ladder(land, side):
         wg = np.maximum.accumulate(np.nan_to_num(np.asarray(pot.W(g), float), nan=np.inf))
     w0 = wg[0]
     d = wg - w0
-    d0 = 1e-13 * (1.0 + abs(w0))
+    pos = d[(d > 0) & np.isfinite(d)]
+    # first rung: a thousandth of the rise over the first grid step (W may live at 1e-300)
+    d0 = max(1e-3 * float(pos[0]), 1e-300) if len(pos) else 1e-13 * (1.0 + abs(w0))
     with np.errstate(all="ignore"):
         rung = np.where(d > d0, np.floor(np.log(d / d0) / math.log(1.05)), -1.0)
     rung = np.where(np.isfinite(wg), rung, np.inf)
@@ -732,16 +734,18 @@ def _extend(iv, ka, kb, est, target):
     return min(nka, ka), max(nkb, kb)
 
 
-def scaled(iv: Interval, center: float, scale: float) -> Interval:
-    """The interval in the variable u = (v - center)/scale (see ``potentials.affine``): edges,
-    ends and vmin mapped, the bounds of |W'| in the tails multiplied by ``scale``; the
+def scaled(iv: Interval, center: float, scale: float, energy: float = 1.0) -> Interval:
+    """The interval in the variable u = (v - center)/scale with energies in units of
+    ``energy`` (see ``potentials.affine``): edges, ends and vmin mapped, theta, Wmin and |W|
+    divided by ``energy``, the bounds of |W'| in the tails multiplied by scale/energy; the
     weights (log m) are unchanged.  1D only."""
     import copy
     out = copy.copy(iv)
     out.edges = (iv.edges - center) / scale
-    out.tail_c = iv.tail_c * scale
+    out.tail_c = iv.tail_c * (scale / energy)
     out.a, out.b = (iv.a - center) / scale, (iv.b - center) / scale
     out.vmin = (iv.vmin - center) / scale
+    out.theta, out.Wmin, out.W_absmax = iv.theta / energy, iv.Wmin / energy, iv.W_absmax / energy
     return out
 
 

@@ -429,33 +429,38 @@ def _weighted(potential, theta, opt, progress=None, auto_mesh=True):
 
 def _weighted_scaled(potential, theta, opt, iv):
     """Solve on the interval; when it is astronomically small or large (half-width outside
-    [1e-20, 1e20]: the element integrals would under- or overflow), solve for
-    W(c + s u) in u and scale back exactly (D = s^4 D_u, K = s^2 K_u, V = c + s V_u,
-    lambda = lambda_u / s^2, eta = s eta_u, omega = omega_u / s)."""
+    [1e-20, 1e20]: the element integrals would under- or overflow) or theta is extreme
+    (outside [1e-100, 1e100]: eigenvalues ~ theta in LAPACK's subnormal range), solve for
+    W(c + s u)/e with theta/e (e = theta) in u and scale back exactly (D = s^4 D_u / e,
+    K = s^2 K_u / e, V = c + s V_u, lambda = e lambda_u / s^2, eta = s eta_u,
+    omega = omega_u / s)."""
     c = 0.0 if potential.symmetric else float(iv.vmin)
     s = max(iv.b - c, c - iv.a)
-    if 1e-20 <= s <= 1e20:
+    if 1e-20 <= s <= 1e20 and 1e-100 <= theta <= 1e100:
         return _weighted_on(potential, theta, opt, iv)
     from potentials import affine
-    res = _weighted_on(affine(potential, c, s), theta, opt, scaled(iv, c, s))
-    logs = math.log(s)
+    e = theta
+    res = _weighted_on(affine(potential, c, s, e), theta / e, opt, scaled(iv, c, s, e))
+    logs, loge = math.log(s), math.log(e)
     for name, p in (("D", 4), ("K", 2)):
         val = getattr(res, name)
-        lg = math.log(abs(val)) + p * logs if val != 0 else -math.inf
+        lg = math.log(abs(val)) + p * logs - loge if val != 0 else -math.inf
         if not (-708.0 < lg < 709.0):
             raise EffcoefError(
-                f"{potential.name}: {name} = {val:.6g} x {s:.3g}^{p} = e^{lg:.0f} is outside the "
-                f"double-precision range at theta = {theta:g} (the mass lives on a scale of "
-                f"{s:.3g})")
-    res.D, res.K, res.K_cov = res.D * s ** 4, res.K * s * s, res.K_cov * s * s
+                f"{potential.name}: {name} = e^{lg:.0f} is outside the double-precision range "
+                f"at theta = {theta:g} (the mass lives on a scale of {s:.3g})")
+    fD, fK = math.exp(4 * logs - loge), math.exp(2 * logs - loge)     # s^4/e, s^2/e
+    res.D, res.K, res.K_cov = res.D * fD, res.K * fK, res.K_cov * fK
+    res.theta = theta
     res.V = c + s * res.V
-    res.eigenvalues = res.eigenvalues / (s * s)
+    res.eigenvalues = res.eigenvalues * math.exp(loge - 2 * logs)
     res.eta, res.omega = res.eta * s, res.omega / s
-    res.D_partial, res.K_partial = res.D_partial * s ** 4, res.K_partial * s * s
+    res.D_partial, res.K_partial = res.D_partial * fD, res.K_partial * fK
     res.domain = (c + s * res.domain[0], c + s * res.domain[1])
-    res.info.update(D_fine=res.info["D_fine"] * s ** 4, K_fine=res.info["K_fine"] * s * s,
-                    vmin=c + s * res.info["vmin"], rescaled=(c, s))
-    res.modes.center, res.modes.scale = c, s
+    res.info.update(D_fine=res.info["D_fine"] * fD, K_fine=res.info["K_fine"] * fK,
+                    vmin=c + s * res.info["vmin"], Wmin=res.info["Wmin"] * e,
+                    rescaled=(c, s, e))
+    res.modes.center, res.modes.scale = c, s    # the modes keep W(c + s u)/e, theta/e
     return res
 
 

@@ -19,7 +19,7 @@ import mpmath as mp
 import numpy as np
 from .errors import NonConfiningError
 
-__all__ = ["Potential", "MassInterval", "affine"]
+__all__ = ["Potential", "MassInterval", "affine", "reconstructible"]
 
 #: search radii R = 1, 2, 4, ... are tried while R <= _R_MAX
 _R_MAX = 1.0e6
@@ -27,6 +27,38 @@ _R_MAX = 1.0e6
 _N_GRID = 4001
 #: largest finite value used in place of W = +inf when bracketing roots
 _BIG = 1.0e300
+
+
+def reconstructible(func):
+    """Decorator of the public constructors: the object they return remembers the call
+    (``_recipe``), so that it pickles as that call (closures do not pickle) and a result that
+    holds it (its eigenfunctions) pickles too."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        obj = func(*args, **kwargs)
+        try:
+            obj._recipe = (wrapper, args, kwargs)
+        except AttributeError:       # pragma: no cover - objects without a __dict__
+            pass
+        return obj
+
+    return wrapper
+
+
+def rebuild(func, args, kwargs):
+    """Unpickling helper: call the recorded constructor again."""
+    return func(*args, **kwargs)
+
+
+def reduce_recipe(obj):
+    """``__reduce__`` for potentials: the recorded constructor call, or a clear error."""
+    recipe = getattr(obj, "_recipe", None)
+    if recipe is None:
+        raise TypeError(f"{obj!r} was built from Python callables and cannot be pickled; build "
+                        "it with potentials.from_expression (or a library constructor)")
+    return rebuild, recipe
 
 
 class MassInterval(NamedTuple):
@@ -166,6 +198,9 @@ class Potential:
 
     def __repr__(self):
         return f"Potential({self.name!r})"
+
+    def __reduce__(self):
+        return reduce_recipe(self)
 
     # ------------------------------------------------------------------
     def _detect_symmetry(self) -> bool:
@@ -352,31 +387,35 @@ class Potential:
                     "potential is not confining")
 
 
-def affine(potential: Potential, center: float, scale: float) -> Potential:
-    r"""The potential in the variable :math:`u = (v - c)/s`: :math:`\tilde W(u) = W(c + s u)`.
+@reconstructible
+def affine(potential: Potential, center: float, scale: float, energy: float = 1.0) -> Potential:
+    r"""The potential in the variable :math:`u = (v - c)/s`, in units of ``energy`` e:
+    :math:`\tilde W(u) = W(c + s u)/e`.
 
-    :math:`\tilde W' = s W'(c + su)`, :math:`\tilde W'' = s^2 W''(c + su)`; breakpoints are
-    mapped, the symmetry is kept when ``center`` is 0.  Used by the solver to work at O(1)
-    scale when the interval that carries the mass is astronomically small or large (the
-    coefficients then scale back exactly: :math:`D = s^4\tilde D`, :math:`K = s^2\tilde K`,
-    :math:`\mathcal V = c + s\tilde{\mathcal V}`).
+    :math:`\tilde W' = s W'(c + su)/e`, :math:`\tilde W'' = s^2 W''(c + su)/e`; breakpoints
+    are mapped, the symmetry is kept when ``center`` is 0.  Used by the solver to work at
+    O(1) scales when the interval that carries the mass is astronomically small or large or
+    theta is extreme (with :math:`\tilde\theta = \theta/e` the coefficients scale back
+    exactly: :math:`D = s^4\tilde D/e`, :math:`K = s^2\tilde K/e`,
+    :math:`\mathcal V = c + s\tilde{\mathcal V}`, :math:`\lambda = e\tilde\lambda/s^2`).
     """
-    c, s = float(center), float(scale)
-    if not (math.isfinite(c) and math.isfinite(s) and s > 0):
-        raise ValueError(f"affine: center must be finite and scale > 0, got {c!r}, {s!r}")
+    c, s, en = float(center), float(scale), float(energy)
+    if not (math.isfinite(c) and math.isfinite(s) and s > 0 and math.isfinite(en) and en > 0):
+        raise ValueError(f"affine: center must be finite, scale and energy > 0, got "
+                         f"{c!r}, {s!r}, {en!r}")
     p = potential
 
     def W(u):
-        return p.W(c + s * u)
+        return p.W(c + s * u) / en
 
     def dW(u):
-        return s * p.dW(c + s * u)
+        return (s / en) * p.dW(c + s * u)
 
     def d2W(u):
-        return (s * s) * p.d2W(c + s * u)
+        return (s * s / en) * p.d2W(c + s * u)
 
     def W_mp(u):
-        return p.W_mp(mp.mpf(c) + mp.mpf(s) * u)
+        return p.W_mp(mp.mpf(c) + mp.mpf(s) * u) / mp.mpf(en)
 
     return Potential(W, dW, d2W, name=f"{p.name} (u = (v - {c:.6g})/{s:.6g})",
                      symmetric=bool(p.symmetric and c == 0.0),

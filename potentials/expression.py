@@ -27,7 +27,7 @@ from fractions import Fraction
 import mpmath as mp
 import numpy as np
 
-from .core import Potential
+from .core import Potential, reconstructible
 from .errors import ExpressionError
 
 __all__ = [
@@ -1096,6 +1096,7 @@ def _doc(tree: Node) -> str:
     return f"expression DAG with {tree.count_nodes()} distinct nodes (str() of the tree is long)"
 
 
+@reconstructible
 def from_expression(text, *, var="v", name=None, symmetric=None, theta=None) -> Potential:
     r"""Build a :class:`~potentials.Potential` from an expression string.
 

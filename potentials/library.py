@@ -29,7 +29,7 @@ import numbers
 import mpmath as mp
 import numpy as np
 
-from .core import Potential
+from .core import Potential, reconstructible
 from .expression import Const, Var, add, div, func, mul, pow_, simplify, sub
 
 __all__ = [
@@ -147,6 +147,7 @@ def _paper(case, sigma, gamma, delta, rescaled):
                     theta=theta)
 
 
+@reconstructible
 def case_a(gamma, rescaled=True) -> Potential:
     r"""Paper 004 case A: :math:`\sigma = 0`, :math:`\delta = 0`.
 
@@ -163,6 +164,7 @@ def case_a(gamma, rescaled=True) -> Potential:
     return _paper("A", 0, _check_gamma(gamma), 0.0, rescaled)
 
 
+@reconstructible
 def case_b(gamma, rescaled=True) -> Potential:
     r"""Paper 004 case B: :math:`\sigma = 1`, :math:`\delta = 0`.
 
@@ -173,6 +175,7 @@ def case_b(gamma, rescaled=True) -> Potential:
     return _paper("B", 1, _check_gamma(gamma), 0.0, rescaled)
 
 
+@reconstructible
 def case_c(gamma, delta, rescaled=True) -> Potential:
     r"""Paper 004 case C: :math:`\sigma = 0`, tilt :math:`\delta \ge 0`.
 
@@ -184,6 +187,7 @@ def case_c(gamma, delta, rescaled=True) -> Potential:
     return _paper("C", 0, _check_gamma(gamma), _check_delta(delta), rescaled)
 
 
+@reconstructible
 def paper_family(case, gamma, delta=0.0, rescaled=True) -> Potential:
     r"""Dispatch to :func:`case_a`, :func:`case_b`, :func:`case_c`.
 
@@ -214,12 +218,14 @@ def paper_family(case, gamma, delta=0.0, rescaled=True) -> Potential:
     return case_a(gamma, rescaled) if c == "A" else case_b(gamma, rescaled)
 
 
+@reconstructible
 def ornstein_uhlenbeck() -> Potential:
     r"""Ornstein-Uhlenbeck potential :math:`W(v) = v^2/2` (Gaussian Maxwellian)."""
     return _quartic(lambda num, sqrt: (num(0), num(0), num(1) / 2, num(0)),
                     name="Ornstein-Uhlenbeck: W = v^2/2", symmetric=True, params={})
 
 
+@reconstructible
 def fitzhugh_nagumo(delta=0.0) -> Potential:
     r"""FitzHugh-Nagumo voltage potential :math:`W(v) = v^4/4 - v^2/2 - \delta v`.
 
@@ -232,6 +238,7 @@ def fitzhugh_nagumo(delta=0.0) -> Potential:
                     symmetric=(d == 0.0), params={"delta": d})
 
 
+@reconstructible
 def double_well(a=1.0) -> Potential:
     r"""Double well :math:`W(v) = v^4/4 - a v^2/2` (single well if :math:`a \le 0`)."""
     a = _real(a, "a")
@@ -240,6 +247,7 @@ def double_well(a=1.0) -> Potential:
                     symmetric=True, params={"a": a})
 
 
+@reconstructible
 def power_law(a, b, gamma=1.0) -> Potential:
     r"""Power-law potential :math:`W(v) = |v|^a/(a\gamma) - |v|^b/b`.
 

@@ -30,7 +30,7 @@ from typing import NamedTuple
 import mpmath as mp
 import numpy as np
 
-from .core import MassInterval, Potential
+from .core import MassInterval, Potential, reconstructible, reduce_recipe
 from .errors import NonConfiningError
 from .expression import (Const, Var, add, from_expression, func, mul, parse, simplify, sub,
                          substitute)
@@ -211,6 +211,9 @@ class PotentialND:
 
     def __repr__(self):
         return f"PotentialND({self.name!r}, dim={self.dim})"
+
+    def __reduce__(self):
+        return reduce_recipe(self)
 
     def _detect_symmetry(self) -> bool:
         rng = np.random.default_rng(20240601)
@@ -571,6 +574,9 @@ class RadialPotential:
     def __repr__(self):
         return f"RadialPotential({self.name!r}, dim={self.dim})"
 
+    def __reduce__(self):
+        return reduce_recipe(self)
+
     def mass_interval(self, theta, tail=45.0) -> MassInterval:
         r"""Radial interval :math:`[0, R]` carrying the mass.
 
@@ -640,6 +646,7 @@ class RadialPotential:
 _VARS = {2: ("v1", "v2"), 3: ("v1", "v2", "v3")}
 
 
+@reconstructible
 def from_expression_nd(text, dim, *, name=None, theta=None, symmetric=None) -> PotentialND:
     r"""Build a :class:`PotentialND` from an expression in ``v1, v2`` (``, v3``).
 
@@ -693,6 +700,7 @@ def from_expression_nd(text, dim, *, name=None, theta=None, symmetric=None) -> P
     return pot
 
 
+@reconstructible
 def radial_from_expression(text, dim, *, name=None, theta=None) -> RadialPotential:
     r"""Radial potential :math:`W(v) = w(|v|)` with the profile given in ``r``.
 
@@ -708,6 +716,7 @@ def radial_from_expression(text, dim, *, name=None, theta=None) -> RadialPotenti
 # library
 
 
+@reconstructible
 def swarming(gamma, dim, rescaled=False) -> RadialPotential:
     r"""Swarming potential of paper 004 (2.1): :math:`W(v) = |v|^4/(4\gamma) - |v|^2/2`.
 
@@ -730,6 +739,7 @@ def swarming(gamma, dim, rescaled=False) -> RadialPotential:
     return RadialPotential(prof, d, name=name, theta=theta, params=params)
 
 
+@reconstructible
 def ornstein_uhlenbeck_nd(dim) -> RadialPotential:
     r"""Radial Ornstein-Uhlenbeck potential :math:`W(v) = |v|^2/2`."""
     d = _check_dim(dim)
@@ -745,6 +755,7 @@ def _as_nd(pot):
     return pot
 
 
+@reconstructible
 def separable(*pots1d) -> PotentialND:
     r"""Separable potential :math:`W(v) = \sum_i W_i(v_i)` of 1D potentials.
 
@@ -787,6 +798,7 @@ def separable(*pots1d) -> PotentialND:
     return out
 
 
+@reconstructible
 def rotated(pot, R) -> PotentialND:
     r"""Rotated potential :math:`W_R(v) = W(R^T v)` for an orthogonal matrix ``R``.
 
@@ -835,6 +847,7 @@ def rotated(pot, R) -> PotentialND:
     return out
 
 
+@reconstructible
 def tilted(pot, force) -> PotentialND:
     r"""Tilted potential :math:`W(v) - F\cdot v` (gradient :math:`\nabla W - F`, same Laplacian)."""
     pot = _as_nd(pot)
