@@ -208,9 +208,9 @@ def _certified_landscape(pot, half):
     right = tails[1]
     b0 = max(float(right.R), 0.0) if half else float(right.R)
     a0 = 0.0 if half else float(tails[-1].R)
-    if not b0 > a0:                       # a single critical point: give the cells a width
+    if not b0 > a0:        # a single critical point: a few ulp of width (the tails do the rest)
         c = 0.5 * (a0 + b0)
-        w = max(1e-3 * max(1.0, abs(c)), 1e-300)
+        w = max(8 * np.spacing(abs(c)), 1e-300)
         a0, b0 = (0.0, max(b0, w)) if half else (c - w, c + w)
     # the shells must really be monotone to infinity in W too: W_far_lo finite
     edges = np.linspace(a0, b0, 65)
@@ -428,21 +428,26 @@ class Interval:
     estimate: dict = field(default_factory=dict)
 
 
-def _tail_ladder(land, side):
+def _tail_ladder(land, side, w_need=math.inf):
     r"""Points of the monotone tail beyond a0 (side -1) / b0 (side +1) at which
-    :math:`W - W(x_0)` climbs a geometric ladder (5 % steps from :math:`10^{-13}(1 + |W(x_0)|)`
-    to the end of the double range), with point enclosures of W and the lower bound c of
-    :math:`|W'|` beyond each point.  Theta-independent: computed once per landscape."""
+    :math:`W - W(x_0)` climbs a geometric ladder (5 % steps from a thousandth of the rise over
+    the first grid step), up to the first point where W exceeds ``w_need`` (then a margin),
+    with point enclosures of W and the lower bound c of :math:`|W'|` beyond each point.
+    Theta-independent: cached per landscape and extended (doubling the W range) when a
+    later call needs more."""
     cache = land.refined_for.setdefault("ladder", {})
-    if side in cache:
-        return cache[side]
+    hit = cache.get(side)
+    if hit is not None and (hit[4] >= w_need or hit[5]):
+        return hit[:4]
     shells, margin, R_far = land.right if side > 0 else land.left
     x0 = land.b0 if side > 0 else land.a0
     pot = land.potential
-    span = max(land.b0 - land.a0, 1e-3 * max(1.0, abs(x0)), 1e-300)
-    k = np.arange(0, 16 * 1100)
+    # a geometric grid of distances from x0: from the cells' width / 64 (or a few ulp) to
+    # the end of the double range, 16 points per octave
+    step = max(4 * np.spacing(abs(x0)), 1e-300)
+    k = np.arange(0, 16 * 2100)
     with np.errstate(over="ignore", invalid="ignore"):
-        g = x0 + side * span * np.exp2(k / 16.0) / 64.0
+        g = x0 + side * step * np.exp2(k / 16.0)
     g = np.concatenate([[x0], g[np.isfinite(g) & (side * (g - R_far) <= 0)]])
     with np.errstate(all="ignore"):
         wg = np.maximum.accumulate(np.nan_to_num(np.asarray(pot.W(g), float), nan=np.inf))
@@ -454,6 +459,14 @@ def _tail_ladder(land, side):
     with np.errstate(all="ignore"):
         rung = np.where(d > d0, np.floor(np.log(d / d0) / math.log(1.05)), -1.0)
     rung = np.where(np.isfinite(wg), rung, np.inf)
+    # stop a rung past the needed W, with the range doubled (amortises later extensions)
+    reach = w0 + 2.0 * max(w_need - w0, 0.0) if math.isfinite(w_need) else math.inf
+    if hit is not None:
+        reach = max(reach, w0 + 2.0 * max(hit[4] - w0, 0.0))
+    beyond = np.nonzero(wg > reach)[0]
+    complete = len(beyond) == 0
+    if not complete:
+        rung = rung[:int(beyond[0]) + 1]
     _, first = np.unique(rung, return_index=True)
     pts = g[np.sort(first)]
     pts = pts[np.argsort(side * (pts - x0))]
@@ -464,14 +477,14 @@ def _tail_ladder(land, side):
     suffix = np.minimum.accumulate(margin[order][::-1])[::-1]
     i = np.searchsorted(outer[order], side * pts, side="right")
     c = np.where(i < len(suffix), suffix[np.minimum(i, len(suffix) - 1)], margin[order][-1])
-    cache[side] = (pts, lo, hi, c)
-    return cache[side]
+    cache[side] = (pts, lo, hi, c, reach, complete)
+    return cache[side][:4]
 
 
 def _tail_points(land, side, Wmin, theta, level):
     r"""The tail points of :func:`_tail_ladder` for this theta: up to the first point above
     ``level``, thinned to level steps of about :math:`\max(1, \ell/20)`."""
-    pts, lo, hi, c = _tail_ladder(land, side)
+    pts, lo, hi, c = _tail_ladder(land, side, Wmin + 1.01 * level * theta)
     lev = (lo - Wmin) / theta
     above = np.nonzero(lev >= level)[0]
     n = int(above[0]) + 1 if len(above) else len(pts)

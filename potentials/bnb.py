@@ -567,14 +567,19 @@ def _tail_search(pot, side, start, margin_fn, sub=8, rtol=1e-9, max_iter=200):
         raise ValueError(f"start must be finite, got {start!r}")
     e = _shell_edges(u0)
     ns = e.size - 1
-    t = np.linspace(0.0, 1.0, sub + 1)
-    # sub-cells of each shell (uniform)
-    slo = e[:-1, None] + (e[1:, None] - e[:-1, None]) * t[None, :-1]
-    shi = e[:-1, None] + (e[1:, None] - e[:-1, None]) * t[None, 1:]
-    shi[:, -1] = e[1:]
-    slo[:, 0] = e[:-1]
-    marg = margin_fn(slo.ravel(), shi.ravel()).reshape(ns, sub)
-    mins = marg.min(axis=1)
+    # each shell whole first; only the shells not certified that way are split into `sub`
+    # uniform sub-cells (the certificate of a shell is the minimum over its sub-cells)
+    mins = np.asarray(margin_fn(e[:-1], e[1:]), dtype=float)
+    redo = np.nonzero(~(mins > 0))[0]
+    if len(redo):
+        t = np.linspace(0.0, 1.0, sub + 1)
+        a, b = e[:-1][redo], e[1:][redo]
+        slo = a[:, None] + (b - a)[:, None] * t[None, :-1]
+        shi = a[:, None] + (b - a)[:, None] * t[None, 1:]
+        shi[:, -1] = b
+        slo[:, 0] = a
+        marg = margin_fn(slo.ravel(), shi.ravel()).reshape(len(redo), sub)
+        mins[redo] = np.maximum(mins[redo], marg.min(axis=1))
     cert = mins > 0
     if not np.any(cert):
         return None
