@@ -412,6 +412,11 @@ def _weighted(potential, theta, opt, progress=None, auto_mesh=True):
                 raise EffcoefError(f"domain must be an interval (a, b) with a < b, got "
                                    f"({a}, {b})")
             iv = with_ends(iv, a, b)
+        if potential.symmetric and iv.a != -iv.b:
+            # the symmetric sectors live on [-hi, hi]: bound what that interval cuts (and
+            # its 1/m integral), not a slightly asymmetric one
+            hi = max(-iv.a, iv.b)
+            iv = with_ends(iv, -hi, hi)
         res = _weighted_scaled(potential, theta, opt, iv)
         comps = res.error_components
         if opt["domain"] is None and comps["domain"] > rtol / 3 and target > rtol * 1e-9:
