@@ -28,23 +28,9 @@ the mass is negligible.
 """
 
 import numpy as np
+from potentials.validation import check_theta  # the one theta check (re-exported here)
 
 __all__ = ["check_theta", "log_weight", "schrodinger_potential", "sqrt_maxwellian"]
-
-
-def check_theta(theta):
-    """Return ``theta`` as a float, or raise ``ValueError`` unless finite and > 0
-    (booleans are refused: ``True`` is not a temperature)."""
-    msg = f"theta must be a finite positive number, got {theta!r}"
-    if isinstance(theta, (bool, np.bool_)):
-        raise ValueError(msg)
-    try:
-        t = float(theta)
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(msg) from None
-    if not np.isfinite(t) or t <= 0.0:
-        raise ValueError(msg)
-    return t
 
 
 def log_weight(potential, theta, v, Wmin):

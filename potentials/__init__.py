@@ -16,9 +16,14 @@ Velocity dimension 2 and 3 (:mod:`potentials.nd`): :class:`RadialPotential`
 :func:`ornstein_uhlenbeck_nd`) and :class:`PotentialND`
 (:func:`from_expression_nd`, :func:`separable`, :func:`rotated`,
 :func:`tilted`), with :meth:`PotentialND.mass_box`.
+
+Argument checks shared with :mod:`effcoef` (:func:`check_theta`, :func:`theta_of`, and the
+others in :mod:`potentials.validation`) live here because this package never imports
+:mod:`effcoef`.
 """
 
 from .errors import ExpressionError, NonConfiningError, PotentialError
+from .validation import check_theta, theta_of
 from .core import MassInterval, Potential
 from .expression import from_expression
 from .library import (case_a, case_b, case_c, double_well, fitzhugh_nagumo,
@@ -34,5 +39,5 @@ __all__ = [
     "power_law", "fitzhugh_nagumo", "double_well",
     "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",
     "radial_from_expression", "swarming", "ornstein_uhlenbeck_nd", "separable",
-    "rotated", "tilted",
+    "rotated", "tilted", "check_theta", "theta_of",
 ]

@@ -18,6 +18,7 @@ from typing import Callable, NamedTuple
 import mpmath as mp
 import numpy as np
 from .errors import NonConfiningError
+from .validation import check_positive, check_theta
 
 __all__ = ["Potential", "MassInterval"]
 
@@ -113,11 +114,7 @@ class Potential:
         self._W_mp = W_mp
         self.name = str(name)
         self.expr = None if expr is None else str(expr)
-        if theta is not None:
-            theta = float(theta)
-            if not (math.isfinite(theta) and theta > 0):
-                raise ValueError(f"theta must be finite and > 0, got {theta!r}")
-        self.theta = theta
+        self.theta = None if theta is None else check_theta(theta)
         self.params = dict(params) if params is not None else {}
         bps = sorted({float(b) for b in breakpoints})
         if any(not math.isfinite(b) for b in bps):
@@ -206,12 +203,8 @@ class Potential:
         """
         from scipy.optimize import minimize_scalar  # lazy: keeps `import potentials` cheap
 
-        theta = float(theta)
-        if not (math.isfinite(theta) and theta > 0):
-            raise ValueError(f"mass_interval: theta must be finite and > 0, got {theta!r}")
-        tail = float(tail)
-        if not (math.isfinite(tail) and tail > 0):
-            raise ValueError(f"mass_interval: tail must be finite and > 0, got {tail!r}")
+        theta = check_theta(theta, "mass_interval: theta")
+        tail = check_positive(tail, "mass_interval: tail")
         level_gap = tail * theta
 
         R = 1.0

@@ -33,7 +33,8 @@ import numpy as np
 from .core import MassInterval, Potential
 from .errors import NonConfiningError
 from .expression import add, from_expression, parse, simplify
-from .library import _check_gamma, _quartic, ornstein_uhlenbeck
+from .library import ornstein_uhlenbeck, quartic
+from .validation import check_dim, check_gamma, check_positive, check_theta
 
 __all__ = [
     "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",
@@ -49,22 +50,6 @@ _N_GRID = {2: 201, 3: 61}
 _BIG = 1.0e300
 #: relative tolerance of the numerical symmetry detection
 _SYM_RTOL = 1e-12
-
-
-def _check_dim(dim):
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or int(dim) not in (2, 3):
-        raise ValueError(f"dim must be 2 or 3, got {dim!r}")
-    return int(dim)
-
-
-def _check_theta(theta, what="theta"):
-    try:
-        t = float(theta)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a finite number > 0, got {theta!r}") from None
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError(f"{what} must be finite and > 0, got {theta!r}")
-    return t
 
 
 class MassBox(NamedTuple):
@@ -127,14 +112,14 @@ class PotentialND:
 
     def __init__(self, W, grad, laplacian, dim, *, name, theta=None, params=None,
                  expr=None, symmetric=None, W_mp=None):
-        self.dim = _check_dim(dim)
+        self.dim = check_dim(dim)
         self._W = W
         self._grad = grad
         self._lap = laplacian
         self._W_mp = W_mp
         self.name = str(name)
         self.expr = None if expr is None else str(expr)
-        self.theta = None if theta is None else _check_theta(theta)
+        self.theta = None if theta is None else check_theta(theta)
         self.params = dict(params) if params is not None else {}
         if symmetric is None:
             symmetric = self._detect_symmetry()
@@ -254,8 +239,8 @@ class PotentialND:
         """
         from scipy.optimize import minimize
 
-        theta = _check_theta(theta, "mass_box: theta")
-        tail = _check_theta(tail, "mass_box: tail")
+        theta = check_theta(theta, "mass_box: theta")
+        tail = check_positive(tail, "mass_box: tail")
         gap = tail * theta
         d = self.dim
         n = _N_GRID[d]
@@ -490,11 +475,11 @@ class RadialPotential:
         if not isinstance(profile, Potential):
             raise TypeError(f"profile must be a potentials.Potential, got {type(profile).__name__}")
         self.profile = profile
-        self.dim = _check_dim(dim)
+        self.dim = check_dim(dim)
         self.name = str(name) if name is not None else f"radial (d={self.dim}): {profile.name}"
         if theta is None:
             theta = profile.theta
-        self.theta = None if theta is None else _check_theta(theta)
+        self.theta = None if theta is None else check_theta(theta)
         self.params = dict(params) if params is not None else dict(profile.params)
         self.expr = profile.expr
 
@@ -595,7 +580,7 @@ def from_expression_nd(text, dim, *, name=None, theta=None, symmetric=None) -> P
     ValueError
         If ``dim`` is not 2 or 3.
     """
-    d = _check_dim(dim)
+    d = check_dim(dim)
     names = _VARS[d]
     tree = parse(text, names)
     s = simplify(tree)
@@ -638,7 +623,7 @@ def radial_from_expression(text, dim, *, name=None, theta=None) -> RadialPotenti
 
     The profile is :func:`~potentials.from_expression` ``(text, var="r")``.
     """
-    d = _check_dim(dim)
+    d = check_dim(dim)
     prof = from_expression(text, var="r", theta=theta, symmetric=False)
     return RadialPotential(prof, d, name=name if name is not None
                            else f"W(v) = w(|v|), w(r) = {prof.expr} (d={d})", theta=theta)
@@ -655,8 +640,8 @@ def swarming(gamma, dim, rescaled=False) -> RadialPotential:
     :math:`\tilde W = r^4/4 - r^2/2` and ``theta = 1/gamma``; otherwise
     ``theta`` is None (the model's own temperature is not fixed here).
     """
-    g = _check_gamma(gamma)
-    d = _check_dim(dim)
+    g = check_gamma(gamma)
+    d = check_dim(dim)
     if rescaled:
         coeffs = (lambda num, sqrt: (num(1) / 4, num(0), -num(1) / 2, num(0)))
         theta, form = 1.0 / g, "r^4/4 - r^2/2"
@@ -666,13 +651,13 @@ def swarming(gamma, dim, rescaled=False) -> RadialPotential:
     kind = "rescaled" if rescaled else "original"
     params = {"gamma": g, "rescaled": bool(rescaled)}
     name = f"swarming ({kind}, gamma={g:g}, d={d}): W = {form}"
-    prof = _quartic(coeffs, name=name, symmetric=True, params=params, theta=theta)
+    prof = quartic(coeffs, name=name, symmetric=True, params=params, theta=theta)
     return RadialPotential(prof, d, name=name, theta=theta, params=params)
 
 
 def ornstein_uhlenbeck_nd(dim) -> RadialPotential:
     r"""Radial Ornstein-Uhlenbeck potential :math:`W(v) = |v|^2/2`."""
-    d = _check_dim(dim)
+    d = check_dim(dim)
     return RadialPotential(ornstein_uhlenbeck(), d,
                            name=f"Ornstein-Uhlenbeck (d={d}): W = |v|^2/2", params={})
 
