@@ -69,7 +69,7 @@ def test_eyring_kramers_J0():
     ratios = []
     for th in [0.03, 0.02]:
         pot = fhn.frozen_potential(0.05, 0.0, 0.0, 0.0, N=Ncub)
-        g = fhn.spectral_gap(0.0, x=0.05, N=Ncub, sigma=np.sqrt(2 * th), n_modes=4)
+        g = fhn.spectral_gap(0.0, x=0.05, N=Ncub, sigma=np.sqrt(2 * th))
         ek = eyring_kramers(pot, th).lam1
         assert g < 1e-3                     # metastable: exponentially small gap
         ratios.append(g / ek)

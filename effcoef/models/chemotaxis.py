@@ -145,8 +145,9 @@ import numpy as np
 
 import potentials
 from ..solver import coefficients
-from . import swarming as _sw
-from .swarming import MCEstimate
+from potentials.validation import check_positive, check_theta
+from . import montecarlo, swarming
+from .montecarlo import MCEstimate
 
 __all__ = [
     "HybridModel", "PeriodicChemical", "cubic_bspline", "HybridRun", "simulate",
@@ -156,24 +157,6 @@ __all__ = [
     "keller_segel_coefficients", "ChemotacticDrift", "chemotactic_drift",
     "stationary_drift",
 ]
-
-
-def _rng(seed):
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(seed)
-
-
-def _positive(name, value, allow_zero=False):
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    ok = (x >= 0) if allow_zero else (x > 0)
-    if not (math.isfinite(x) and ok):
-        raise ValueError(f"{name} must be finite and {'>= 0' if allow_zero else '> 0'}, "
-                         f"got {value!r}")
-    return x
 
 
 # ----------------------------------------------------------------------
@@ -221,17 +204,17 @@ class PeriodicChemical:
         if dim not in (1, 2):
             raise ValueError(f"dim must be 1 or 2, got {dim!r}")
         self.dim = int(dim)
-        self.length = _positive("length", length)
-        self.diffusion = _positive("diffusion", diffusion, allow_zero=True)
-        self.kappa = _positive("kappa", kappa, allow_zero=True)
+        self.length = check_positive(length, "length")
+        self.diffusion = check_positive(diffusion, "diffusion", allow_zero=True)
+        self.kappa = check_positive(kappa, "kappa", allow_zero=True)
         if int(n_modes) != n_modes or n_modes < 1:
             raise ValueError(f"n_modes must be a positive integer, got {n_modes!r}")
         self.n_modes = int(n_modes)
-        self.chi_width = _positive("chi_width", chi_width)
+        self.chi_width = check_positive(chi_width, "chi_width")
         if 4 * self.chi_width >= self.length:
             raise ValueError(f"the support 4h = {4 * self.chi_width:g} of chi must be shorter "
                              f"than the period L = {self.length:g}")
-        self.chi_mass = _positive("chi_mass", chi_mass, allow_zero=True)
+        self.chi_mass = check_positive(chi_mass, "chi_mass", allow_zero=True)
         K = self.n_modes
         ax = np.arange(-K, K + 1)
         grids = np.meshgrid(*([ax] * dim), indexing="ij")
@@ -355,7 +338,7 @@ class PeriodicChemical:
         + \frac{1 - e^{-\lambda_k t}}{\lambda_k}\hat f_k` (:math:`t\hat f_k` if
         :math:`\lambda_k = 0`).
         """
-        t = _positive("t", t, allow_zero=True)
+        t = check_positive(t, "t", allow_zero=True)
         e = np.exp(-self.rates * t)
         out = e * phi_hat
         if source_hat is not None:
@@ -420,8 +403,8 @@ class HybridModel:
         if self.dim not in (1, 2):
             raise ValueError(f"dim must be 1 or 2, got {self.dim!r}")
         for name in ("beta", "eta", "cs_exponent", "theta"):
-            _positive(name, getattr(self, name), allow_zero=True)
-        _positive("cs_radius", self.cs_radius)
+            check_positive(getattr(self, name), name, allow_zero=True)
+        check_positive(self.cs_radius, "cs_radius")
         if self.external_force is not None and not callable(self.external_force):
             raise ValueError("external_force must be a callable x -> F(x) or None")
         if self.friction is not None:
@@ -559,7 +542,7 @@ class _Dynamics:
         if model.friction is not None:
             th = model.theta if model.theta > 0 else (getattr(model.friction, "theta", None)
                                                        or 1.0)
-            sde = _sw.VelocitySDE(model.friction, th)   # only its gradient is used
+            sde = swarming.VelocitySDE(model.friction, th)   # only its gradient is used
             d = model.dim
 
             def grad_w(V):
@@ -677,8 +660,8 @@ def simulate(model: HybridModel, x0, v0, t_final, dt, *, tracers=None, phi0=None
     if x.shape != v.shape:
         raise ValueError(f"x0 and v0 have different shapes {x.shape} and {v.shape}")
     R = x.shape[0]
-    t_final = _positive("t_final", t_final, allow_zero=True)
-    dt = _positive("dt", dt)
+    t_final = check_positive(t_final, "t_final", allow_zero=True)
+    dt = check_positive(dt, "dt")
     n_steps = max(1, int(math.ceil(t_final / dt - 1e-9))) if t_final > 0 else 0
     h = t_final / n_steps if n_steps else 0.0
     if tracers is None:
@@ -695,7 +678,7 @@ def simulate(model: HybridModel, x0, v0, t_final, dt, *, tracers=None, phi0=None
         p = np.zeros((R, ch.n), complex)
     else:
         p = np.broadcast_to(np.asarray(phi0, complex), (R, ch.n)).copy()
-    rng = _rng(seed) if model.theta > 0 else None
+    rng = montecarlo.rng(seed) if model.theta > 0 else None
     kick = math.sqrt(model.theta * h) if model.theta > 0 else 0.0
     if n_steps:
         z = -ch.rates * h
@@ -787,7 +770,7 @@ class MonokineticData:
 
     def sample(self, shape, seed=None):
         r"""I.i.d. samples: returns ``(x, v)`` of shape ``shape + (d,)`` (e.g. ``shape = (R, N)``)."""
-        rng = _rng(seed)
+        rng = montecarlo.rng(seed)
         shape = tuple(np.atleast_1d(shape).astype(int))
         x = self.low + (self.high - self.low) * rng.random(shape + (self.dim,))
         return x, self.velocity(x)
@@ -885,7 +868,7 @@ class RateFit:
 def fit_power_law(n_values, estimates) -> RateFit:
     r"""Fit :math:`\log y = \log C + p\log N` with weights :math:`(y/\mathrm{se})^2` (delta method).
 
-    ``estimates``: :class:`~effcoef.models.swarming.MCEstimate` objects (or ``(value, stderr)``
+    ``estimates``: :class:`~effcoef.models.montecarlo.MCEstimate` objects (or ``(value, stderr)``
     pairs).  All values must be positive and at least three points are required.
     """
     n = np.asarray(n_values, dtype=float)
@@ -960,7 +943,6 @@ def control_variate_estimate(y, Q, level=0.95) -> MCEstimate:
     residual variance, :math:`s^2 (X^TX)^{-1}_{00}` with :math:`R - q - 1` degrees of
     freedom, Student-t interval.  Its bias from estimating b is :math:`O(1/R)`.
     """
-    from scipy.stats import t as student_t
     y = np.asarray(y, dtype=float)
     Q = np.asarray(Q, dtype=float).reshape(len(y), -1)
     R, q = Q.shape
@@ -973,9 +955,7 @@ def control_variate_estimate(y, Q, level=0.95) -> MCEstimate:
     res = y - X @ coef
     s2 = float(res @ res) / dof
     se = math.sqrt(s2 * np.linalg.inv(X.T @ X)[0, 0])
-    val = float(coef[0])
-    qt = float(student_t.ppf(0.5 + 0.5 * level, dof))
-    return MCEstimate(val, se, (val - qt * se, val + qt * se), float(level), y)
+    return MCEstimate.from_stderr(float(coef[0]), se, dof, level, y)
 
 
 @dataclass
@@ -1223,14 +1203,6 @@ class KellerSegelCoefficients:
         return float(u[0]) if self.dim == 1 else u
 
 
-def _theta_of(pot, theta):
-    if theta is None:
-        theta = getattr(pot, "theta", None)
-    if theta is None:
-        raise ValueError(f"{pot!r} has no attached theta; pass theta explicitly")
-    return _positive("theta", theta)
-
-
 def keller_segel_coefficients(pot, theta=None, chi0=1.0) -> KellerSegelCoefficients:
     r"""Keller-Segel diffusion D and chemotactic coefficient :math:`\chi_0 K` from the solver.
 
@@ -1239,7 +1211,7 @@ def keller_segel_coefficients(pot, theta=None, chi0=1.0) -> KellerSegelCoefficie
     ``chi0``: chemotactic sensitivity :math:`\chi_0 = \eta` (finite, may be negative for
     chemorepulsion).
     """
-    theta = _theta_of(pot, theta)
+    theta = potentials.theta_of(pot, theta)
     chi0 = float(chi0)
     if not math.isfinite(chi0):
         raise ValueError(f"chi0 must be finite, got {chi0!r}")
@@ -1264,7 +1236,7 @@ def stationary_drift(pot, theta, force):
     Returns a float (1D) or an array of length d.
     """
     from scipy.special import i0e, i1e
-    theta = _positive("theta", theta)
+    theta = check_theta(theta)
     F = np.atleast_1d(np.asarray(force, dtype=float))
     trap = getattr(np, "trapezoid", None) or np.trapz
     if isinstance(pot, potentials.Potential):
@@ -1371,13 +1343,14 @@ def chemotactic_drift(pot, theta=None, *, chi0=1.0, grad_S=None, n_particles=200
     ``dt``: 2e-3 (``"sde"``), 2e-2 (``"hybrid"``).
     """
     t0 = time.perf_counter()
-    sde = _sw.VelocitySDE(pot, theta)
+    sde = swarming.VelocitySDE(pot, theta)
     theta = sde.theta
     ks = keller_segel_coefficients(pot, theta, chi0)
     d = sde.dim
     lam1 = float(ks.solver_result.eigenvalues[1])
-    t_burn = burn_factor / lam1 if t_burn is None else _positive("t_burn", t_burn, True)
-    t_avg = avg_factor / lam1 if t_avg is None else _positive("t_avg", t_avg)
+    t_burn = (burn_factor / lam1 if t_burn is None
+              else check_positive(t_burn, "t_burn", allow_zero=True))
+    t_avg = avg_factor / lam1 if t_avg is None else check_positive(t_avg, "t_avg")
     if ks.chi0 == 0:
         raise ValueError("chi0 = 0: there is no chemotactic drift to measure")
     if grad_S is None:
@@ -1395,7 +1368,7 @@ def chemotactic_drift(pot, theta=None, *, chi0=1.0, grad_S=None, n_particles=200
         raise ValueError(f"method must be 'sde' or 'hybrid', got {method!r}")
     if method == "hybrid" and d not in (1, 2):
         raise ValueError("method='hybrid' needs d = 1 or 2")
-    dt = (2e-3 if method == "sde" else 2e-2) if dt is None else _positive("dt", dt)
+    dt = (2e-3 if method == "sde" else 2e-2) if dt is None else check_positive(dt, "dt")
     n_burn = int(round(t_burn / dt))
     n_avg = max(1, int(round(t_avg / dt)))
     disp = []
@@ -1426,9 +1399,9 @@ def chemotactic_drift(pot, theta=None, *, chi0=1.0, grad_S=None, n_particles=200
             run = simulate(model, x, v, n_avg * dt, dt, seed=rng, progress=progress)
             disp.append(run.x[0].T)
     per = (disp[0] - disp[1]) / (2.0 * n_avg * dt)               # (d, n)
-    comps = [MCEstimate.from_batches(_sw._batches(per[i], n_batches)) for i in range(d)]
+    comps = [MCEstimate.from_batches(montecarlo.batch_means(per[i], n_batches)) for i in range(d)]
     ghat = g / np.linalg.norm(g)
-    along = MCEstimate.from_batches(_sw._batches(ghat @ per, n_batches))
+    along = MCEstimate.from_batches(montecarlo.batch_means(ghat @ per, n_batches))
     pred = np.atleast_1d(ks.drift(g)).astype(float)
     try:
         up = np.atleast_1d(stationary_drift(pot, theta, F if d > 1 else F[0]))
@@ -1437,7 +1410,7 @@ def chemotactic_drift(pot, theta=None, *, chi0=1.0, grad_S=None, n_particles=200
     except ValueError:
         exact = None
     if method == "sde" and (d == 1 or isinstance(pot, potentials.RadialPotential)):
-        bias = _sw.timestep_bias_estimate(pot, theta, dt)
+        bias = swarming.timestep_bias_estimate(pot, theta, dt)
     else:
         bias = float("nan")
     pa = float(ghat @ pred)

@@ -49,7 +49,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .fhn import N_eval, _coef
+from . import montecarlo
+from .fhn import N_eval, cubic_coefficients
 
 __all__ = ["periodic_gaussian_kernel", "Sites", "make_sites", "nonlocal_operator",
            "limit_rhs_spatial", "solve_limit_spatial", "variance_prediction", "SpatialResult",
@@ -164,7 +165,7 @@ def solve_limit_spatial(V0, W0, t_eval, sites: Sites, *, a: float, b: float, c: 
     Adaptive DOP853 with tolerances ``rtol``, ``atol``.
     """
     from scipy.integrate import solve_ivp
-    _coef(N, lam)
+    cubic_coefficients(N, lam)
     t_eval = np.asarray(t_eval, float)
     if t_eval.ndim != 1 or t_eval.size < 1 or np.any(np.diff(t_eval) < 0):
         raise ValueError("t_eval must be a non-empty increasing 1D array")
@@ -252,13 +253,13 @@ def simulate_spatial(eps: float, n: int, T: float, dt: float, sites: Sites, *, a
         raise ValueError("save_every must be a positive integer")
     if not sigma >= 0:
         raise ValueError("sigma must be >= 0")
-    cN = _coef(N, lam)
+    cN = cubic_coefficients(N, lam)
     K = sites.K
     J = sites.rho0 / eps + sites.psi_rho
     if not np.all(J > 0):
         raise ValueError("rho0/eps + Psi *_r rho0 must be > 0 at every site (eps too large for "
                          "this inhibitory kernel)")
-    rng = np.random.default_rng(seed)
+    rng = montecarlo.rng(seed)
     V0 = _site_values(v0, sites.x, "v0")
     W0 = _site_values(w0, sites.x, "w0")
     S0 = _site_values(s0, sites.x, "s0")

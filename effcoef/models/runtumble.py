@@ -115,6 +115,7 @@ from scipy import linalg
 from scipy.special import ndtr
 
 from ..fem1d import weighted_fe
+from . import montecarlo
 
 __all__ = ["RunTumbleResult", "runtumble_coefficients", "limit_coefficients",
            "spectral_decomposition", "exact_msd", "simulate_internal", "simulate_limit",
@@ -317,7 +318,7 @@ def simulate_internal(psi, eps, times, *, alpha=0.0, n=20000, seed=0, psi_max=No
     :math:`M = \alpha x`.  Start: v uniform, :math:`y\sim\mathcal N(-\alpha v, 1)`, x = 0.
     Returns the positions at ``times`` (shape (len(times), n)).  The random stream does
     not depend on alpha (common random numbers for the +alpha / -alpha coupling)."""
-    rng = np.random.default_rng(seed)
+    rng = montecarlo.rng(seed)
     if psi_max is None:
         psi_max = 1.01 * float(np.max(psi(np.linspace(-12, 12, 4001))))
     v = s * rng.choice([-1.0, 1.0], size=n)
@@ -361,7 +362,7 @@ def simulate_limit(psi, times, *, alpha=0.0, n=20000, seed=0, s=1.0):
     tumbling rate :math:`\bar\Lambda(v) = \mathbb E[\psi(Z - \alpha v)]`, v uniform on
     {-s, s} after a tumble.  Start: stationary velocity law (density :math:`\propto
     1/\bar\Lambda`)."""
-    rng = np.random.default_rng(seed)
+    rng = montecarlo.rng(seed)
     lam = {sg: gauss_mean(lambda z: psi(z - alpha * s * sg)) for sg in (-1.0, 1.0)}
     p_plus = (1 / lam[1.0]) / (1 / lam[1.0] + 1 / lam[-1.0])
     sg = np.where(rng.random(n) < p_plus, 1.0, -1.0)
@@ -389,10 +390,10 @@ def simulate_limit(psi, times, *, alpha=0.0, n=20000, seed=0, s=1.0):
 
 
 def _mean_se(samples, n_batches=50):
-    """Mean and batch-means standard error (batches of independent particles)."""
-    b = np.array_split(np.asarray(samples), n_batches)
-    m = np.array([bi.mean() for bi in b])
-    return float(np.mean(samples)), float(m.std(ddof=1) / np.sqrt(n_batches))
+    """Mean and batch-means standard error (batches of independent particles;
+    :meth:`effcoef.models.montecarlo.MCEstimate.from_samples`)."""
+    est = montecarlo.MCEstimate.from_samples(samples, n_batches)
+    return est.value, est.stderr
 
 
 def mc_diffusion(psi, eps, *, T1=16.0, T2=64.0, n=20000, seed=1, s=1.0):

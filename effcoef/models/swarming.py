@@ -13,8 +13,9 @@ imports it.  It provides
    :math:`r^{d-1} e^{-w(r)/\theta}` and a uniform direction for
    :class:`potentials.RadialPotential`).
 2. Monte Carlo estimators with standard errors and confidence intervals
-   (:class:`MCEstimate`; the standard error is from batch means over groups of
-   *independent* particles, i.e. independent replicas):
+   (:class:`~effcoef.models.montecarlo.MCEstimate`; the standard error is from batch means
+   over groups of *independent* particles, i.e. independent replicas; see
+   :mod:`effcoef.models.montecarlo`):
 
    * :func:`diffusion_mc` - D by Green-Kubo and by the mean-square displacement;
    * :func:`drift_linear_response` - K by the linear response of the mean
@@ -51,13 +52,15 @@ slow tests verify it by halving dt.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 
 import potentials
 from ..solver import coefficients
+from . import montecarlo
+from .montecarlo import MCEstimate, batch_curves, batch_means
 
 __all__ = [
     "TimeStepError", "VelocitySDE", "MCEstimate", "DiffusionMC", "spectral_gap",
@@ -70,12 +73,6 @@ __all__ = [
 
 class TimeStepError(RuntimeError):
     """The explicit scheme left its stability region (decrease ``dt`` or use ``scheme='tamed'``)."""
-
-
-def _rng(seed):
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(seed)
 
 
 def _progress(total, progress, desc):
@@ -104,14 +101,7 @@ class VelocitySDE:
     """
 
     def __init__(self, pot, theta=None, *, grad: Optional[Callable] = None):
-        if theta is None:
-            theta = getattr(pot, "theta", None)
-        if theta is None:
-            raise ValueError(f"{pot!r} has no attached theta; pass theta explicitly")
-        theta = float(theta)
-        if not (theta > 0 and math.isfinite(theta)):
-            raise ValueError(f"theta must be positive and finite, got {theta}")
-        self.pot, self.theta = pot, theta
+        self.pot, self.theta = pot, potentials.theta_of(pot, theta)
         if isinstance(pot, potentials.RadialPotential):
             self.dim, self.kind = pot.dim, "radial"
         elif isinstance(pot, potentials.PotentialND):
@@ -206,7 +196,7 @@ class VelocitySDE:
         interval (``tail = 45``), linear in each cell; uniform direction in
         d >= 2.  The grid error is far below any Monte Carlo error used here.
         """
-        rng = _rng(seed)
+        rng = montecarlo.rng(seed)
         x, _, cdf = self._radial_grid()
         s = np.interp(rng.random(n), cdf, x)
         if self.kind == "1d":
@@ -233,7 +223,7 @@ class VelocitySDE:
         ``callback(k, v, r)`` is called after steps ``every, 2*every, ...``
         (``k`` = number of steps done).  Returns ``(v, r)``.
         """
-        rng = _rng(seed)
+        rng = montecarlo.rng(seed)
         d, n = v.shape
         if scheme not in ("euler", "tamed"):
             raise ValueError(f"scheme must be 'euler' or 'tamed', got {scheme!r}")
@@ -288,58 +278,7 @@ class VelocitySDE:
 # estimates
 
 
-@dataclass
-class MCEstimate:
-    """A Monte Carlo estimate with its standard error and a confidence interval.
-
-    ``value`` is the mean of ``batches`` (independent replicas), ``stderr`` =
-    std(batches, ddof=1)/sqrt(n_batches), ``ci`` the two-sided Student-t
-    interval at ``level``.
-    """
-
-    value: float
-    stderr: float
-    ci: tuple
-    level: float
-    batches: np.ndarray = field(repr=False)
-
-    @classmethod
-    def from_batches(cls, batches, level=0.95):
-        from scipy.stats import t as student_t
-        b = np.asarray(batches, dtype=float)
-        nb = b.size
-        if nb < 2:
-            raise ValueError("need at least two batches for a standard error")
-        val = float(b.mean())
-        se = float(b.std(ddof=1) / math.sqrt(nb))
-        q = float(student_t.ppf(0.5 + 0.5 * level, nb - 1))
-        return cls(val, se, (val - q * se, val + q * se), float(level), b)
-
-    @property
-    def rel_stderr(self):
-        return self.stderr / abs(self.value) if self.value else math.inf
-
-    def zscore(self, reference):
-        """(value - reference) / stderr."""
-        return (self.value - float(reference)) / self.stderr
-
-    def __format__(self, spec):
-        spec = spec or ".4g"
-        return f"{self.value:{spec}} +- {self.stderr:.2g}"
-
-
-def _batches(per_particle, n_batches):
-    """Means over ``n_batches`` contiguous groups of independent particles (leftovers dropped)."""
-    p = np.asarray(per_particle, dtype=float)
-    m = p.size // n_batches
-    if m < 1:
-        raise ValueError(f"{p.size} particles cannot form {n_batches} batches")
-    return p[: m * n_batches].reshape(n_batches, m).mean(axis=1)
-
-
 def _solver_result(pot, theta):
-    if isinstance(pot, potentials.Potential):
-        return coefficients(pot, theta=theta)
     return coefficients(pot, theta=theta)
 
 
@@ -449,7 +388,7 @@ def diffusion_mc(pot, theta=None, *, n_particles=2000, t_corr=None, corr_factor=
     n_lag = int(math.ceil(t_corr / lag_step))
     t_corr = n_lag * lag_step
     n_coarse = n_lag + n_origins  # coarse samples after the initial one
-    rng = _rng(seed)
+    rng = montecarlo.rng(seed)
     v = sde.sample_equilibrium(n_particles, rng)
     r = np.zeros_like(v)
     d, n = v.shape
@@ -484,24 +423,16 @@ def diffusion_mc(pot, theta=None, *, n_particles=2000, t_corr=None, corr_factor=
     GK /= cnt[:, None] * d
     MS /= cnt[:, None]
     lags = lag_step * np.arange(n_lag + 1)
-    gk = MCEstimate.from_batches(_batches(GK[-1], n_batches), level)
+    gk = MCEstimate.from_batches(batch_means(GK[-1], n_batches), level)
     sel = (lags >= msd_fit[0] * t_corr - 1e-12) & (lags <= msd_fit[1] * t_corr + 1e-12)
     tl = lags[sel]
     A = np.vstack([tl, np.ones_like(tl)]).T
     pinv = np.linalg.pinv(A)[0]  # slope row
-    msd_b = np.array([pinv @ bm for bm in _batch_curves(MS[sel], n_batches)]) / (2 * d)
+    msd_b = np.array([pinv @ bm for bm in batch_curves(MS[sel], n_batches)]) / (2 * d)
     msd = MCEstimate.from_batches(msd_b, level)
     return DiffusionMC(gk, msd, lags, GK.mean(axis=1), MS.mean(axis=1), float(t_corr), lam1,
                        float(dt), int(n), float(n * (n_coarse * every) * dt),
                        time.perf_counter() - t0)
-
-
-def _batch_curves(curves, n_batches):
-    """Batch means of per-particle curves ``(n_t, n)`` -> list of ``n_batches`` curves."""
-    n = curves.shape[1]
-    m = n // n_batches
-    c = curves[:, : m * n_batches].reshape(curves.shape[0], n_batches, m).mean(axis=2)
-    return [c[:, b] for b in range(n_batches)]
 
 
 def drift_linear_response(pot, theta=None, *, force=None, n_particles=2000, t_burn=None,
@@ -559,7 +490,7 @@ def drift_linear_response(pot, theta=None, *, force=None, n_particles=2000, t_bu
         t_burn = burn_factor / lam1
     if t_avg is None:
         t_avg = avg_factor / lam1
-    rng = _rng(seed)
+    rng = montecarlo.rng(seed)
     v0 = sde.sample_equilibrium(n_particles, rng)
     d, n = v0.shape
     if force is None:
@@ -589,7 +520,7 @@ def drift_linear_response(pot, theta=None, *, force=None, n_particles=2000, t_bu
 
     run(v, n_avg, cb, 1, desc="linear response")
     per_particle = acc / (n_avg * 2.0 * force)
-    est = MCEstimate.from_batches(_batches(per_particle, n_batches), level)
+    est = MCEstimate.from_batches(batch_means(per_particle, n_batches), level)
     est.force, est.t_burn, est.t_avg, est.dt = force, float(t_burn), float(t_avg), float(dt)
     est.seconds = time.perf_counter() - t0
     return est
@@ -605,7 +536,7 @@ def compare_with_spectral(pot, theta=None, *, seed=0, progress=False, gk_kwargs=
     """
     sde = VelocitySDE(pot, theta)
     res = _solver_result(pot, sde.theta)
-    rng = _rng(seed)
+    rng = montecarlo.rng(seed)
     dm = diffusion_mc(pot, sde.theta, seed=rng, progress=progress, **(gk_kwargs or {}))
     kl = drift_linear_response(pot, sde.theta, seed=rng, progress=progress, **(k_kwargs or {}))
     D, K = _iso(res.D), _iso(res.K)
@@ -765,7 +696,7 @@ def simulate_particles(pot, theta=None, *, interaction, eps, n_particles, t_fina
     sde = VelocitySDE(pot, theta, grad=grad)
     if sde.dim != 1:
         raise ValueError("the particle system is implemented in 1D")
-    rng = _rng(seed)
+    rng = montecarlo.rng(seed)
     n = int(n_particles)
     r = np.asarray(r0(n, rng), dtype=float).reshape(1, n)
     v = sde.sample_equilibrium(n, rng)
