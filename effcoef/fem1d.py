@@ -46,7 +46,6 @@ from functools import lru_cache
 import numpy as np
 from numpy.polynomial import legendre as npleg
 from scipy import sparse
-import scipy.sparse.linalg  # noqa: F401  (sparse.linalg.spsolve)
 from skfem import Basis, BilinearForm, ElementLinePp, MeshLine
 
 from .operator import log_weight, schrodinger_potential, sqrt_maxwellian
@@ -216,7 +215,7 @@ class BandedSym:
 
     def tosparse(self):
         """The full symmetric matrix as scipy.sparse CSC (tests, eigsh fallback)."""
-        u, n = self.u, self.shape[0]
+        u = self.u
         offs = list(range(-u, u + 1))
         diags = [self.ab[u - abs(o), abs(o):] for o in offs]
         return sparse.diags(diags, offs, shape=self.shape, format="csc")

@@ -24,7 +24,6 @@ with exact symbolic derivatives), :func:`radial_from_expression`
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import mpmath as mp

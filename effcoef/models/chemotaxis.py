@@ -484,12 +484,6 @@ class HybridRun:
         ch = self.model.chemical()
         return ch.evaluate(self.phi_hat, np.broadcast_to(pts, (len(self.phi_hat),) + pts.shape[1:]))
 
-    def chemical_gradient(self, points):
-        r""":math:`\nabla\varphi(t)` at ``points`` ``(n, d)`` -> ``(R, n, d)``."""
-        pts = np.asarray(points, dtype=float).reshape(1, -1, self.model.dim)
-        ch = self.model.chemical()
-        return ch.gradient(self.phi_hat, np.broadcast_to(pts, (len(self.phi_hat),) + pts.shape[1:]))
-
     @property
     def momentum(self):
         """Mean velocity per replica, shape (R, d)."""

@@ -112,7 +112,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg
-from scipy.special import ndtr
 
 from ..fem1d import weighted_fe
 from . import montecarlo

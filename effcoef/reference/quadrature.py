@@ -529,7 +529,6 @@ def quadrature_coefficients_mp(potential, theta, *, dps: int = 30,
 
     with mpmath.workdps(dps):
         base_prec = mpmath.mp.prec
-        tol = mpmath.mpf(10) ** (5 - dps)
         th = mpmath.mpf(theta) if isinstance(theta, mpmath.mpf) else mpmath.mpf(theta_f)
         Wm = mpmath.mpf(Wmin)
         W_mp = potential.W_mp
