@@ -77,7 +77,8 @@ def _add_sweep_parser(sub):
                        "Values: start:stop:num[:log] or a comma list.")
     src = s.add_mutually_exclusive_group()
     src.add_argument("--case", default=None,
-                     help="paper family case(s) A, B, C (comma list; default A)")
+                     help="paper 004 family case(s): A, B or C, or a comma list such as A,C "
+                          "(default: A)")
     src.add_argument("--expression", metavar="TEMPLATE",
                      help="W(v) template with {gamma}/{delta}/{theta} placeholders, "
                           "e.g. 'v**4/4 - v**2/2 - {delta}*v' (needs --theta)")
@@ -89,7 +90,8 @@ def _add_sweep_parser(sub):
                    help="local worker processes (default: all cores)")
     s.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on a dask.distributed scheduler, e.g. tcp://host:8786")
-    s.add_argument("--rtol", type=float, default=1e-8, help="requested relative accuracy")
+    s.add_argument("--rtol", type=float, default=1e-8,
+                   help="requested relative accuracy of every point (default: %(default)g)")
     s.add_argument("--retry-failed", action="store_true",
                    help="recompute points recorded as failed")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -123,8 +125,8 @@ def _sweep_cmd(args):
         try:
             from dask.distributed import Client
         except ImportError:
-            raise ValueError("--scheduler needs dask.distributed: "
-                             "pip install 'effcoef[sweep]'") from None
+            raise ValueError("--scheduler needs dask.distributed: run "
+                             "pip install -e '.[sweep]' in the effcoef folder") from None
         try:
             client = Client(args.scheduler, timeout="20s")
         except (OSError, TimeoutError) as exc:
