@@ -51,7 +51,6 @@ from skfem import Basis, BilinearForm, ElementLinePp, MeshLine
 from .operator import log_weight, schrodinger_potential, sqrt_maxwellian
 
 
-
 def _load_csr_matvec():
     """scipy's compiled CSR kernel ``csr_matvec(n_row, n_col, indptr, indices, data, x, y)``,
     or None.

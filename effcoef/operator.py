@@ -28,6 +28,7 @@ the mass is negligible.
 """
 
 import numpy as np
+
 from potentials.validation import check_theta  # the one theta check (re-exported here)
 
 __all__ = ["check_theta", "log_weight", "schrodinger_potential", "sqrt_maxwellian"]

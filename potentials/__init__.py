@@ -22,15 +22,32 @@ others in :mod:`potentials.validation`) live here because this package never imp
 :mod:`effcoef`.
 """
 
-from .errors import ExpressionError, NonConfiningError, PotentialError
-from .validation import check_theta, theta_of
 from .core import MassInterval, Potential
+from .errors import ExpressionError, NonConfiningError, PotentialError
 from .expression import from_expression
-from .library import (case_a, case_b, case_c, double_well, fitzhugh_nagumo,
-                      ornstein_uhlenbeck, paper_family, power_law)
-from .nd import (MassBox, PotentialND, RadialPotential, from_expression_nd,
-                 ornstein_uhlenbeck_nd, radial_from_expression, rotated, separable,
-                 swarming, tilted)
+from .library import (
+                      case_a,
+                      case_b,
+                      case_c,
+                      double_well,
+                      fitzhugh_nagumo,
+                      ornstein_uhlenbeck,
+                      paper_family,
+                      power_law,
+)
+from .nd import (
+                      MassBox,
+                      PotentialND,
+                      RadialPotential,
+                      from_expression_nd,
+                      ornstein_uhlenbeck_nd,
+                      radial_from_expression,
+                      rotated,
+                      separable,
+                      swarming,
+                      tilted,
+)
+from .validation import check_theta, theta_of
 
 __all__ = [
     "PotentialError", "ExpressionError", "NonConfiningError",

@@ -17,6 +17,7 @@ from typing import Callable, NamedTuple
 
 import mpmath as mp
 import numpy as np
+
 from .errors import NonConfiningError
 from .validation import check_positive, check_theta
 
@@ -287,7 +288,7 @@ class Potential:
         wc = np.where(np.isfinite(w), w, np.where(w == np.inf, _BIG, np.nan))
         inner = np.nanmin(wc) if np.any(np.isfinite(wc)) else np.nan
         n = len(v)
-        for side, j, jh, sym in (("left", 0, n // 4, "-inf"), ("right", n - 1, 3 * n // 4, "+inf")):
+        for j, jh, sym in ((0, n // 4, "-inf"), (n - 1, 3 * n // 4, "+inf")):
             wend, whalf = wc[j], wc[jh]
             if not np.isfinite(wend):
                 continue

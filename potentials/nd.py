@@ -642,10 +642,12 @@ def swarming(gamma, dim, rescaled=False) -> RadialPotential:
     g = check_gamma(gamma)
     d = check_dim(dim)
     if rescaled:
-        coeffs = (lambda num, sqrt: (num(1) / 4, num(0), -num(1) / 2, num(0)))
+        def coeffs(num, sqrt):
+            return (num(1) / 4, num(0), -num(1) / 2, num(0))
         theta, form = 1.0 / g, "r^4/4 - r^2/2"
     else:
-        coeffs = (lambda num, sqrt: (num(1) / (4 * num(g)), num(0), -num(1) / 2, num(0)))
+        def coeffs(num, sqrt):
+            return (num(1) / (4 * num(g)), num(0), -num(1) / 2, num(0))
         theta, form = None, "r^4/(4 gamma) - r^2/2"
     kind = "rescaled" if rescaled else "original"
     params = {"gamma": g, "rescaled": bool(rescaled)}

@@ -39,7 +39,7 @@ def test_cubic_bspline_kernel_and_its_fourier_transform():
         assert abs(left - right) < 1e-3
     ch = ct.PeriodicChemical(1, 8.0, 0.1, 1.0, 16, chi_width=0.3)
     for w in (0.0, 1.3, 7.7, 25.0):
-        ref = integrate.quad(lambda y: ch.chi(np.array([[y]]))[0] * math.cos(w * y), -0.6, 0.6,
+        ref = integrate.quad(lambda y, w=w: ch.chi(np.array([[y]]))[0] * math.cos(w * y), -0.6, 0.6,
                              points=[-0.3, 0, 0.3], limit=200, epsabs=1e-14)[0]
         assert abs(ch.kernel_hat(np.array([[w]]))[0] - ref) < 1e-11
 
@@ -167,7 +167,7 @@ def test_chemical_of_frozen_particles_matches_duhamel_formula_in_real_space():
     pts = np.array([-0.6, -0.2, 0.0, 0.3, 0.9])
     ref, wrong = [], []
     for p in pts:
-        def g(tau, factor):
+        def g(tau, factor, p=p):
             return factor(tau) * np.mean([_heat_chi(p - xj, tau, D, h) for xj in x0[0, :, 0]])
         ref.append(integrate.quad(g, 0, t, args=(lambda tau: math.exp(-kappa * tau),),
                                   epsabs=1e-11, limit=100)[0])

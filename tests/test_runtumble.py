@@ -103,6 +103,7 @@ def test_ball_and_sphere_velocity_sets():
     sphere), checked by sampling the ball; D and chi scale with it."""
     import numpy as np
     from scipy.special import ndtr
+
     from effcoef.models.runtumble import runtumble_coefficients, velocity_variance
     rng = np.random.default_rng(7)
     d, s = 3, 2.0

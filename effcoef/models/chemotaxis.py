@@ -144,8 +144,9 @@ from typing import Callable, Optional
 import numpy as np
 
 import potentials
-from ..solver import coefficients
 from potentials.validation import check_positive, check_theta
+
+from ..solver import coefficients
 from . import montecarlo, swarming
 from .montecarlo import MCEstimate
 
@@ -176,7 +177,8 @@ def cubic_bspline(t):
 
 
 class PeriodicChemical:
-    r"""Fourier-Galerkin solver of :math:`\varphi_t = D_c\Delta\varphi - \kappa\varphi + f` on :math:`[0, L)^d`.
+    r"""Fourier-Galerkin solver of :math:`\varphi_t = D_c\Delta\varphi - \kappa\varphi + f`
+    on :math:`[0, L)^d`.
 
     Real fields :math:`\varphi(x) = \mathrm{Re}\sum_{k\in H} w_k\hat\varphi_k e^{i\omega_k\cdot x}`
     over the half set H of :math:`\{-K..K\}^d` (k = 0 and the vectors whose last non-zero
@@ -250,7 +252,8 @@ class PeriodicChemical:
             / self.chi_width ** self.dim
 
     def truncation_bound(self, gradient=True):
-        r"""Bound on the change of :math:`\sup|\nabla\varphi|` (or :math:`\sup|\varphi|`) by dropping the modes :math:`\max_a|k_a| > K`.
+        r"""Bound on the change of :math:`\sup|\nabla\varphi|` (or :math:`\sup|\varphi|`) by
+        dropping the modes :math:`\max_a|k_a| > K`.
 
         For any source of the form :math:`\frac1N\sum_j\chi(\cdot - x_j)` and any t (with
         :math:`\varphi^{in} = 0`), :math:`|\hat\varphi_k| \le \sup|\hat f_k|/\lambda_k \le
@@ -307,7 +310,8 @@ class PeriodicChemical:
         return self.source_coef * np.conj(E).mean(axis=-2)
 
     def evaluate(self, phi_hat, x=None, *, phases=None):
-        r""":math:`\varphi` at positions ``x`` ``(R, n, d)`` for modes ``phi_hat`` ``(R, M)`` -> ``(R, n)``."""
+        r""":math:`\varphi` at positions ``x`` ``(R, n, d)`` for modes ``phi_hat`` ``(R, M)``
+        -> ``(R, n)``."""
         E = self.phases(x) if phases is None else phases
         return np.einsum("rnm,rm->rn", E, self.weights * phi_hat).real
 
@@ -504,7 +508,8 @@ def _as_state(a, dim, name):
 
 
 def _phi_functions(z):
-    r""":math:`\varphi_1, \varphi_2, \varphi_3` of real :math:`z \le 0` (Taylor series for :math:`|z| < 1`)."""
+    r""":math:`\varphi_1, \varphi_2, \varphi_3` of real :math:`z \le 0` (Taylor series for
+    :math:`|z| < 1`)."""
     z = np.asarray(z, dtype=float)
     small = np.abs(z) < 1.0
     zs = np.where(small, z, 0.0)
@@ -930,7 +935,8 @@ def fluctuation_controls(u, degree):
 
 
 def control_variate_estimate(y, Q, level=0.95) -> MCEstimate:
-    r"""Control-variate estimate of :math:`E y` from replicas ``y`` ``(R,)`` and zero-mean controls ``Q`` ``(R, q)``.
+    r"""Control-variate estimate of :math:`E y` from replicas ``y`` ``(R,)`` and zero-mean
+    controls ``Q`` ``(R, q)``.
 
     The intercept of the least-squares fit :math:`y pprox c + Q b` (the classical
     regression estimator :math:`ar y - \hat b^Tar Q`); standard error from the
@@ -1131,7 +1137,7 @@ def w2_convergence(model: HybridModel, data: MonokineticData, n_values, *, n_rep
         if p:
             Q = fluctuation_controls(2.0 * (x0 - data.low) / (data.high - data.low) - 1.0, p)
 
-            def est(y):
+            def est(y, Q=Q):
                 return control_variate_estimate(y, Q)
         else:
             Q = None
@@ -1159,7 +1165,8 @@ def w2_convergence(model: HybridModel, data: MonokineticData, n_values, *, n_rep
 
 @dataclass
 class KellerSegelCoefficients:
-    r"""Coefficients of :math:`\rho_t = \nabla\cdot(D\nabla\rho - \chi_0\rho K\nabla S)` (module docstring, section 3).
+    r"""Coefficients of :math:`\rho_t = \nabla\cdot(D\nabla\rho - \chi_0\rho K\nabla S)`
+    (module docstring, section 3).
 
     Attributes
     ----------
@@ -1219,7 +1226,8 @@ def keller_segel_coefficients(pot, theta=None, chi0=1.0) -> KellerSegelCoefficie
 
 
 def stationary_drift(pot, theta, force):
-    r"""Exact mean velocity :math:`u(F) = \int v\,M_F\,dv` of the tilted Maxwellian :math:`M_F \propto e^{-(W - F\cdot v)/\theta}`.
+    r"""Exact mean velocity :math:`u(F) = \int v\,M_F\,dv` of the tilted Maxwellian
+    :math:`M_F \propto e^{-(W - F\cdot v)/\theta}`.
 
     1D: trapezoidal quadrature on a fine grid over the (widened) mass interval.  Radial
     W in d = 2: :math:`u = \hat F\int r^2e^{-w/\theta}I_1(|F|r/\theta)dr /
@@ -1290,7 +1298,8 @@ class ChemotacticDrift:
     force : ndarray
         :math:`F = \chi_0\nabla S`.
     timestep_bias : float
-        Heuristic relative O(dt) bias of Euler-Maruyama (:func:`effcoef.models.swarming.timestep_bias_estimate`).
+        Heuristic relative O(dt) bias of Euler-Maruyama
+        (:func:`effcoef.models.swarming.timestep_bias_estimate`).
     t_burn, t_avg, dt : float
     n_particles : int
     seconds : float

@@ -33,6 +33,7 @@ from typing import Optional
 import numpy as np
 
 import potentials
+
 from ..solver import coefficients
 from . import montecarlo
 
@@ -248,7 +249,10 @@ def simulate_network(n: int, J: float, T: float, dt: float, *, a: float, b: floa
         m = v.mean()
         v = m + sigma * sq * xb + e * (v - m) + s_ou * (xi - xb)
         if k % save_every == 0:
-            ts.append(k * dt); mv.append(v.mean()); mx.append(x.mean()); vv.append(v.var())
+            ts.append(k * dt)
+            mv.append(v.mean())
+            mx.append(x.mean())
+            vv.append(v.var())
             vx.append(x.var())
     return NetworkResult(np.array(ts), np.array(mv), np.array(mx), np.array(vv), v, x,
                          np.array(vx))

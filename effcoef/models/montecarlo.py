@@ -113,7 +113,8 @@ def batch_curves(curves, n_batches: int) -> list:
 
 def _t_quantile(p: float, dof: float) -> float:
     """Quantile of Student's t with ``dof`` degrees of freedom (normal for ``dof = inf``)."""
-    from scipy.stats import norm, t as student_t
+    from scipy.stats import norm
+    from scipy.stats import t as student_t
     return float(student_t.ppf(p, dof)) if math.isfinite(dof) else float(norm.ppf(p))
 
 

@@ -230,8 +230,10 @@ def _hermite_pencil(psi, dpsi, *, n=80, nq=None):
     B = np.eye(n)
     P = (H * psi(z)) @ H.T
     P1 = None if dpsi is None else (H * dpsi(z)) @ H.T
-    one = np.zeros(n); one[0] = 1.0
-    zl = np.zeros(n); zl[1] = 1.0
+    one = np.zeros(n)
+    one[0] = 1.0
+    zl = np.zeros(n)
+    zl[1] = 1.0
     return K, B, P, P1, one, zl
 
 
@@ -362,7 +364,7 @@ def simulate_limit(psi, times, *, alpha=0.0, n=20000, seed=0, s=1.0):
     {-s, s} after a tumble.  Start: stationary velocity law (density :math:`\propto
     1/\bar\Lambda`)."""
     rng = montecarlo.rng(seed)
-    lam = {sg: gauss_mean(lambda z: psi(z - alpha * s * sg)) for sg in (-1.0, 1.0)}
+    lam = {sg: gauss_mean(lambda z, sg=sg: psi(z - alpha * s * sg)) for sg in (-1.0, 1.0)}
     p_plus = (1 / lam[1.0]) / (1 / lam[1.0] + 1 / lam[-1.0])
     sg = np.where(rng.random(n) < p_plus, 1.0, -1.0)
     rate = np.where(sg > 0, lam[1.0], lam[-1.0])

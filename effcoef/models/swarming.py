@@ -58,6 +58,7 @@ from typing import Callable, Optional
 import numpy as np
 
 import potentials
+
 from ..solver import coefficients
 from . import montecarlo
 from .montecarlo import MCEstimate, batch_curves, batch_means

@@ -221,7 +221,7 @@ def _interior_extrema(potential, a: float, b: float, n: int = 20001) -> list:
         if xe is None:
             sign = 1.0 if is_min else -1.0
             r = minimize_scalar(
-                lambda t: sign * float(_W_vec(potential, np.array([t]))[0]),
+                lambda t, sign=sign: sign * float(_W_vec(potential, np.array([t]))[0]),
                 bounds=(lo, hi), method="bounded",
                 options={"xatol": 1e-12 * max(1.0, abs(lo), abs(hi))})
             xe = float(r.x)
