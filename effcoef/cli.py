@@ -15,11 +15,14 @@ Bad input exits with status 2 and a one-line reason on stderr; an accuracy
 that cannot be certified is reported as a warning (status 3 with ``--strict``).
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import math
 import sys
 import warnings
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -255,7 +258,7 @@ def _coefficients(args):
     return 0
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:

@@ -26,26 +26,27 @@ from .core import MassInterval, Potential
 from .errors import ExpressionError, NonConfiningError, PotentialError
 from .expression import from_expression
 from .library import (
-                      case_a,
-                      case_b,
-                      case_c,
-                      double_well,
-                      fitzhugh_nagumo,
-                      ornstein_uhlenbeck,
-                      paper_family,
-                      power_law,
+    case_a,
+    case_b,
+    case_c,
+    double_well,
+    fitzhugh_nagumo,
+    ornstein_uhlenbeck,
+    paper_family,
+    power_law,
 )
 from .nd import (
-                      MassBox,
-                      PotentialND,
-                      RadialPotential,
-                      from_expression_nd,
-                      ornstein_uhlenbeck_nd,
-                      radial_from_expression,
-                      rotated,
-                      separable,
-                      swarming,
-                      tilted,
+    AnyPotential,
+    MassBox,
+    PotentialND,
+    RadialPotential,
+    from_expression_nd,
+    ornstein_uhlenbeck_nd,
+    radial_from_expression,
+    rotated,
+    separable,
+    swarming,
+    tilted,
 )
 from .validation import check_theta, theta_of
 
@@ -56,5 +57,5 @@ __all__ = [
     "power_law", "fitzhugh_nagumo", "double_well",
     "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",
     "radial_from_expression", "swarming", "ornstein_uhlenbeck_nd", "separable",
-    "rotated", "tilted", "check_theta", "theta_of",
+    "rotated", "tilted", "check_theta", "theta_of", "AnyPotential",
 ]

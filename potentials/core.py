@@ -13,10 +13,11 @@ whose kernel is spanned by the Maxwellian
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import mpmath as mp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import NonConfiningError
 from .validation import check_positive, check_theta
@@ -107,8 +108,10 @@ class Potential:
         Expression text if the potential was built from one.
     """
 
-    def __init__(self, W, dW, d2W, *, name, symmetric=None, breakpoints=(),
-                 theta=None, params=None, W_mp=None, expr=None):
+    def __init__(self, W: Callable, dW: Callable, d2W: Callable, *, name: str,
+                 symmetric: Optional[bool] = None, breakpoints: Sequence[float] = (),
+                 theta: Optional[float] = None, params: Optional[dict] = None,
+                 W_mp: Optional[Callable] = None, expr: Optional[str] = None) -> None:
         self._W = _wrap(W)
         self._dW = _wrap(dW)
         self._d2W = _wrap(d2W)
@@ -127,19 +130,19 @@ class Potential:
 
     # ------------------------------------------------------------------
     # evaluation
-    def W(self, v):
+    def W(self, v: ArrayLike) -> np.ndarray:
         """Potential :math:`W(v)` (vectorised, float64)."""
         return self._W(v)
 
-    def dW(self, v):
+    def dW(self, v: ArrayLike) -> np.ndarray:
         """First derivative :math:`W'(v)` (vectorised, float64)."""
         return self._dW(v)
 
-    def d2W(self, v):
+    def d2W(self, v: ArrayLike) -> np.ndarray:
         """Second derivative :math:`W''(v)` (a.e. value at kinks)."""
         return self._d2W(v)
 
-    def W_mp(self, v):
+    def W_mp(self, v: Any) -> mp.mpf:
         """Evaluate :math:`W` at ``v`` with mpmath at the current precision."""
         v = mp.mpf(v)
         if self._W_mp is None:
@@ -161,7 +164,7 @@ class Potential:
         return bool(np.all(diff <= 1e-12 * (1.0 + np.abs(wp[ok]))))
 
     # ------------------------------------------------------------------
-    def mass_interval(self, theta, tail=45.0) -> MassInterval:
+    def mass_interval(self, theta: float, tail: float = 45.0) -> MassInterval:
         r"""Interval carrying the mass of the Maxwellian :math:`e^{-W/\theta}`.
 
         Returns the convex hull :math:`[a, b]` of the sublevel set

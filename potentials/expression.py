@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import math
 from dataclasses import dataclass
+from typing import Any, Iterator, Optional
 
 import mpmath as mp
 import numpy as np
@@ -141,11 +142,11 @@ class Node:
         """Exact symbolic derivative with respect to ``var`` (simplified)."""
         raise NotImplementedError
 
-    def eval_np(self, env: dict):  # pragma: no cover - abstract
+    def eval_np(self, env: dict) -> np.ndarray:  # pragma: no cover - abstract
         """Evaluate with numpy; ``env`` maps variable names to float arrays."""
         raise NotImplementedError
 
-    def eval_mp(self, env: dict):  # pragma: no cover - abstract
+    def eval_mp(self, env: dict) -> Any:  # pragma: no cover - abstract
         """Evaluate with mpmath at the current precision."""
         raise NotImplementedError
 
@@ -153,13 +154,13 @@ class Node:
         """Whether the tree depends on variable ``var``."""
         raise NotImplementedError
 
-    def walk(self):
+    def walk(self) -> Iterator[Node]:
         """Yield all nodes of the tree (pre-order)."""
         yield self
         for c in self.children():
             yield from c.walk()
 
-    def children(self):
+    def children(self) -> tuple:
         return ()
 
     # precedence used by __str__
@@ -177,13 +178,13 @@ class Const(Node):
     value: float
     text: str | None = None
 
-    def diff(self, var):
+    def diff(self, var: str) -> Node:
         return ZERO
 
-    def eval_np(self, env):
+    def eval_np(self, env: dict) -> np.ndarray:
         return self.value
 
-    def eval_mp(self, env):
+    def eval_mp(self, env: dict) -> Any:
         if self.text == "pi":
             return +mp.pi
         if self.text == "e":
@@ -192,11 +193,11 @@ class Const(Node):
             return mp.mpf(self.text)
         return mp.mpf(self.value)
 
-    def has_var(self, var):
+    def has_var(self, var: str) -> bool:
         return False
 
     @property
-    def prec(self):
+    def prec(self) -> int:
         return 100 if self.value >= 0 else 3
 
     def __str__(self):
@@ -212,16 +213,16 @@ class Var(Node):
 
     name: str
 
-    def diff(self, var):
+    def diff(self, var: str) -> Node:
         return ONE if var == self.name else ZERO
 
-    def eval_np(self, env):
+    def eval_np(self, env: dict) -> np.ndarray:
         return env[self.name]
 
-    def eval_mp(self, env):
+    def eval_mp(self, env: dict) -> Any:
         return env[self.name]
 
-    def has_var(self, var):
+    def has_var(self, var: str) -> bool:
         return var == self.name
 
     def __str__(self):
@@ -245,13 +246,13 @@ class Add(_Binary):
 
     prec = 1
 
-    def diff(self, var):
+    def diff(self, var: str) -> Node:
         return add(self.a.diff(var), self.b.diff(var))
 
-    def eval_np(self, env):
+    def eval_np(self, env: dict) -> np.ndarray:
         return self.a.eval_np(env) + self.b.eval_np(env)
 
-    def eval_mp(self, env):
+    def eval_mp(self, env: dict) -> Any:
         return self.a.eval_mp(env) + self.b.eval_mp(env)
 
     def __str__(self):
@@ -263,13 +264,13 @@ class Sub(_Binary):
 
     prec = 1
 
-    def diff(self, var):
+    def diff(self, var: str) -> Node:
         return sub(self.a.diff(var), self.b.diff(var))
 
-    def eval_np(self, env):
+    def eval_np(self, env: dict) -> np.ndarray:
         return self.a.eval_np(env) - self.b.eval_np(env)
 
-    def eval_mp(self, env):
+    def eval_mp(self, env: dict) -> Any:
         return self.a.eval_mp(env) - self.b.eval_mp(env)
 
     def __str__(self):
@@ -281,13 +282,13 @@ class Mul(_Binary):
 
     prec = 2
 
-    def diff(self, var):
+    def diff(self, var: str) -> Node:
         return add(mul(self.a.diff(var), self.b), mul(self.a, self.b.diff(var)))
 
-    def eval_np(self, env):
+    def eval_np(self, env: dict) -> np.ndarray:
         return self.a.eval_np(env) * self.b.eval_np(env)
 
-    def eval_mp(self, env):
+    def eval_mp(self, env: dict) -> Any:
         return self.a.eval_mp(env) * self.b.eval_mp(env)
 
     def __str__(self):
@@ -299,15 +300,15 @@ class Div(_Binary):
 
     prec = 2
 
-    def diff(self, var):
+    def diff(self, var: str) -> Node:
         da, db = self.a.diff(var), self.b.diff(var)
         # (a/b)' = a'/b - a b'/b^2
         return sub(div(da, self.b), div(mul(self.a, db), pow_(self.b, Const(2.0))))
 
-    def eval_np(self, env):
+    def eval_np(self, env: dict) -> np.ndarray:
         return self.a.eval_np(env) / self.b.eval_np(env)
 
-    def eval_mp(self, env):
+    def eval_mp(self, env: dict) -> Any:
         return _mp_div(self.a.eval_mp(env), self.b.eval_mp(env))
 
     def __str__(self):
@@ -319,7 +320,7 @@ class Pow(_Binary):
 
     prec = 4
 
-    def diff(self, var):
+    def diff(self, var: str) -> Node:
         u, w = self.a, self.b
         du = u.diff(var)
         if not w.has_var(var):
@@ -332,10 +333,10 @@ class Pow(_Binary):
         # (u^w)' = u^w (w' log u + w u'/u)
         return mul(self, add(mul(dw, func("log", u)), div(mul(w, du), u)))
 
-    def eval_np(self, env):
+    def eval_np(self, env: dict) -> np.ndarray:
         return _np_power(self.a.eval_np(env), self.b.eval_np(env))
 
-    def eval_mp(self, env):
+    def eval_mp(self, env: dict) -> Any:
         return _mp_power(self.a.eval_mp(env), self.b.eval_mp(env))
 
     def __str__(self):
@@ -349,19 +350,19 @@ class Neg(Node):
     a: Node
     prec = 3
 
-    def children(self):
+    def children(self) -> tuple:
         return (self.a,)
 
-    def has_var(self, var):
+    def has_var(self, var: str) -> bool:
         return self.a.has_var(var)
 
-    def diff(self, var):
+    def diff(self, var: str) -> Node:
         return neg(self.a.diff(var))
 
-    def eval_np(self, env):
+    def eval_np(self, env: dict) -> np.ndarray:
         return -self.a.eval_np(env)
 
-    def eval_mp(self, env):
+    def eval_mp(self, env: dict) -> Any:
         return -self.a.eval_mp(env)
 
     def __str__(self):
@@ -379,13 +380,13 @@ class Func(Node):
     name: str
     arg: Node
 
-    def children(self):
+    def children(self) -> tuple:
         return (self.arg,)
 
-    def has_var(self, var):
+    def has_var(self, var: str) -> bool:
         return self.arg.has_var(var)
 
-    def diff(self, var):
+    def diff(self, var: str) -> Node:
         u = self.arg
         du = u.diff(var)
         if isinstance(du, Const) and du.value == 0.0:
@@ -415,7 +416,7 @@ class Func(Node):
             raise ExpressionError(f"cannot differentiate function {n!r}")
         return mul(d, du)
 
-    def eval_np(self, env):
+    def eval_np(self, env: dict) -> np.ndarray:
         u = self.arg
         # numerically stable log(cosh(w)) = logaddexp(w, -w) - log 2
         if self.name == "log" and isinstance(u, Func) and u.name == "cosh":
@@ -423,7 +424,7 @@ class Func(Node):
             return np.logaddexp(w, -w) - math.log(2.0)
         return _NP_FUNCS[self.name](u.eval_np(env))
 
-    def eval_mp(self, env):
+    def eval_mp(self, env: dict) -> Any:
         return _MP_FUNCS[self.name](self.arg.eval_mp(env))
 
     def __str__(self):
@@ -708,7 +709,7 @@ class _Converter:
         raise ExpressionError(f"{what} {_snippet(node)!r} is not allowed")
 
 
-def parse(text: str, var="v") -> Node:
+def parse(text: str, var: str = "v") -> Node:
     """Parse an expression string into an (unsimplified) expression tree.
 
     Parameters
@@ -790,7 +791,8 @@ def _make_np(tree: Node, var: str):
     return f
 
 
-def from_expression(text, *, var="v", name=None, symmetric=None, theta=None) -> Potential:
+def from_expression(text: str, *, var: str = "v", name: Optional[str] = None,
+                    symmetric: Optional[bool] = None, theta: Optional[float] = None) -> Potential:
     r"""Build a :class:`~potentials.Potential` from an expression string.
 
     Parameters

@@ -24,6 +24,7 @@ Case A: :math:`\sigma = 0, \delta = 0`; case B: :math:`\sigma = 1,
 from __future__ import annotations
 
 import math
+from typing import Callable, Optional
 
 import mpmath as mp
 import numpy as np
@@ -41,7 +42,8 @@ def _fmt(x):
     return f"{x:g}"
 
 
-def quartic(coeffs, *, name, symmetric, params, theta=None, expr=None) -> Potential:
+def quartic(coeffs: Callable, *, name: str, symmetric: bool, params: dict,
+            theta: Optional[float] = None, expr: Optional[str] = None) -> Potential:
     r"""Potential :math:`c_4 v^4 + c_3 |v|^3 + c_2 v^2 + c_1 v`.
 
     ``coeffs(num, sqrt)`` returns ``(c4, c3, c2, c1)`` computed with the
@@ -103,7 +105,7 @@ def _paper(case, sigma, gamma, delta, rescaled):
                     theta=theta)
 
 
-def case_a(gamma, rescaled=True) -> Potential:
+def case_a(gamma: float, rescaled: bool = True) -> Potential:
     r"""Paper 004 case A: :math:`\sigma = 0`, :math:`\delta = 0`.
 
     Rescaled: :math:`\tilde W(v) = v^4/4 - v^2/2`, ``theta = 1/gamma``.
@@ -119,7 +121,7 @@ def case_a(gamma, rescaled=True) -> Potential:
     return _paper("A", 0, check_gamma(gamma), 0.0, rescaled)
 
 
-def case_b(gamma, rescaled=True) -> Potential:
+def case_b(gamma: float, rescaled: bool = True) -> Potential:
     r"""Paper 004 case B: :math:`\sigma = 1`, :math:`\delta = 0`.
 
     Rescaled: :math:`\tilde W(v) = v^4/4 - \sqrt\gamma\,|v|^3/3`,
@@ -129,7 +131,7 @@ def case_b(gamma, rescaled=True) -> Potential:
     return _paper("B", 1, check_gamma(gamma), 0.0, rescaled)
 
 
-def case_c(gamma, delta, rescaled=True) -> Potential:
+def case_c(gamma: float, delta: float, rescaled: bool = True) -> Potential:
     r"""Paper 004 case C: :math:`\sigma = 0`, tilt :math:`\delta \ge 0`.
 
     Rescaled: :math:`\tilde W(v) = v^4/4 - v^2/2 - (\delta/\sqrt\gamma) v`,
@@ -140,7 +142,7 @@ def case_c(gamma, delta, rescaled=True) -> Potential:
     return _paper("C", 0, check_gamma(gamma), check_delta(delta), rescaled)
 
 
-def paper_family(case, gamma, delta=0.0, rescaled=True) -> Potential:
+def paper_family(case: str, gamma: float, delta: float = 0.0, rescaled: bool = True) -> Potential:
     r"""Dispatch to :func:`case_a`, :func:`case_b`, :func:`case_c`.
 
     Parameters
@@ -176,7 +178,7 @@ def ornstein_uhlenbeck() -> Potential:
                     name="Ornstein-Uhlenbeck: W = v^2/2", symmetric=True, params={})
 
 
-def fitzhugh_nagumo(delta=0.0) -> Potential:
+def fitzhugh_nagumo(delta: float = 0.0) -> Potential:
     r"""FitzHugh-Nagumo voltage potential :math:`W(v) = v^4/4 - v^2/2 - \delta v`.
 
     :math:`W' = -(v - v^3) - \delta`, i.e. minus the integral of the cubic
@@ -188,7 +190,7 @@ def fitzhugh_nagumo(delta=0.0) -> Potential:
                     symmetric=(d == 0.0), params={"delta": d})
 
 
-def double_well(a=1.0) -> Potential:
+def double_well(a: float = 1.0) -> Potential:
     r"""Double well :math:`W(v) = v^4/4 - a v^2/2` (single well if :math:`a \le 0`)."""
     a = check_real(a, "a")
     return quartic(lambda num, sqrt: (num(1) / 4, num(0), -num(a) / 2, num(0)),
@@ -196,7 +198,7 @@ def double_well(a=1.0) -> Potential:
                     symmetric=True, params={"a": a})
 
 
-def power_law(a, b, gamma=1.0) -> Potential:
+def power_law(a: float, b: float, gamma: float = 1.0) -> Potential:
     r"""Power-law potential :math:`W(v) = |v|^a/(a\gamma) - |v|^b/b`.
 
     .. math::

@@ -24,10 +24,11 @@ with exact symbolic derivatives), :func:`radial_from_expression`
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
 
 import mpmath as mp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .core import MassInterval, Potential
 from .errors import NonConfiningError
@@ -38,7 +39,7 @@ from .validation import check_dim, check_gamma, check_positive, check_theta
 __all__ = [
     "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",
     "radial_from_expression", "swarming", "ornstein_uhlenbeck_nd",
-    "separable", "rotated", "tilted",
+    "separable", "rotated", "tilted", "AnyPotential",
 ]
 
 #: search cubes [-R, R]^d, R = 1, 2, 4, ..., 8192 and finally 1e4
@@ -109,8 +110,10 @@ class PotentialND:
     result to the documented shape.
     """
 
-    def __init__(self, W, grad, laplacian, dim, *, name, theta=None, params=None,
-                 expr=None, symmetric=None, W_mp=None):
+    def __init__(self, W: Callable, grad: Callable, laplacian: Callable, dim: int, *, name: str,
+                 theta: Optional[float] = None, params: Optional[dict] = None,
+                 expr: Optional[str] = None, symmetric: Optional[bool] = None,
+                 W_mp: Optional[Callable] = None) -> None:
         self.dim = check_dim(dim)
         self._W = W
         self._grad = grad
@@ -132,14 +135,14 @@ class PotentialND:
                              f"got shape {V.shape}")
         return V
 
-    def W(self, V):
+    def W(self, V: ArrayLike) -> np.ndarray:
         """Potential :math:`W(V)`; ``V`` of shape ``(d, ...)``, result ``(...)``."""
         V = self._asV(V)
         with np.errstate(all="ignore"):
             y = np.asarray(self._W(V), dtype=np.float64)
         return np.broadcast_to(y, V.shape[1:]).copy()
 
-    def grad(self, V):
+    def grad(self, V: ArrayLike) -> np.ndarray:
         r"""Gradient :math:`\nabla W(V)`, shape ``(d, ...)``."""
         V = self._asV(V)
         with np.errstate(all="ignore"):
@@ -148,14 +151,14 @@ class PotentialND:
                           for gi in g])
         return g
 
-    def laplacian(self, V):
+    def laplacian(self, V: ArrayLike) -> np.ndarray:
         r"""Laplacian :math:`\Delta W(V)`, shape ``(...)``."""
         V = self._asV(V)
         with np.errstate(all="ignore"):
             y = np.asarray(self._lap(V), dtype=np.float64)
         return np.broadcast_to(y, V.shape[1:]).copy()
 
-    def W_mp(self, v):
+    def W_mp(self, v: Sequence) -> mp.mpf:
         """Evaluate :math:`W` at the point ``v`` (``d`` numbers) with mpmath."""
         v = [mp.mpf(x) for x in v]
         if len(v) != self.dim:
@@ -177,7 +180,7 @@ class PotentialND:
         return bool(np.all(np.abs(wp[ok] - wm[ok]) <= _SYM_RTOL * (1.0 + np.abs(wp[ok]))))
 
     # ------------------------------------------------------------------
-    def mass_box(self, theta, tail=45.0) -> MassBox:
+    def mass_box(self, theta: float, tail: float = 45.0) -> MassBox:
         r"""Box carrying the mass of the Maxwellian :math:`e^{-W/\theta}`.
 
         Returns a box :math:`\prod_k [\text{lower}_k, \text{upper}_k]`
@@ -470,7 +473,8 @@ class RadialPotential:
 
     symmetric = True
 
-    def __init__(self, profile, dim, *, name=None, theta=None, params=None):
+    def __init__(self, profile: Potential, dim: int, *, name: Optional[str] = None,
+                 theta: Optional[float] = None, params: Optional[dict] = None) -> None:
         if not isinstance(profile, Potential):
             raise TypeError(f"profile must be a potentials.Potential, got {type(profile).__name__}")
         self.profile = profile
@@ -482,26 +486,26 @@ class RadialPotential:
         self.params = dict(params) if params is not None else dict(profile.params)
         self.expr = profile.expr
 
-    def W(self, r):
+    def W(self, r: ArrayLike) -> np.ndarray:
         """Profile :math:`w(r)`, :math:`r \\ge 0` (vectorised)."""
         return self.profile.W(r)
 
-    def dW(self, r):
+    def dW(self, r: ArrayLike) -> np.ndarray:
         """Radial derivative :math:`w'(r)`."""
         return self.profile.dW(r)
 
-    def d2W(self, r):
+    def d2W(self, r: ArrayLike) -> np.ndarray:
         """Second radial derivative :math:`w''(r)`."""
         return self.profile.d2W(r)
 
-    def W_mp(self, r):
+    def W_mp(self, r: Any) -> mp.mpf:
         """:math:`w(r)` with mpmath at the current precision."""
         return self.profile.W_mp(r)
 
     def __repr__(self):
         return f"RadialPotential({self.name!r}, dim={self.dim})"
 
-    def mass_interval(self, theta, tail=45.0) -> MassInterval:
+    def mass_interval(self, theta: float, tail: float = 45.0) -> MassInterval:
         r"""Radial interval :math:`[0, R]` carrying the mass.
 
         :math:`R` is the largest :math:`r \ge 0` with
@@ -562,7 +566,9 @@ class RadialPotential:
 _VARS = {2: ("v1", "v2"), 3: ("v1", "v2", "v3")}
 
 
-def from_expression_nd(text, dim, *, name=None, theta=None, symmetric=None) -> PotentialND:
+def from_expression_nd(text: str, dim: int, *, name: Optional[str] = None,
+                       theta: Optional[float] = None,
+                       symmetric: Optional[bool] = None) -> PotentialND:
     r"""Build a :class:`PotentialND` from an expression in ``v1, v2`` (``, v3``).
 
     Same whitelist and safety as :func:`~potentials.from_expression`
@@ -617,7 +623,8 @@ def from_expression_nd(text, dim, *, name=None, theta=None, symmetric=None) -> P
     return pot
 
 
-def radial_from_expression(text, dim, *, name=None, theta=None) -> RadialPotential:
+def radial_from_expression(text: str, dim: int, *, name: Optional[str] = None,
+                           theta: Optional[float] = None) -> RadialPotential:
     r"""Radial potential :math:`W(v) = w(|v|)` with the profile given in ``r``.
 
     The profile is :func:`~potentials.from_expression` ``(text, var="r")``.
@@ -628,11 +635,15 @@ def radial_from_expression(text, dim, *, name=None, theta=None) -> RadialPotenti
                            else f"W(v) = w(|v|), w(r) = {prof.expr} (d={d})", theta=theta)
 
 
+
+#: any potential that :func:`effcoef.coefficients` and the models accept
+AnyPotential = Union[Potential, RadialPotential, PotentialND]
+
 # ----------------------------------------------------------------------
 # library
 
 
-def swarming(gamma, dim, rescaled=False) -> RadialPotential:
+def swarming(gamma: float, dim: int, rescaled: bool = False) -> RadialPotential:
     r"""Swarming potential of paper 004 (2.1): :math:`W(v) = |v|^4/(4\gamma) - |v|^2/2`.
 
     With ``rescaled=True`` (:math:`v = \sqrt\gamma\,\tilde v`):
@@ -656,7 +667,7 @@ def swarming(gamma, dim, rescaled=False) -> RadialPotential:
     return RadialPotential(prof, d, name=name, theta=theta, params=params)
 
 
-def ornstein_uhlenbeck_nd(dim) -> RadialPotential:
+def ornstein_uhlenbeck_nd(dim: int) -> RadialPotential:
     r"""Radial Ornstein-Uhlenbeck potential :math:`W(v) = |v|^2/2`."""
     d = check_dim(dim)
     return RadialPotential(ornstein_uhlenbeck(), d,
@@ -671,7 +682,7 @@ def _as_nd(pot):
     return pot
 
 
-def separable(*pots1d) -> PotentialND:
+def separable(*pots1d: Potential) -> PotentialND:
     r"""Separable potential :math:`W(v) = \sum_i W_i(v_i)` of 1D potentials.
 
     ``d = len(pots1d)`` (2 or 3).  ``theta`` is the common ``theta`` of the
@@ -706,7 +717,7 @@ def separable(*pots1d) -> PotentialND:
                        W_mp=W_mp)
 
 
-def rotated(pot, R) -> PotentialND:
+def rotated(pot: Union[Potential, PotentialND], R: ArrayLike) -> PotentialND:
     r"""Rotated potential :math:`W_R(v) = W(R^T v)` for an orthogonal matrix ``R``.
 
     :math:`\nabla W_R(v) = R\,\nabla W(R^T v)`, :math:`\Delta W_R(v) = \Delta W(R^T v)`.
@@ -748,7 +759,7 @@ def rotated(pot, R) -> PotentialND:
                        params=dict(pot.params, rotation=R.tolist()), W_mp=W_mp)
 
 
-def tilted(pot, force) -> PotentialND:
+def tilted(pot: Union[Potential, PotentialND], force: ArrayLike) -> PotentialND:
     r"""Tilted potential :math:`W(v) - F\cdot v` (gradient :math:`\nabla W - F`, same Laplacian)."""
     pot = _as_nd(pot)
     d = pot.dim

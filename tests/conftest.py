@@ -21,7 +21,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     wall = time.perf_counter() - _START[0]
     expr = config.getoption("markexpr") or "all tests"
-    if expr == DEFAULT_MARKEXPR:
+    if expr == DEFAULT_MARKEXPR and not config.option.file_or_dir:   # the whole default run
         verdict = "within" if wall <= TARGET_S else "OVER"
         note = f" - default run, {verdict} the {TARGET_S:.0f} s target"
     else:

@@ -139,9 +139,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 import potentials
 from potentials.validation import check_positive, check_theta
@@ -164,7 +165,7 @@ __all__ = [
 # source kernel and chemical
 
 
-def cubic_bspline(t):
+def cubic_bspline(t: ArrayLike) -> np.ndarray:
     r"""Centred cubic B-spline :math:`B_3` on [-2, 2] (:math:`C^2`, :math:`\int B_3 = 1`).
 
     :math:`B_3(t) = 2/3 - t^2 + |t|^3/2` for :math:`|t| \le 1`,
@@ -202,7 +203,8 @@ class PeriodicChemical:
         :math:`m_\chi = \int\chi \ge 0`.
     """
 
-    def __init__(self, dim, length, diffusion, kappa, n_modes, chi_width=0.125, chi_mass=1.0):
+    def __init__(self, dim: int, length: float, diffusion: float, kappa: float, n_modes: int,
+                 chi_width: float = 0.125, chi_mass: float = 1.0) -> None:
         if dim not in (1, 2):
             raise ValueError(f"dim must be 1 or 2, got {dim!r}")
         self.dim = int(dim)
@@ -236,22 +238,22 @@ class PeriodicChemical:
         self._w1 = 2.0 * math.pi / self.length
 
     @property
-    def n(self):
+    def n(self) -> np.ndarray:
         """Number of stored (half-set) modes."""
         return len(self.k)
 
-    def kernel_hat(self, omega):
+    def kernel_hat(self, omega: ArrayLike) -> np.ndarray:
         r""":math:`\prod_a \mathrm{sinc}^4(\omega_a h/2)` (Fourier transform of the unit-mass kernel)."""
         z = 0.5 * self.chi_width * np.asarray(omega, dtype=float)
         return np.prod(np.sinc(z / math.pi) ** 4, axis=-1)
 
-    def chi(self, x):
+    def chi(self, x: ArrayLike) -> np.ndarray:
         r"""The source kernel :math:`\chi(x)` for points of shape ``(..., d)`` (not periodised)."""
         x = np.asarray(x, dtype=float)
         return self.chi_mass * np.prod(cubic_bspline(x / self.chi_width), axis=-1) \
             / self.chi_width ** self.dim
 
-    def truncation_bound(self, gradient=True):
+    def truncation_bound(self, gradient: bool = True) -> float:
         r"""Bound on the change of :math:`\sup|\nabla\varphi|` (or :math:`\sup|\varphi|`) by
         dropping the modes :math:`\max_a|k_a| > K`.
 
@@ -280,7 +282,7 @@ class PeriodicChemical:
         return float(terms.sum())
 
     # -- particles <-> modes -------------------------------------------
-    def phases(self, x):
+    def phases(self, x: ArrayLike) -> np.ndarray:
         r""":math:`e^{i\omega_k\cdot x}` for positions ``x`` of shape ``(..., d)`` -> ``(..., M)``.
 
         Per axis one complex exponential and its powers (cumulative products; the
@@ -301,7 +303,8 @@ class PeriodicChemical:
             out = pa if out is None else out * pa
         return out
 
-    def deposit(self, x=None, *, phases=None):
+    def deposit(self, x: Optional[ArrayLike] = None, *,
+                phases: Optional[ArrayLike] = None) -> np.ndarray:
         r"""Fourier coefficients :math:`\hat f_k` of :math:`f = \frac1N\sum_j\chi(\cdot - x_j)`.
 
         ``x`` has shape ``(R, N, d)`` (or pass ``phases``); returns ``(R, M)``.
@@ -309,19 +312,21 @@ class PeriodicChemical:
         E = self.phases(x) if phases is None else phases
         return self.source_coef * np.conj(E).mean(axis=-2)
 
-    def evaluate(self, phi_hat, x=None, *, phases=None):
+    def evaluate(self, phi_hat: ArrayLike, x: Optional[ArrayLike] = None, *,
+                 phases: Optional[ArrayLike] = None) -> np.ndarray:
         r""":math:`\varphi` at positions ``x`` ``(R, n, d)`` for modes ``phi_hat`` ``(R, M)``
         -> ``(R, n)``."""
         E = self.phases(x) if phases is None else phases
         return np.einsum("rnm,rm->rn", E, self.weights * phi_hat).real
 
-    def gradient(self, phi_hat, x=None, *, phases=None):
+    def gradient(self, phi_hat: ArrayLike, x: Optional[ArrayLike] = None, *,
+                 phases: Optional[ArrayLike] = None) -> np.ndarray:
         r""":math:`\nabla\varphi` at positions ``x`` ``(R, n, d)`` -> ``(R, n, d)``."""
         E = self.phases(x) if phases is None else phases
         coef = 1j * (self.weights * phi_hat)[..., None] * self.omega   # (R, M, d)
         return np.einsum("rnm,rmd->rnd", E, coef).real
 
-    def project(self, func, n_grid=None):
+    def project(self, func: Callable, n_grid: Optional[int] = None) -> np.ndarray:
         r"""Modes of an L-periodic function ``func(x)`` (``x`` of shape ``(..., d)``) by FFT.
 
         Samples on an ``n_grid``:sup:`d` grid (default 4K) and keeps the modes
@@ -335,7 +340,8 @@ class PeriodicChemical:
         F = np.fft.fftn(np.asarray(func(pts), dtype=float)) / n ** self.dim
         return F[tuple((self.k % n).T)]
 
-    def propagate(self, phi_hat, t, source_hat=None):
+    def propagate(self, phi_hat: ArrayLike, t: float,
+                  source_hat: Optional[ArrayLike] = None) -> np.ndarray:
         r"""Exact solution after time t with a source constant in time (Duhamel):
 
         :math:`\hat\varphi_k(t) = e^{-\lambda_k t}\hat\varphi_k(0)
@@ -431,7 +437,7 @@ class HybridModel:
         return PeriodicChemical(self.dim, self.length, self.chem_diffusion, self.kappa,
                                 self.n_modes, self.chi_width, self.chi_mass)
 
-    def psi(self, r2):
+    def psi(self, r2: ArrayLike) -> np.ndarray:
         r"""Cucker-Smale weight :math:`\psi` as a function of :math:`|y|^2` (reference implementation)."""
         s = 1.0 + np.asarray(r2) / self.cs_radius ** 2
         e = self.cs_exponent
@@ -482,14 +488,14 @@ class HybridRun:
     v_record: np.ndarray = field(repr=False)
     seconds: float = 0.0
 
-    def chemical(self, points):
+    def chemical(self, points: ArrayLike) -> np.ndarray:
         r""":math:`\varphi(t)` at ``points`` ``(n, d)`` for every replica -> ``(R, n)``."""
         pts = np.asarray(points, dtype=float).reshape(1, -1, self.model.dim)
         ch = self.model.chemical()
         return ch.evaluate(self.phi_hat, np.broadcast_to(pts, (len(self.phi_hat),) + pts.shape[1:]))
 
     @property
-    def momentum(self):
+    def momentum(self) -> np.ndarray:
         """Mean velocity per replica, shape (R, d)."""
         return self.v.mean(axis=1)
 
@@ -623,8 +629,10 @@ class _Dynamics:
         return (v, a, s, vt, at)
 
 
-def simulate(model: HybridModel, x0, v0, t_final, dt, *, tracers=None, phi0=None, seed=None,
-             n_record=0, progress=False) -> HybridRun:
+def simulate(model: HybridModel, x0: ArrayLike, v0: ArrayLike, t_final: float, dt: float, *,
+             tracers: Optional[tuple] = None, phi0: Optional[ArrayLike] = None,
+             seed: montecarlo.SeedLike = None, n_record: int = 0,
+             progress: bool = False) -> HybridRun:
     r"""Integrate (P) from ``(x0, v0)`` (shape ``(R, N, d)``; ``(N, d)`` or ``(N,)`` in 1D) to ``t_final``.
 
     ``dt`` is rounded down so that an integer number of steps reaches ``t_final``.
@@ -759,7 +767,7 @@ class MonokineticData:
         if not (math.isfinite(self.low) and math.isfinite(self.high) and self.high > self.low):
             raise ValueError(f"need finite low < high, got {self.low!r}, {self.high!r}")
 
-    def velocity(self, x):
+    def velocity(self, x: ArrayLike) -> np.ndarray:
         r""":math:`u^{in}(x)` for ``x`` of shape ``(..., d)``."""
         x = np.asarray(x, dtype=float)
         if self.velocity_field is not None:
@@ -767,14 +775,14 @@ class MonokineticData:
         c, ell = 0.5 * (self.low + self.high), 0.5 * (self.high - self.low)
         return self.amplitude * np.sin(math.pi * (x - c) / ell) + self.drift
 
-    def sample(self, shape, seed=None):
+    def sample(self, shape: tuple, seed: montecarlo.SeedLike = None) -> tuple:
         r"""I.i.d. samples: returns ``(x, v)`` of shape ``shape + (d,)`` (e.g. ``shape = (R, N)``)."""
         rng = montecarlo.rng(seed)
         shape = tuple(np.atleast_1d(shape).astype(int))
         x = self.low + (self.high - self.low) * rng.random(shape + (self.dim,))
         return x, self.velocity(x)
 
-    def quantile(self, n):
+    def quantile(self, n: int) -> tuple:
         r"""Deterministic 'quantile' particles: the midpoint rule in the Lagrangian label.
 
         d = 1: :math:`x_j = a + (b-a)(j - 1/2)/n`; d = 2: the tensor grid of
@@ -798,7 +806,8 @@ class MonokineticData:
 # Wasserstein distances
 
 
-def w2_squared(a, b, weights_a=None, weights_b=None) -> float:
+def w2_squared(a: ArrayLike, b: ArrayLike, weights_a: Optional[ArrayLike] = None,
+               weights_b: Optional[ArrayLike] = None) -> float:
     r""":math:`W_2^2` between two discrete measures on :math:`\mathbb R^m` by exact optimal transport (POT).
 
     ``a`` ``(n, m)``, ``b`` ``(k, m)`` (1D arrays are single coordinates); uniform
@@ -825,7 +834,7 @@ def w2_squared(a, b, weights_a=None, weights_b=None) -> float:
     return float(val)
 
 
-def w2_squared_1d(a, b) -> float:
+def w2_squared_1d(a: ArrayLike, b: ArrayLike) -> float:
     r""":math:`W_2^2` of two equal-weight samples on the line, exactly, by the quantile coupling.
 
     :math:`\int_0^1|F_a^{-1}(u) - F_b^{-1}(u)|^2du` with piecewise constant quantile
@@ -864,7 +873,7 @@ class RateFit:
         return f"{self.slope:.3f} +- {self.stderr:.3f}"
 
 
-def fit_power_law(n_values, estimates) -> RateFit:
+def fit_power_law(n_values: ArrayLike, estimates: Sequence) -> RateFit:
     r"""Fit :math:`\log y = \log C + p\log N` with weights :math:`(y/\mathrm{se})^2` (delta method).
 
     ``estimates``: :class:`~effcoef.models.montecarlo.MCEstimate` objects (or ``(value, stderr)``
@@ -905,17 +914,17 @@ def _multi_indices(dim, degree):
     return out
 
 
-def fluctuation_controls(u, degree):
+def fluctuation_controls(u: np.ndarray, degree: int) -> np.ndarray:
     r"""Quadratic control variates of the initial fluctuation field (exact mean 0).
 
     ``u`` of shape ``(R, N, d)``: the initial positions mapped to :math:`[-1, 1]^d`, i.i.d.
     uniform.  With the orthonormal Legendre basis
-    :math:`e_lpha(u) = \prod_a\sqrt{2lpha_a + 1}P_{lpha_a}(u_a)`,
-    :math:`1 \le |lpha| \le` ``degree``, the projections
-    :math:`C_lpha = \sqrt N\,rac1N\sum_j e_lpha(u_j)` of
-    :math:`\sqrt N(\mu_N^0 - \mu^{in})` satisfy :math:`E[C_lpha C_eta] = \delta_{lphaeta}`
-    exactly, so :math:`Q_{lphaeta} = C_lpha C_eta - \delta_{lphaeta}`
-    (:math:`lpha \le eta`) have mean zero.  Returns ``(R, q)``.
+    :math:`e_\alpha(u) = \prod_a\sqrt{2\alpha_a + 1}P_{\alpha_a}(u_a)`,
+    :math:`1 \le |\alpha| \le` ``degree``, the projections
+    :math:`C_\alpha = \sqrt N\,\frac1N\sum_j e_\alpha(u_j)` of
+    :math:`\sqrt N(\mu_N^0 - \mu^{in})` satisfy :math:`E[C_\alpha C_\beta] = \delta_{\alpha\beta}`
+    exactly, so :math:`Q_{\alpha\beta} = C_\alpha C_\beta - \delta_{\alpha\beta}`
+    (:math:`\alpha \le \beta`) have mean zero.  Returns ``(R, q)``.
     """
     from numpy.polynomial import legendre
     R, N, d = u.shape
@@ -934,12 +943,12 @@ def fluctuation_controls(u, degree):
     return np.column_stack(cols)
 
 
-def control_variate_estimate(y, Q, level=0.95) -> MCEstimate:
+def control_variate_estimate(y: ArrayLike, Q: ArrayLike, level: float = 0.95) -> MCEstimate:
     r"""Control-variate estimate of :math:`E y` from replicas ``y`` ``(R,)`` and zero-mean
     controls ``Q`` ``(R, q)``.
 
-    The intercept of the least-squares fit :math:`y pprox c + Q b` (the classical
-    regression estimator :math:`ar y - \hat b^Tar Q`); standard error from the
+    The intercept of the least-squares fit :math:`y \approx c + Q b` (the classical
+    regression estimator :math:`\bar y - \hat b^T\bar Q`); standard error from the
     residual variance, :math:`s^2 (X^TX)^{-1}_{00}` with :math:`R - q - 1` degrees of
     freedom, Student-t interval.  Its bias from estimating b is :math:`O(1/R)`.
     """
@@ -1010,7 +1019,7 @@ class W2Convergence:
     data: MonokineticData = field(repr=False)
     seconds: float = 0.0
 
-    def table(self):
+    def table(self) -> str:
         """A plain-text table of the estimates."""
         rows = [f"{'N':>6} {'E W2^2(emp)':>20} {'floor (tracers)':>20} {'excess':>20} "
                 f"{'E|Z - Zbar|^2':>20}"]
@@ -1031,7 +1040,7 @@ def _phase_space(x, v):
     return np.concatenate([x, v], axis=-1)
 
 
-def mean_field_tracers(ref: HybridRun, data: MonokineticData, x0):
+def mean_field_tracers(ref: HybridRun, data: MonokineticData, x0: np.ndarray) -> tuple:
     r"""Mean-field characteristics from initial positions ``x0`` (``(..., 1)``) by Lagrangian interpolation.
 
     For monokinetic data in d = 1 the characteristic from :math:`(x_0, u^{in}(x_0))` is the
@@ -1057,9 +1066,10 @@ def mean_field_tracers(ref: HybridRun, data: MonokineticData, x0):
     return sx(s)[..., None], sv(s)[..., None]
 
 
-def w2_convergence(model: HybridModel, data: MonokineticData, n_values, *, n_replicas=32,
-                   t_final=1.0, dt=0.05, n_reference=512, tracers="interpolate",
-                   control_degree=4, seed=0, progress=False) -> W2Convergence:
+def w2_convergence(model: HybridModel, data: MonokineticData, n_values: Sequence[int], *,
+                   n_replicas: int = 32, t_final: float = 1.0, dt: float = 0.05,
+                   n_reference: int = 512, tracers: str = "interpolate", control_degree: int = 4,
+                   seed: montecarlo.SeedLike = 0, progress: bool = False) -> W2Convergence:
     r"""W2 of the one-particle law at ``t_final`` against a mean-field reference, for each N.
 
     For each N in ``n_values``: ``n_replicas`` independent systems with i.i.d.
@@ -1195,7 +1205,7 @@ class KellerSegelCoefficients:
     rel_error_estimate: float
     solver_result: object = field(repr=False)
 
-    def drift(self, grad_S):
+    def drift(self, grad_S: ArrayLike) -> Union[float, np.ndarray]:
         r"""Chemotactic drift velocity :math:`u = \chi_0 K\nabla S` (vector of length d; float in 1D)."""
         g = np.atleast_1d(np.asarray(grad_S, dtype=float))
         if g.shape != (self.dim,):
@@ -1204,7 +1214,8 @@ class KellerSegelCoefficients:
         return float(u[0]) if self.dim == 1 else u
 
 
-def keller_segel_coefficients(pot, theta=None, chi0=1.0) -> KellerSegelCoefficients:
+def keller_segel_coefficients(pot: potentials.AnyPotential, theta: Optional[float] = None,
+                              chi0: float = 1.0) -> KellerSegelCoefficients:
     r"""Keller-Segel diffusion D and chemotactic coefficient :math:`\chi_0 K` from the solver.
 
     ``pot``: friction potential W (``potentials.Potential`` in 1D, ``RadialPotential`` or
@@ -1225,7 +1236,8 @@ def keller_segel_coefficients(pot, theta=None, chi0=1.0) -> KellerSegelCoefficie
                                    float(res.rel_error_estimate), res)
 
 
-def stationary_drift(pot, theta, force):
+def stationary_drift(pot: potentials.AnyPotential, theta: float,
+                     force: ArrayLike) -> Union[float, np.ndarray]:
     r"""Exact mean velocity :math:`u(F) = \int v\,M_F\,dv` of the tilted Maxwellian
     :math:`M_F \propto e^{-(W - F\cdot v)/\theta}`.
 
@@ -1321,9 +1333,13 @@ class ChemotacticDrift:
     seconds: float
 
 
-def chemotactic_drift(pot, theta=None, *, chi0=1.0, grad_S=None, n_particles=2000, t_burn=None,
-                      t_avg=None, burn_factor=5.0, avg_factor=10.0, dt=None, method="sde",
-                      n_batches=40, seed=0, progress=False) -> ChemotacticDrift:
+def chemotactic_drift(pot: potentials.AnyPotential, theta: Optional[float] = None, *,
+                      chi0: float = 1.0, grad_S: Optional[ArrayLike] = None,
+                      n_particles: int = 2000, t_burn: Optional[float] = None,
+                      t_avg: Optional[float] = None, burn_factor: float = 5.0,
+                      avg_factor: float = 10.0, dt: Optional[float] = None, method: str = "sde",
+                      n_batches: int = 40, seed: montecarlo.SeedLike = 0,
+                      progress: bool = False) -> ChemotacticDrift:
     r"""Particle drift up a fixed chemical gradient vs :math:`\chi_0 K\nabla S` from the solver.
 
     The velocity SDE :math:`dv = (-\nabla W(v) + \chi_0\nabla S)dt + \sqrt{2\theta}dB`,

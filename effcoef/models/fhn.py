@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 import potentials
 
@@ -47,7 +48,7 @@ def fhn_cubic(lam: float = 4.0) -> tuple:
     return (0.0, float(lam), -(1.0 + lam), 1.0)
 
 
-def cubic_coefficients(N=None, lam: float = 4.0) -> tuple:
+def cubic_coefficients(N: Optional[Sequence[float]] = None, lam: float = 4.0) -> tuple:
     """Validated coefficients ``(c0, c1, c2, c3)`` of the cubic: ``N`` if given, else
     :func:`fhn_cubic` ``(lam)``; ``ValueError`` unless four numbers with ``c3 > 0``."""
     c = fhn_cubic(lam) if N is None else tuple(float(t) for t in N)
@@ -56,7 +57,8 @@ def cubic_coefficients(N=None, lam: float = 4.0) -> tuple:
     return c
 
 
-def N_eval(v, N=None, lam: float = 4.0, deriv: int = 0):
+def N_eval(v: ArrayLike, N: Optional[Sequence[float]] = None, lam: float = 4.0,
+           deriv: int = 0) -> np.ndarray:
     """N(v) (deriv=0), N'(v) (1) or N''(v) (2) for the cubic N."""
     c0, c1, c2, c3 = cubic_coefficients(N, lam)
     v = np.asarray(v, dtype=float)
@@ -73,8 +75,9 @@ def _lit(a: float) -> str:
     return "(" + repr(float(a)) + ")"
 
 
-def frozen_potential(x: float, m: float, J: float, I: float = 0.0, *, N=None, lam: float = 4.0,
-                     theta: Optional[float] = None):
+def frozen_potential(x: float, m: float, J: float, I: float = 0.0, *,
+                     N: Optional[Sequence[float]] = None, lam: float = 4.0,
+                     theta: Optional[float] = None) -> potentials.Potential:
     """Potential W(v) = int_0^v N + (x - I) v + (J/2)(v - m)^2 of the frozen voltage operator."""
     c0, c1, c2, c3 = cubic_coefficients(N, lam)
     # int_0^v N = c0 v + c1 v^2/2 + c2 v^3/3 + c3 v^4/4; expand (J/2)(v-m)^2 (drop constant)
@@ -95,7 +98,8 @@ def _result(pot, theta, n_modes=None):
 
 
 def spectral_gap(J: float, *, x: float = 0.0, m: float = 0.0, I: float = 0.0, sigma: float = 1.0,
-                 N=None, lam: float = 4.0, n_modes: Optional[int] = None) -> float:
+                 N: Optional[Sequence[float]] = None, lam: float = 4.0,
+                 n_modes: Optional[int] = None) -> float:
     """Spectral gap lambda_1 of the frozen voltage operator (theta = sigma^2/2).
 
     ``n_modes``: series length of the solve (default automatic; a small fixed value saves a
@@ -130,7 +134,7 @@ class Moments:
 
 
 def ground_moments(J: float, *, x: float = 0.0, m: float = 0.0, I: float = 0.0, sigma: float = 1.0,
-                   N=None, lam: float = 4.0) -> Moments:
+                   N: Optional[Sequence[float]] = None, lam: float = 4.0) -> Moments:
     """Mean and variance of v under the Maxwellian M of the frozen operator, and <N>_M."""
     theta = sigma ** 2 / 2.0
     pot = frozen_potential(x, m, J, I, N=N, lam=lam)
@@ -141,19 +145,21 @@ def ground_moments(J: float, *, x: float = 0.0, m: float = 0.0, I: float = 0.0, 
     return Moments(mean=V, mean_quad=mq, var=m2 - mq * mq, N_mean=Nm)
 
 
-def effective_drift(J: float, **kw) -> float:
+def effective_drift(J: float, **kw: Any) -> float:
     """<N>_M under the frozen Maxwellian (the mean voltage moves as -<N>_M - x + I)."""
     return ground_moments(J, **kw).N_mean
 
 
 # ---------------------------------------------------------------- limit ODE (6.4)
 
-def limit_rhs(t, y, a, b, I=0.0, N=None, lam=4.0):
+def limit_rhs(t: float, y: ArrayLike, a: float, b: float, I: float = 0.0,
+              N: Optional[Sequence[float]] = None, lam: float = 4.0) -> np.ndarray:
     al, be = y
     return np.array([-float(N_eval(al, N, lam)) - be + I, -a * be + b * al])
 
 
-def solve_limit_ode(y0, t_eval, a, b, I=0.0, N=None, lam=4.0):
+def solve_limit_ode(y0: ArrayLike, t_eval: ArrayLike, a: float, b: float, I: float = 0.0,
+                    N: Optional[Sequence[float]] = None, lam: float = 4.0) -> np.ndarray:
     from scipy.integrate import solve_ivp
     t_eval = np.asarray(t_eval, float)
     sol = solve_ivp(limit_rhs, (t_eval[0], t_eval[-1]), np.asarray(y0, float), t_eval=t_eval,
@@ -161,11 +167,13 @@ def solve_limit_ode(y0, t_eval, a, b, I=0.0, N=None, lam=4.0):
     return sol.y
 
 
-def jacobian(al, a, b, N=None, lam=4.0):
+def jacobian(al: float, a: float, b: float, N: Optional[Sequence[float]] = None,
+             lam: float = 4.0) -> np.ndarray:
     return np.array([[-float(N_eval(al, N, lam, 1)), -1.0], [b, -a]])
 
 
-def fixed_points(a, b, I=0.0, N=None, lam=4.0):
+def fixed_points(a: float, b: float, I: float = 0.0, N: Optional[Sequence[float]] = None,
+                 lam: float = 4.0) -> list:
     """Fixed points (alpha, beta, eigenvalues of the Jacobian) of the limit ODE."""
     c0, c1, c2, c3 = cubic_coefficients(N, lam)
     # beta = (b/a) alpha;  N(alpha) + (b/a) alpha - I = 0
@@ -176,7 +184,7 @@ def fixed_points(a, b, I=0.0, N=None, lam=4.0):
     return out
 
 
-def hopf_points(a, b, N=None, lam=4.0):
+def hopf_points(a: float, b: float, N: Optional[Sequence[float]] = None, lam: float = 4.0) -> list:
     r"""Hopf points ``(I_H, alpha_H)`` of the limit ODE (6.4), sorted by ``I_H``.
 
     At a fixed point the Jacobian ``[[-N'(alpha), -1], [b, -a]]`` has trace ``-N'(alpha) - a``
@@ -211,8 +219,9 @@ class NetworkResult:
 
 
 def simulate_network(n: int, J: float, T: float, dt: float, *, a: float, b: float, I: float = 0.0,
-                     sigma: float = 1.0, sigma_x: float = 0.0, v0=0.0, x0=0.0, N=None,
-                     lam: float = 4.0, seed: int = 0, save_every: int = 1) -> NetworkResult:
+                     sigma: float = 1.0, sigma_x: float = 0.0, v0: ArrayLike = 0.0,
+                     x0: ArrayLike = 0.0, N: Optional[Sequence[float]] = None, lam: float = 4.0,
+                     seed: int = 0, save_every: int = 1) -> NetworkResult:
     """Network (1.1) / (6.6): Euler-Maruyama with the stiff coupling solved exactly.
 
     Lie splitting per step: (i) explicit Euler for -N(v) - x + I and dx = (-a x + b v) dt

@@ -51,9 +51,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["SeedLike", "rng", "spawn", "MCEstimate", "batch_means", "batch_curves",
            "green_kubo", "z_bound", "zscore"]
@@ -88,7 +89,7 @@ def spawn(seed: SeedLike, n: int) -> list:
     return [np.random.default_rng(c) for c in ss.spawn(n)]
 
 
-def batch_means(samples, n_batches: int, axis: int = -1) -> np.ndarray:
+def batch_means(samples: ArrayLike, n_batches: int, axis: int = -1) -> np.ndarray:
     """Means over ``n_batches`` contiguous equal groups along ``axis`` (leftovers dropped).
 
     With ``m = n // n_batches`` the last ``n - m * n_batches`` samples are not used, so every
@@ -105,7 +106,7 @@ def batch_means(samples, n_batches: int, axis: int = -1) -> np.ndarray:
     return np.moveaxis(out, -1, axis)
 
 
-def batch_curves(curves, n_batches: int) -> list:
+def batch_curves(curves: ArrayLike, n_batches: int) -> list:
     """Batch means of per-particle curves ``(n_t, n)`` -> list of ``n_batches`` curves ``(n_t,)``."""
     c = batch_means(curves, n_batches, axis=1)
     return [c[:, b] for b in range(c.shape[1])]
@@ -173,8 +174,8 @@ class MCEstimate:
 
     # -- constructors -------------------------------------------------
     @classmethod
-    def from_stderr(cls, value: float, stderr: float, dof: float = math.inf,
-                    level: float = 0.95, batches=None, **info) -> "MCEstimate":
+    def from_stderr(cls, value: float, stderr: float, dof: float = math.inf, level: float = 0.95,
+                    batches: Optional[ArrayLike] = None, **info: Any) -> "MCEstimate":
         """An estimate from its value, standard error and degrees of freedom (t interval)."""
         value, stderr, dof = float(value), float(stderr), float(dof)
         if not (0.0 < level < 1.0):
@@ -185,7 +186,7 @@ class MCEstimate:
                    dict(info))
 
     @classmethod
-    def from_batches(cls, batches, level: float = 0.95) -> "MCEstimate":
+    def from_batches(cls, batches: ArrayLike, level: float = 0.95) -> "MCEstimate":
         """Mean of independent, identically distributed ``batches`` (replicas or batch means)."""
         b = np.asarray(batches, dtype=float).ravel()
         nb = b.size
@@ -194,7 +195,7 @@ class MCEstimate:
         return cls.from_stderr(b.mean(), b.std(ddof=1) / math.sqrt(nb), nb - 1, level, b)
 
     @classmethod
-    def from_samples(cls, samples, n_batches: Optional[int] = None,
+    def from_samples(cls, samples: ArrayLike, n_batches: Optional[int] = None,
                      level: float = 0.95) -> "MCEstimate":
         """Mean of independent samples; standard error from ``n_batches`` batch means.
 
@@ -205,7 +206,7 @@ class MCEstimate:
         return cls.from_batches(x if n_batches is None else batch_means(x, n_batches), level)
 
     @classmethod
-    def from_time_series(cls, series, n_batches: int = 20, burn_in: int = 0,
+    def from_time_series(cls, series: ArrayLike, n_batches: int = 20, burn_in: int = 0,
                          level: float = 0.95) -> "MCEstimate":
         r"""Time average of a stationary series by the batch-means method over time blocks.
 
@@ -252,8 +253,8 @@ class MCEstimate:
         return f"{self.value:{spec}} +- {self.stderr:.2g}"
 
 
-def green_kubo(a, b=None, *, dt: float, t_max: float, n_batches: int = 20,
-               level: float = 0.95) -> MCEstimate:
+def green_kubo(a: ArrayLike, b: Optional[ArrayLike] = None, *, dt: float, t_max: float,
+               n_batches: int = 20, level: float = 0.95) -> MCEstimate:
     r"""Green-Kubo integral :math:`\int_0^{t_{max}}\langle a(0)\,b(t)\rangle dt` from stationary samples.
 
     Parameters

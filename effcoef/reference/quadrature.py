@@ -78,13 +78,15 @@ import bisect
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, Union
 
 import mpmath
 import numpy as np
 from numpy.polynomial.legendre import leggauss
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import logsumexp
+
+from potentials import Potential
 
 # input validation only (operator.py holds the transform, no finite elements or eigensolver)
 from ..operator import check_theta
@@ -309,9 +311,8 @@ def _panels(potential, theta: float, tail: float, *, max_var: float,
 # ---------------------------------------------------------------------------
 # double precision
 # ---------------------------------------------------------------------------
-def quadrature_coefficients(potential, theta, *, tail: float = 80.0,
-                            panels: Optional[int] = None,
-                            order: int = 24) -> QuadratureResult:
+def quadrature_coefficients(potential: Potential, theta: float, *, tail: float = 80.0,
+                            panels: Optional[int] = None, order: int = 24) -> QuadratureResult:
     r"""Effective coefficients by composite Gauss-Legendre quadrature (double).
 
     Parameters
@@ -456,8 +457,8 @@ def quadrature_coefficients(potential, theta, *, tail: float = 80.0,
 # ---------------------------------------------------------------------------
 # arbitrary precision
 # ---------------------------------------------------------------------------
-def quadrature_coefficients_mp(potential, theta, *, dps: int = 30,
-                               tail: Optional[float] = None) -> QuadratureResult:
+def quadrature_coefficients_mp(potential: Potential, theta: Union[float, mpmath.mpf], *,
+                               dps: int = 30, tail: Optional[float] = None) -> QuadratureResult:
     r"""High-precision reference with :func:`mpmath.quad` (tanh-sinh).
 
     Parameters
