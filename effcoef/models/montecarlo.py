@@ -56,6 +56,8 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
+from potentials.validation import check_positive
+
 __all__ = ["SeedLike", "rng", "spawn", "MCEstimate", "batch_means", "batch_curves",
            "green_kubo", "z_bound", "zscore"]
 
@@ -290,9 +292,7 @@ def green_kubo(a: ArrayLike, b: Optional[ArrayLike] = None, *, dt: float, t_max:
                          f"{b.shape}")
     if a.ndim == 1:
         a, b = a[:, None], b[:, None]
-    dt = float(dt)
-    if not (dt > 0 and math.isfinite(dt)):
-        raise ValueError(f"dt must be finite and > 0, got {dt!r}")
+    dt = check_positive(dt, "dt")
     L = int(round(float(t_max) / dt))
     n_t, n = a.shape
     if L < 1 or n_t <= L:

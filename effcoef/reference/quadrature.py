@@ -87,6 +87,7 @@ from scipy.optimize import brentq, minimize_scalar
 from scipy.special import logsumexp
 
 from potentials import Potential
+from potentials.validation import check_positive
 
 # input validation only (operator.py holds the transform, no finite elements or eigensolver)
 from ..operator import check_theta
@@ -154,14 +155,7 @@ class QuadratureResult:
 # input validation
 # ---------------------------------------------------------------------------
 def _check_tail(tail) -> float:
-    msg = f"tail must be a finite positive number, got {tail!r}"
-    try:
-        t = float(tail)
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(msg) from None
-    if not math.isfinite(t) or t <= 0.0:
-        raise ValueError(msg)
-    return t
+    return check_positive(tail, "tail")
 
 
 def _check_dps(dps) -> int:
