@@ -27,6 +27,8 @@ def test_rng_passes_generators_and_is_reproducible():
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
     assert not np.allclose(a[0], a[1])                   # children are different streams
+    g = [r.random(3) for r in mc.spawn(np.random.default_rng(7), 2)]   # from a generator
+    assert not np.allclose(g[0], g[1])
     with pytest.raises(ValueError):
         mc.spawn(0, -1)
 

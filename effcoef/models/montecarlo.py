@@ -17,8 +17,8 @@ Independent replicas
     :math:`\mathrm{se} = s/\sqrt n`.  With ``n_batches = b`` the samples are first averaged in
     b contiguous groups (:func:`batch_means`) and the standard error is that of the b group
     means, :math:`s_b/\sqrt b` with :math:`b - 1` degrees of freedom: the same estimator, and
-    still valid when the samples inside a group are dependent (e.g. particles that share a
-    mean field).
+    still valid when the samples inside a group are dependent, as long as the groups are
+    independent of each other (e.g. one group per independent replica of a particle system).
 
 Correlated time series
     For one (or a few) stationary trajectories :math:`x(t_k)`, :meth:`MCEstimate.from_time_series`
@@ -80,13 +80,16 @@ def spawn(seed: SeedLike, n: int) -> list:
     """``n`` statistically independent generators derived from ``seed``.
 
     A :class:`numpy.random.Generator` spawns children from its bit generator's seed sequence
-    (and so advances it); anything else goes through :class:`numpy.random.SeedSequence`.
+    (numpy >= 1.25; before, from a seed drawn from it, which advances it); anything else goes
+    through :class:`numpy.random.SeedSequence`.
     """
     n = int(n)
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     if isinstance(seed, np.random.Generator):
-        return list(seed.spawn(n))
+        if hasattr(seed, "spawn"):                     # numpy >= 1.25
+            return list(seed.spawn(n))
+        seed = np.random.SeedSequence(int(seed.integers(2**63)))
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     return [np.random.default_rng(c) for c in ss.spawn(n)]
 
