@@ -42,11 +42,15 @@ Two Galerkin discretisations of the Schrödinger operator
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Optional, Sequence
 
 import numpy as np
 from numpy.polynomial import legendre as npleg
+from numpy.typing import ArrayLike
 from scipy import sparse
 from skfem import Basis, BilinearForm, ElementLinePp, MeshLine
+
+from potentials import Potential
 
 from .operator import log_weight, schrodinger_potential, sqrt_maxwellian
 
@@ -90,7 +94,7 @@ __all__ = [
 
 
 @lru_cache(maxsize=64)
-def gauss_rule(nq):
+def gauss_rule(nq: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Legendre rule on the reference element [0, 1]: (points (nq,), weights (nq,))."""
     x, w = npleg.leggauss(nq)
     x, w = 0.5 * (x + 1.0), 0.5 * w
@@ -98,7 +102,7 @@ def gauss_rule(nq):
     return x, w
 
 
-def integrated_legendre(y, p):
+def integrated_legendre(y: ArrayLike, p: int) -> tuple[np.ndarray, np.ndarray]:
     r"""Values and reference derivatives of scikit-fem's ``ElementLinePp(p)`` shape functions.
 
     On the reference element :math:`y \in [0, 1]`, :math:`x = 2y - 1`: the vertex hats
@@ -135,8 +139,9 @@ def integrated_legendre(y, p):
     return P, dP
 
 
-def adapted_nodes(potential, theta, a, b, *, h_scale=1.5, fixed=(), min_elements=4,
-                  n_sample=4001):
+def adapted_nodes(potential: Potential, theta: float, a: float, b: float, *, h_scale: float = 1.5,
+                  fixed: Sequence[float] = (), min_elements: int = 4,
+                  n_sample: int = 4001) -> np.ndarray:
     r"""Mesh nodes on ``[a, b]`` adapted to where :math:`M` lives and varies.
 
     The local length scale is
@@ -189,7 +194,7 @@ class BandedSym:
     bands scipy's CSR product has less call overhead than BLAS ``sbmv``).
     """
 
-    def __init__(self, ab):
+    def __init__(self, ab: ArrayLike) -> None:
         self.ab = np.asarray(ab, dtype=float)
         self.u = self.ab.shape[0] - 1
         self.shape = (self.ab.shape[1], self.ab.shape[1])
@@ -209,10 +214,10 @@ class BandedSym:
             return y
         return sparse.csr_matrix((data, indices, indptr), shape=self.shape) @ x
 
-    def dot(self, x):
+    def dot(self, x: ArrayLike) -> np.ndarray:
         return self @ x
 
-    def tosparse(self):
+    def tosparse(self) -> sparse.csc_matrix:
         """The full symmetric matrix as scipy.sparse CSC (tests, eigsh fallback)."""
         u = self.u
         offs = list(range(-u, u + 1))
@@ -251,18 +256,18 @@ class WeightedFE:
     kernel: np.ndarray = None
 
     @property
-    def n_dofs(self):
+    def n_dofs(self) -> Optional[int]:
         return None if self.A is None else int(self.A.shape[0])
 
-    def integrate(self, f):
+    def integrate(self, f: np.ndarray) -> float:
         r""":math:`\int f` with the element quadrature (f given at the quadrature points)."""
         return float(np.sum(f * self.dx))
 
-    def mean(self, f):
+    def mean(self, f: np.ndarray) -> float:
         r""":math:`\int M f` over the sector, :math:`M = m/Z`."""
         return self.integrate(self.m * f) / self.Z
 
-    def mean_square(self, f):
+    def mean_square(self, f: np.ndarray) -> float:
         r""":math:`\int M f^2`, formed as :math:`(\sqrt m f)^2` so that a huge f where m is
         tiny (the flux of a tunnelling mode across the barrier) does not overflow."""
         return self.integrate(np.square(np.sqrt(self.m) * f)) / self.Z
@@ -273,7 +278,7 @@ class WeightedFE:
             C = np.concatenate([np.zeros((1,) + C.shape[1:]), C])
         return C
 
-    def values(self, C):
+    def values(self, C: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Values and derivatives at the quadrature points of FE vectors ``C`` ((n, k)),
         as arrays of shape (k, n_elements, nq)."""
         p, ne = self.degree, self.X.shape[0]
@@ -284,7 +289,7 @@ class WeightedFE:
         ders = (loc.transpose(2, 0, 1) @ dP) / h[None, :, None]
         return vals, ders
 
-    def load(self, f):
+    def load(self, f: np.ndarray) -> np.ndarray:
         r"""Load vector :math:`\ell_i = \int m f \varphi_i` (f at the quadrature points)."""
         p, ne = self.degree, self.X.shape[0]
         P, _ = _reference_tables(p, self.X.shape[1])
@@ -293,7 +298,7 @@ class WeightedFE:
                                                        P).ravel(), minlength=ne * p + 1)
         return b[1:] if self.dirichlet_left else b
 
-    def to_dofs(self, phi):
+    def to_dofs(self, phi: np.ndarray) -> np.ndarray:
         """Dof vector of a function of the FE space given at the quadrature points
         (unweighted L2 projection, exact for members of the space)."""
         from scipy.linalg import solveh_banded
@@ -306,7 +311,7 @@ class WeightedFE:
         c = solveh_banded(G, rhs)
         return c[1:] if self.dirichlet_left else c
 
-    def evaluate(self, c, v):
+    def evaluate(self, c: ArrayLike, v: ArrayLike) -> np.ndarray:
         """The FE function with dof vector ``c`` at points ``v`` inside the mesh."""
         v = np.asarray(v, dtype=float)
         p, nodes = self.degree, self.nodes
@@ -369,8 +374,9 @@ def _reference_tables(p, nq):
     return P, dP
 
 
-def weighted_fe(potential, theta, nodes, Wmin, *, degree=8, dirichlet_left=False,
-                assemble=True, nq=None, radial_dim=None):
+def weighted_fe(potential: Potential, theta: float, nodes: ArrayLike, Wmin: float, *,
+                degree: int = 8, dirichlet_left: bool = False, assemble: bool = True,
+                nq: Optional[int] = None, radial_dim: Optional[int] = None) -> WeightedFE:
     """Build the weighted discretisation on ``nodes`` (matrices only if ``assemble``).
 
     The element is scikit-fem's ``ElementLinePp(degree)`` (hierarchical: vertex hats and
@@ -446,7 +452,7 @@ def _legendre_tables(p, nq):
     return P, Hl, Hr
 
 
-def green_solve(fe, u):
+def green_solve(fe: WeightedFE, u: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     r"""Solve :math:`A\varphi = \ell(u)` exactly in derivative coordinates.
 
     Parameters
@@ -533,7 +539,8 @@ class SchrodingerFE:
     theta: float
 
 
-def schrodinger_fe(potential, theta, nodes, Wmin, log_Z, *, degree=10, intorder=21):
+def schrodinger_fe(potential: Potential, theta: float, nodes: ArrayLike, Wmin: float, log_Z: float,
+                   *, degree: int = 10, intorder: int = 21) -> SchrodingerFE:
     r"""Paper 004 Steps 1-2: :math:`\theta\int u'v' + \int\Phi uv` and :math:`\int uv` on
     :math:`H^1_0(a, b)`, Gauss quadrature exact to degree ``intorder``."""
     mesh = MeshLine(np.asarray(nodes))

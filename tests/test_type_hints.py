@@ -13,7 +13,7 @@ import pytest
 MODULES = [
     "potentials.core", "potentials.library", "potentials.nd", "potentials.validation",
     "potentials.expression",
-    "effcoef.operator", "effcoef.cli", "effcoef.plotting",
+    "effcoef.operator", "effcoef.fem1d", "effcoef.cli", "effcoef.plotting",
     "effcoef.reference.quadrature", "effcoef.reference.asymptotics",
     "effcoef.models.montecarlo", "effcoef.models.swarming", "effcoef.models.fhn",
     "effcoef.models.fhn_spatial", "effcoef.models.runtumble", "effcoef.models.chemotaxis",
