@@ -153,7 +153,7 @@ def _run_shell(block, tmp_path):
     assert shutil.which("effcoef", path=_env()["PATH"]), "the effcoef script is not installed"
     for cmd in _commands(block.code):
         out = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, env=_env(), capture_output=True,
-                             text=True, timeout=600, stdin=subprocess.DEVNULL)
+                             text=True, timeout=1800, stdin=subprocess.DEVNULL)
         want = _expected_status(cmd)
         assert out.returncode == want, (f"README line {block.line}: `{cmd}` exited "
                                         f"{out.returncode}, expected {want}\n{out.stderr[-2000:]}")
