@@ -61,3 +61,15 @@ def test_version_flag_and_python_m():
                           "--gamma", "2", "--json"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert '"D":' in out.stdout
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    """.ci/run calls the README's second set-up command as written (and then the heavy tests)."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
+    cmd = blocks[1].strip()
+    assert cmd.startswith("python3 -m venv .venv") and "python -m pytest -q" in cmd
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert cmd in ci, "the README's test command and .ci/run differ"
+    assert any(ln.strip() == "python -m pytest -q -m heavy" for ln in ci)
+    assert ci.index(cmd) < [ln.strip() for ln in ci].index("python -m pytest -q -m heavy")
