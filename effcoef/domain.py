@@ -266,7 +266,7 @@ def _sampled_landscape(pot, half):
         c = 0.5 * (a0 + b0)
         a0, b0 = (0.0, max(b0, 1e-3)) if half else (c - 1e-3, c + 1e-3)
     edges = np.linspace(a0, b0, 4097)
-    lo, hi = _sampled_bounds(pot, edges)
+    lo, hi = _sampled_cells(pot, edges[:-1], edges[1:])
     land = Landscape(potential=pot, certified=False, half_line=half, a0=a0, b0=b0, edges=edges,
                      W_lo=lo, W_hi=hi, left=None if half else tails[-1][:3], right=tails[1][:3])
     land.note = ("heuristic: W and W' sampled (no expression tree; nothing between samples "
@@ -983,7 +983,7 @@ def select_box(potential, theta, *, target, tail) -> Box:
 
 
 def _select_box(potential, theta, *, target, tail):
-    from potentials.bnb import (box_boundary_above, certified_minimum_nd, sublevel_cover_nd)
+    from potentials.bnb import box_boundary_above, certified_minimum_nd, sublevel_cover_nd
     from potentials.intervals import enclose_W_nd
 
     pot = potential

@@ -7,7 +7,7 @@ except what is plotted (eigenfunction values, relative errors); nothing is shown
 including ``Agg``.
 
 matplotlib is imported on first use, so ``import effcoef`` and
-``import effcoef.plotting`` work without it (``pip install 'effcoef[plot]'``).
+``import effcoef.plotting`` work without it (``pip install -e '.[plot]'`` in the effcoef folder).
 
 Conventions: ``results`` are :class:`effcoef.CoefficientResult` objects (one per
 parameter value), ``refs`` the matching :class:`effcoef.reference.quadrature.QuadratureResult`
@@ -16,7 +16,12 @@ objects (the reference values :math:`\mathcal D_*`, :math:`\mathcal K_*` of form
 (:math:`\gamma` or :math:`\delta`).
 """
 
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["plot_eigenfunctions", "plot_eigenvalues", "plot_coefficients",
            "plot_convergence", "plot_tunnelling", "relative_error"]
@@ -28,8 +33,8 @@ def _pyplot():
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:                       # pragma: no cover - depends on env
-        raise ImportError("effcoef.plotting needs matplotlib: pip install 'effcoef[plot]'") \
-            from exc
+        raise ImportError("effcoef.plotting needs matplotlib: run pip install -e '.[plot]' "
+                          "in the effcoef folder") from exc
     return plt
 
 
@@ -41,15 +46,16 @@ def _axes(axes, nrows, ncols, figsize):
     return np.atleast_1d(np.asarray(axes, dtype=object)).ravel()
 
 
-def relative_error(value, reference):
+def relative_error(value: ArrayLike, reference: ArrayLike) -> np.ndarray:
     r"""``|reference - value| / |reference|`` (elementwise, numpy arrays accepted)."""
     value = np.asarray(value, dtype=float)
     reference = np.asarray(reference, dtype=float)
     return np.abs(reference - value) / np.abs(reference)
 
 
-def plot_eigenfunctions(results, params, k=(0, 1), xlim=(-5.0, 5.0), n_points=4001,
-                        param_name=r"\gamma", axes=None):
+def plot_eigenfunctions(results: Sequence, params: Sequence[float], k: Sequence[int] = (0, 1),
+                        xlim: tuple[float, float] = (-5.0, 5.0), n_points: int = 4001,
+                        param_name: str = r"\gamma", axes: Any = None) -> Any:
     r"""The eigenfunctions :math:`\Psi_k` of :math:`\mathcal H`, one row per result.
 
     The paper's "first two eigenfunctions" are :math:`\Psi_0 = \sqrt M` (eigenvalue 0)
@@ -94,8 +100,9 @@ def plot_eigenfunctions(results, params, k=(0, 1), xlim=(-5.0, 5.0), n_points=40
     return ax
 
 
-def plot_eigenvalues(params, results, n=5, log=False, param_name=r"\gamma", label=None,
-                     ax=None):
+def plot_eigenvalues(params: Sequence[float], results: Sequence, n: int = 5, log: bool = False,
+                     param_name: str = r"\gamma", label: Optional[str] = None,
+                     ax: Any = None) -> Any:
     r"""The lowest positive eigenvalues :math:`\lambda_i`, i = 1..n, against the parameter.
 
     Parameters
@@ -132,8 +139,9 @@ def plot_eigenvalues(params, results, n=5, log=False, param_name=r"\gamma", labe
     return ax
 
 
-def plot_coefficients(params, results, refs=None, label=None, param_name=r"\gamma",
-                      log=True, axes=None):
+def plot_coefficients(params: Sequence[float], results: Sequence, refs: Optional[Sequence] = None,
+                      label: Optional[str] = None, param_name: str = r"\gamma", log: bool = True,
+                      axes: Any = None) -> Any:
     r"""D and K against the parameter, and their relative error against the references.
 
     Three panels: :math:`\mathcal D`, :math:`\mathcal K`, and
@@ -186,7 +194,8 @@ def plot_coefficients(params, results, refs=None, label=None, param_name=r"\gamm
     return ax
 
 
-def plot_convergence(results, refs, labels=None, overlay=False, axes=None):
+def plot_convergence(results: Sequence, refs: Sequence, labels: Optional[Sequence[str]] = None,
+                     overlay: bool = False, axes: Any = None) -> Any:
     r"""Convergence in the number of modes N (paper Figures 4, 8, 12).
 
     Four panels: :math:`D(N)`, :math:`\log_{10}|\mathcal D_* - D(N)|/\mathcal D_*`,
@@ -236,8 +245,9 @@ def plot_convergence(results, refs, labels=None, overlay=False, axes=None):
     return ax
 
 
-def plot_tunnelling(params, results, kramers, refs=None, param_name=r"\gamma", label=None,
-                    axes=None):
+def plot_tunnelling(params: Sequence[float], results: Sequence, kramers: Sequence,
+                    refs: Optional[Sequence] = None, param_name: str = r"\gamma",
+                    label: Optional[str] = None, axes: Any = None) -> Any:
     r"""The tunnelling eigenvalue against its Eyring-Kramers asymptotics.
 
     Panels: :math:`\lambda_1` (computed, dots) and the Eyring-Kramers value
