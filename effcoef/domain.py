@@ -299,12 +299,12 @@ def _cells(land, clo, chi):
     return _sampled_cells(land.potential, clo, chi)
 
 
-def _refine(land, theta, Wmin):
+def _refine(land, cells, theta, Wmin):
     r"""Split the cells of :math:`[a_0, b_0]` whose bound gap is too wide,
     :math:`W_{hi} - W_{lo} > \theta\max(1, \ell/20)` (:math:`\ell` the level in units of
     theta: a relative accuracy of 5 % high up, where only barriers and the decay matter),
     into as many equal parts as the gap asks for (at most 64), until none is left."""
-    edges, lo, hi = land.edges, land.W_lo, land.W_hi
+    edges, lo, hi = cells
     for _ in range(200):
         lev = (lo - Wmin) / theta
         # nothing below the rounding of W itself (16 ulp of its magnitude) can be resolved
@@ -335,7 +335,7 @@ def _refine(land, theta, Wmin):
         lo = np.concatenate([lo[~bad], nlo])[order]
         hi = np.concatenate([hi[~bad], nhi])[order]
         edges = np.append(starts[order], edges[-1])
-    land.edges, land.W_lo, land.W_hi = edges, lo, hi
+    return edges, lo, hi
 
 
 def _newton_min(pot, x, a, b):
@@ -358,14 +358,18 @@ def _newton_min(pot, x, a, b):
 
 
 def _minimum(land, theta):
-    """Refine the cells for theta and locate the global minimum.
+    """Refine the landscape's base cells for theta and locate the global minimum.
 
-    Returns (vmin, Wmin, Wmin_lo): Wmin is a float value of W at vmin (an upper bound of the
+    Always starts from the base partition (never from cells refined for another theta), so
+    that a result depends only on its inputs, not on what was computed before in the process
+    (a sweep must give bitwise identical numbers in any order).  Returns
+    (vmin, Wmin, Wmin_lo, cells): Wmin is a float value of W at vmin (an upper bound of the
     minimum), Wmin_lo the (certified, if the landscape is) lower bound over all cells."""
     pot = land.potential
+    cells = (land.edges, land.W_lo, land.W_hi)
     Wmin = None
     for _ in range(4):
-        e = land.edges
+        e = cells[0]
         mid = 0.5 * (e[:-1] + e[1:])
         with np.errstate(all="ignore"):
             wm = np.asarray(pot.W(mid), dtype=float)
@@ -384,8 +388,8 @@ def _minimum(land, theta):
         if Wmin is not None and W_new >= Wmin - 0.01 * theta:
             break
         Wmin = W_new if Wmin is None else min(Wmin, W_new)
-        _refine(land, theta, Wmin)
-    return vmin, Wmin, float(np.min(land.W_lo))
+        cells = _refine(land, cells, theta, Wmin)
+    return vmin, Wmin, float(np.min(cells[1])), cells
 
 
 # ------------------------------------------------------------------------------------------
@@ -508,7 +512,7 @@ def select_interval(potential, theta, *, target, tail, radial_dim=None) -> Inter
     if hit is not None:
         return hit
     land = landscape(potential)
-    vmin, Wmin, Wmin_lo = _minimum(land, theta)
+    vmin, Wmin, Wmin_lo, cells = _minimum(land, theta)
     pot = land.potential
     if Wmin - Wmin_lo > 50 * theta:
         raise EffcoefError(f"{pot.name}: the global minimum of W could not be located to "
@@ -522,8 +526,8 @@ def select_interval(potential, theta, *, target, tail, radial_dim=None) -> Inter
         parts_hi.append(hiL[1:][::-1])
         tl.append(loL[::-1][:-1]); tc.append(cL[::-1][:-1])                # noqa: E702
     ia = sum(len(p) for p in parts_e)
-    e_mid = land.edges
-    parts_e.append(e_mid[:-1]); parts_lo.append(land.W_lo); parts_hi.append(land.W_hi)  # noqa
+    e_mid = cells[0]
+    parts_e.append(e_mid[:-1]); parts_lo.append(cells[1]); parts_hi.append(cells[2])  # noqa
     tl.append(np.full(len(e_mid) - 1, np.nan)); tc.append(np.full(len(e_mid) - 1, np.nan))  # noqa
     ib = ia + len(e_mid) - 1
     pR, loR, hiR, cR = _tail_points(land, +1, Wmin, theta, level)

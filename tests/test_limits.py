@@ -142,3 +142,20 @@ def test_2d_linear_growth_refused(capsys):
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "not discrete" in lines[0]
+
+
+def test_results_do_not_depend_on_what_was_computed_before():
+    """The certified landscape is cached per expression, but every theta starts from its base
+    cells: the same (potential, theta) gives bitwise the same D whatever was computed before
+    in the process (sweeps resume and run in any order)."""
+    from effcoef import domain
+    pot = P.from_expression("v**4/4 - v**2/2 - 0.07*v")
+    domain._CACHE.clear()
+    first = effcoef.coefficients(pot, 0.05).D
+    effcoef.coefficients(pot, 0.003)            # refines the landscape much further
+    # drop the cached interval of theta = 0.05 (target rtol/20 = 5e-10, tail 45), keep the
+    # refined landscape
+    domain._CACHE.pop(("interval", domain._key(pot), 0.05, 5e-10, 45.0, None),
+                      None)
+    again = effcoef.coefficients(pot, 0.05).D
+    assert again == first
