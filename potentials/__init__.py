@@ -16,6 +16,10 @@ Velocity dimension 2 and 3 (:mod:`potentials.nd`): :class:`RadialPotential`
 :func:`ornstein_uhlenbeck_nd`) and :class:`PotentialND`
 (:func:`from_expression_nd`, :func:`separable`, :func:`rotated`,
 :func:`tilted`), with :meth:`PotentialND.mass_box`.
+
+Periodic potentials U(x) on a cell (:mod:`potentials.periodic`, for
+:mod:`effcoef.periodic`): :class:`PeriodicPotential`, :func:`periodic_from_expression`
+(in ``x`` or ``x1, x2``, with a periodicity check), :func:`cosine_potential`.
 """
 
 from .errors import ExpressionError, NonConfiningError, PotentialError
@@ -26,6 +30,8 @@ from .library import (case_a, case_b, case_c, double_well, fitzhugh_nagumo,
 from .nd import (MassBox, PotentialND, RadialPotential, from_expression_nd,
                  ornstein_uhlenbeck_nd, radial_from_expression, rotated, separable,
                  swarming, tilted)
+from .periodic import (PeriodicPotential, PeriodicityError, cosine_potential,
+                       periodic_from_expression)
 
 __all__ = [
     "PotentialError", "ExpressionError", "NonConfiningError",
@@ -35,4 +41,5 @@ __all__ = [
     "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",
     "radial_from_expression", "swarming", "ornstein_uhlenbeck_nd", "separable",
     "rotated", "tilted",
+    "PeriodicPotential", "PeriodicityError", "periodic_from_expression", "cosine_potential",
 ]
