@@ -141,6 +141,13 @@ class PeriodicPotential:
             return mp.mpf(float(self.U(np.array([float(x) for x in pt]).reshape(self.dim, 1))[0]))
         return mp.mpf(self._U_mp(pt))
 
+    def __reduce__(self):
+        # expression-built potentials pickle as their recipe (the numpy closures do not)
+        recipe = getattr(self, "_recipe", None)
+        if recipe is None:
+            return object.__reduce__(self)
+        return (_rebuild, recipe)
+
     @property
     def cell(self):
         """((0, ..., 0), (L_1, ..., L_d))."""
@@ -263,7 +270,12 @@ def periodic_from_expression(text, period=1.0, *, dim=None, name=None, check=Tru
                             f"U({', '.join(names)}) = {text}", U_mp=U_mp, expr=text,
                             check=check)
     pot.tree, pot.grad_trees, pot.hess_trees = tree, g, h
+    pot._recipe = (text, pot.period, dim, pot.name)
     return pot
+
+
+def _rebuild(text, period, dim, name):
+    return periodic_from_expression(text, period, dim=dim, name=name, check=False)
 
 
 def cosine_potential(amplitude=1.0, period=1.0) -> PeriodicPotential:
