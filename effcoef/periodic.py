@@ -410,6 +410,14 @@ def _solve_1d(pot, theta, F, line, Umin):
     return math.exp(t.log_D), math.exp(t.log_V), t.log_D, t.log_V, t
 
 
+def _rounding(theta, dU, FL):
+    r"""Rounding floor of the estimate: :math:`(U - F x)/\theta` carries an absolute rounding
+    error of about :math:`\epsilon (1 + \Delta U/\theta + |F|L/\theta)`, inherited as a
+    relative error by the weights, hence by D and V (a gap of exactly 0 between two degrees
+    does not mean an exact result)."""
+    return float(4 * _EPS * (1.0 + abs(dU) / theta + abs(FL) / theta))
+
+
 def _rel_gap(a, b, log=False):
     if log:
         return abs(math.expm1(a - b)) if math.isfinite(a) or math.isfinite(b) else 0.0
@@ -443,9 +451,11 @@ def _route_1d(pot, theta, F, rtol, n_modes, degree, h_scale, max_refine, full_sp
     if not math.isfinite(gap):
         raise EffcoefError(f"the mesh does not resolve exp(-U/theta) (theta = {theta:g}) even "
                            f"with h_scale = {hs:g}; lower h_scale or raise max_refine")
-    comps = {"discretisation": float(gap)}
-    method_txt = (f"discretisation gap: P{degree} vs P{degree + 2} on the same mesh, exact "
-                  f"discrete cell problems in derivative coordinates (log space)")
+    comps = {"discretisation": float(gap),
+             "rounding": _rounding(theta, Umax - Umin, F * L)}
+    method_txt = (f"max of the discretisation gap (P{degree} vs P{degree + 2} on the same mesh, "
+                  f"exact discrete cell problems in derivative coordinates, log space) and the "
+                  f"rounding of (U - Fx)/theta")
     info = dict(period=L, force=sign * F, n_elements=len(nodes) - 1, degree=degree,
                 h_scale=hs, refinements=it, D_fine=Df, V_fine=sign * Vf, log_D=lD,
                 log_V=lV, Umin=Umin, barrier_over_theta=(Umax - Umin) / theta,
@@ -801,9 +811,11 @@ def _route_2d(pot, theta, F, rtol, n_modes, degree, h_scale, max_refine, full_sp
             break
         hs /= 2.0
     degree = p
-    comps = {"discretisation": float(gap), "linear_solve": float(res)}
-    method_txt = (f"discretisation gap: Q{degree} vs Q{degree + 1} on the same mesh (sparse LU "
-                  f"of the bordered cell problems), and the relative residual of the solves")
+    comps = {"discretisation": float(gap), "linear_solve": float(res),
+             "rounding": _rounding(theta, Umax - Umin, float(np.dot(np.abs(F), L)))}
+    method_txt = (f"max of the discretisation gap (Q{degree} vs Q{degree + 1} on the same mesh, "
+                  f"sparse LU of the bordered cell problems), the relative residual of the solves "
+                  f"and the rounding of (U - F.x)/theta")
     info = dict(period=L, force=tuple(float(x) for x in F), n_elements=sp.n_elements,
                 degree=degree, h_scale=hs, refinements=it, D_fine=Df, V_fine=Vf, Umin=Umin,
                 barrier_over_theta=(Umax - Umin) / theta)
