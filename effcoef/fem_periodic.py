@@ -810,13 +810,20 @@ def periodic_green_solve(line, m, theta, u):
     coordinates (the Green's operator of the cell generator).
 
     ``m`` (weight), ``u`` at the quadrature points, :math:`\ell_i = \int m u\varphi_i`,
-    :math:`\int m u = 0`.  For periodic tests v,
-    :math:`\int m u v = \int v'(y) F_R(y)\,dy` with the flux :math:`F_R(y) = \int_y^L m u`
-    (:math:`= -\int_0^y m u`), so :math:`\theta\int_e m\varphi' r = \int_e (F_R + c) r` on every
-    element, c fixed by :math:`\int_0^L\varphi' = 0`.  The flux is accumulated from the side
-    (left or right) with the smaller accumulated :math:`|mu|`, as in
-    :func:`effcoef.fem1d.green_solve`.  Returns :math:`\varphi'` and :math:`\varphi`
-    (:math:`\int m\varphi = 0`) at the quadrature points, arrays like ``u``.
+    :math:`\int m u = 0`.  For periodic tests v, :math:`\int m u v = -\int v'(y) G(y)\,dy`
+    with :math:`G(y) = \int_{y_*}^y m u`, so on every element
+    :math:`\theta\int_e m\varphi' r = \int_e (J_* - G) r` for :math:`r \in \mathbb P_{p-1}`,
+    the flux at :math:`y_*` being fixed by :math:`\int_0^L\varphi' = 0`:
+    :math:`J_* = \int G/m \big/ \int 1/m` (in the discrete, element-local form).
+
+    The origin :math:`y_*` is the element where m is smallest (the highest barrier), and G is
+    accumulated from the nearer end (left from :math:`y_*`, or right from :math:`y_* + L`:
+    equal up to the rounding of :math:`\int m u = 0`).  For the lowest mode of several wells
+    per cell, G then has one sign, is a sum of tiny terms on both sides of the highest barrier,
+    and :math:`J_*` is a ratio of one-signed sums: the tiny flux across that barrier is not the
+    difference of O(1) numbers (which fails once the barriers differ by more than ~36 theta).  Returns
+    :math:`\varphi'` and :math:`\varphi` (:math:`\int m\varphi = 0`) at the quadrature
+    points, arrays like ``u``.
     """
     u = np.asarray(u, dtype=float)
     single = u.ndim == 2
@@ -825,38 +832,56 @@ def periodic_green_solve(line, m, theta, u):
     p = line.degree
     ne, nq = line.X.shape
     P, Hl, Hr = _legendre_tables(p, nq)
-    h = line.h
-    mu = m * u * line.dx                                            # (k, ne, nq)
+    e0 = int(np.argmin(np.max(m, axis=1)))                     # the highest barrier
+    roll = np.roll(np.arange(ne), -e0)                         # elements from e0 on
+    h = line.h[roll]
+    mm, dx = m[roll], line.dx[roll]
+    uu = u[:, roll]
+    mu = mm * uu * dx                                          # (k, ne, nq)
     I = mu.sum(axis=2)
     k = u.shape[0]
     zero = np.zeros((k, 1))
-    CR = np.concatenate([np.cumsum(I[:, :0:-1], axis=1)[:, ::-1], zero], axis=1)
+    # G from the left (int_{y*}^y mu) or, equally up to the rounding of int mu = 0, from the
+    # right (-int_y^{y*+L} mu): each element takes the side with the smaller accumulated |mu|,
+    # so that both ends of the circle (the highest barrier, where 1/m is huge) see sums of a
+    # few tiny terms, not the rounding of the total.
     CL = np.concatenate([zero, np.cumsum(I[:, :-1], axis=1)], axis=1)
-    rR = (mu @ Hl.T) * h[None, :, None]
-    rR[:, :, 0] += CR * h
-    rL = -(mu @ Hr.T) * h[None, :, None]
+    CR = np.concatenate([np.cumsum(I[:, :0:-1], axis=1)[:, ::-1], zero], axis=1)
+    rL = -(mu @ Hr.T) * h[None, :, None]                   # int_e (-G) P_j, G from the left
     rL[:, :, 0] -= CL * h
+    rR = (mu @ Hl.T) * h[None, :, None]                    # int_e (int_y^end mu) P_j
+    rR[:, :, 0] += CR * h
     Aabs = np.abs(mu).sum(axis=2)
-    AR = np.concatenate([np.cumsum(Aabs[:, :0:-1], axis=1)[:, ::-1], zero], axis=1)
     AL = np.concatenate([zero, np.cumsum(Aabs[:, :-1], axis=1)], axis=1)
+    AR = np.concatenate([np.cumsum(Aabs[:, :0:-1], axis=1)[:, ::-1], zero], axis=1)
     r = np.where((AR <= AL)[:, :, None], rR, rL)
-    G = theta * (((m * line.dx)[:, None, :] * P[None]) @ P.T)
+    G = theta * ((mm * dx)[:, None, :] * P[None]) @ P.T
     s = np.sqrt(np.einsum("eii->ei", G))
     s[s == 0] = 1.0
     Gs = G / (s[:, :, None] * s[:, None, :])
     ca = np.linalg.solve(Gs[None], (r / s[None])[..., None])[..., 0] / s[None]   # (k, ne, p)
-    e0 = np.zeros((ne, p))
-    e0[:, 0] = h
-    cb = np.linalg.solve(Gs, (e0 / s)[..., None])[..., 0] / s                    # (ne, p)
-    cconst = -(ca[:, :, 0] @ h) / (cb[:, 0] @ h)                                  # (k,)
-    c = ca + cconst[:, None, None] * cb[None]
+    e0v = np.zeros((ne, p))
+    e0v[:, 0] = h
+    cb = np.linalg.solve(Gs, (e0v / s)[..., None])[..., 0] / s                   # (ne, p)
+    Jstar = -(ca[:, :, 0] @ h) / (cb[:, 0] @ h)                                   # (k,)
+    c = ca + Jstar[:, None, None] * cb[None]
     g = c @ P
-    Jint = c[:, :, 0] * h[None]
-    Phi0 = np.concatenate([zero, np.cumsum(Jint[:, :-1], axis=1)], axis=1)
-    phi = Phi0[:, :, None] + (c @ Hl) * h[None, :, None]
-    Z = float(np.sum(m * line.dx))
-    mean = np.einsum("kev,ev->k", phi, m * line.dx) / Z
+    Jint = c[:, :, 0] * h[None]                                # int_e phi'
+    # phi is accumulated from the deepest well (largest m) towards both sides of the circle,
+    # which meet at the highest barrier: values where m is large (they carry the mass) are
+    # then sums of small local increments, not differences of O(1) numbers; the constant is
+    # fixed by int m phi = 0 from these anchored values.
+    eref = int(np.argmax(np.max(mm, axis=1)))
+    start = np.zeros((k, ne))                                  # phi at the element starts
+    start[:, eref + 1:] = np.cumsum(Jint[:, eref:ne - 1], axis=1)       # right of the anchor
+    if eref > 0:                                               # left: -sum_{e'=e}^{eref-1}
+        start[:, :eref] = -np.cumsum(Jint[:, eref - 1::-1], axis=1)[:, ::-1]
+    phi = start[:, :, None] + (c @ Hl) * h[None, :, None]
+    Z = float(np.sum(mm * dx))
+    mean = np.einsum("kev,ev->k", phi, mm * dx) / Z
     phi = phi - mean[:, None, None]
+    back = np.argsort(roll)
+    g, phi = g[:, back], phi[:, back]
     if single:
         return g[0], phi[0]
     return g, phi

@@ -50,7 +50,7 @@ from numpy.polynomial.legendre import leggauss
 from scipy.special import i0e, logsumexp
 
 __all__ = ["PeriodicReference", "lifson_jackson", "cosine_lifson_jackson",
-           "tilted_coefficients", "critical_tilt"]
+           "tilted_coefficients", "critical_tilt", "eyring_kramers_gap"]
 
 
 @dataclass(frozen=True)
@@ -285,3 +285,42 @@ def tilted_coefficients(U, theta, force, period=None, *, n=None, nq=12, direct=F
                              rel_error_estimate=err, n_points=n,
                              method=f"Reimann et al. double integrals, trapezoidal x ({n}) "
                                     f"x Gauss-Legendre y ({n} panels of {nq})")
+
+
+def eyring_kramers_gap(U, theta, period=None, n_grid=20001):
+    r"""Eyring-Kramers asymptotics of the cell's spectral gap for F = 0 and several wells per
+    cell (1D): with the minima :math:`m_a` and maxima :math:`s` of U on the circle,
+
+    .. math:: k_a = \sum_{s\ \text{adjacent to}\ a}
+              \frac{\sqrt{U''(m_a)\,|U''(s)|}}{2\pi}\,e^{-(U(s) - U(m_a))/\theta},
+
+    and for two wells :math:`\lambda_1 \approx k_1 + k_2` (the relative correction is
+    :math:`O(\theta)`).  Returns (lambda_1 asymptotic, list of (k_a, U(m_a))).  Only two wells
+    are supported (the general case is the lowest eigenvalue of the rate matrix).
+    """
+    from scipy.optimize import brentq
+
+    pot = _as_potential(U, period)
+    L = pot.period[0]
+    x = np.linspace(0.0, L, n_grid)
+    g = pot.grad(x[None])[0]
+    s = np.sign(g)
+    idx = np.nonzero(s[:-1] * s[1:] < 0)[0]
+    crit = [brentq(lambda t: float(pot.grad(np.array([[t]]))[0, 0]), x[i], x[i + 1], xtol=1e-15)
+            for i in idx]
+    crit = np.mod(np.array(crit), L)
+    crit.sort()
+    u = pot.U(crit[None])
+    h = pot.hess_diag(crit[None])[0]
+    n = len(crit)
+    minima = [i for i in range(n) if h[i] > 0]
+    if len(minima) != 2:
+        raise ValueError(f"eyring_kramers_gap needs exactly two wells per cell, found "
+                         f"{len(minima)}")
+    rates = []
+    for i in minima:
+        k = 0.0
+        for j in ((i - 1) % n, (i + 1) % n):          # the two neighbouring maxima
+            k += math.sqrt(h[i] * abs(h[j])) / (2 * math.pi) * math.exp(-(u[j] - u[i]) / theta)
+        rates.append((k, float(u[i])))
+    return rates[0][0] + rates[1][0], rates
