@@ -39,6 +39,7 @@ Exact 1D solves in derivative coordinates (tunnelling-safe)
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Optional
@@ -56,7 +57,7 @@ __all__ = [
     "stationary_density_fe", "corrector_fe", "effective_from_fe",
     "reversible_1d", "tilted_1d", "Tilted1D", "Reversible1D",
     "periodic_green_solve", "periodic_inverse_iteration", "log_weight_periodic",
-    "folded_order", "to_banded_sym",
+    "folded_order", "to_banded_sym", "embed_index", "TiltedDensity1D",
 ]
 
 
@@ -126,13 +127,30 @@ def _gauss(nq):
     return x, w
 
 
+@lru_cache(maxsize=16)
+def _element(p):
+    """scikit-fem's ElementLinePp(p) (its advice to use ElementLineP2 for p = 2 silenced: the
+    hierarchical basis is what the dof numbering here assumes)."""
+    import logging
+
+    log = logging.getLogger("skfem")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ElementLinePp(p)
+    finally:
+        log.setLevel(level)
+
+
 @lru_cache(maxsize=64)
 def line_tables(p, nq):
     r"""Gauss points ``xi`` and weights ``wq`` of [0, 1] (nq of them), and the values ``P`` and
     reference derivatives ``dP`` (shape (p+1, nq)) of scikit-fem's ``ElementLinePp(p)`` local
     basis (0: left vertex, 1: right vertex, 2..p: integrated-Legendre bubbles)."""
     xi, wq = _gauss(nq)
-    e = ElementLinePp(p)
+    e = _element(p)
     P = np.empty((p + 1, nq))
     dP = np.empty((p + 1, nq))
     for i in range(p + 1):
@@ -159,6 +177,18 @@ def _legendre_tables(p, nq):
         Hr[j] = (1.0 - xi) if j == 0 else -0.5 * Ij                   # int_y^1 P_j = -I_j (j > 0)
     for t in (P, Hl, Hr):
         t.flags.writeable = False
+    return P, Hl, Hr
+
+
+def _legendre_at(p, xi):
+    """P_j(2 xi - 1), int_0^xi P_j(2t-1) dt, int_xi^1 P_j(2t-1) dt (j < p) at points xi."""
+    xi = np.asarray(xi, dtype=float)
+    y = 2.0 * xi - 1.0
+    P = np.array([npleg.legval(y, np.eye(p)[j]) for j in range(p)])
+    Ij = np.array([npleg.legval(y, npleg.legint(np.eye(p)[j], lbnd=-1)) for j in range(p)])
+    Hl = 0.5 * Ij
+    Hr = -0.5 * Ij
+    Hr[0] = 1.0 - xi
     return P, Hl, Hr
 
 
@@ -369,7 +399,7 @@ class PeriodicSpace:
         eidx = []
         for ax, ln in enumerate(self.lines):
             e, y = ln.locate(pts[ax])
-            el = ElementLinePp(ln.degree)
+            el = _element(ln.degree)
             B = np.array([el.lbasis(y[None, :], i)[0] for i in range(ln.degree + 1)])  # (p+1, n)
             basis.append(B)
             eidx.append(e)
@@ -379,6 +409,21 @@ class PeriodicSpace:
             sel = loc[:, eidx[0], eidx[1]]           # (k, npts, p+1, p+1)
             out = np.einsum("kpij,ip,jp->kp", sel, basis[0], basis[1])
         return out[0] if single else out.reshape(C.shape[1], npts)
+
+
+def embed_index(space, degree):
+    """Dof indices of ``space`` inside the same mesh's space of a higher ``degree`` (the
+    hierarchical basis of ElementLinePp makes P_p a coordinate subspace of P_q, q >= p):
+    ``fine[idx] = coarse`` embeds a coarse dof vector exactly."""
+    idx1 = []
+    for ln in space.lines:
+        e = np.arange(ln.n_elements)[:, None]
+        j = np.arange(ln.degree)[None, :]
+        idx1.append((e * degree + j).ravel())
+    if space.dim == 1:
+        return idx1[0]
+    N2f = space.lines[1].n_elements * degree
+    return (idx1[0][:, None] * N2f + idx1[1][None, :]).ravel()
 
 
 def log_weight_periodic(pot, theta, X, force=None, shift=None):
@@ -706,6 +751,47 @@ class Tilted1D:
     log_V_corrector: float   # V from the corrector's normalisation (equal up to rounding)
     log_rho: np.ndarray      # log stationary density at the quadrature points
     dphi: np.ndarray         # phi' = 1 + chi' at the quadrature points
+    density: "TiltedDensity1D" = None
+
+
+@dataclass
+class TiltedDensity1D:
+    r"""The discrete stationary density of :func:`tilted_1d` anywhere in the cell:
+    :math:`\log\rho(x) = \log w(x) + \log[\int_x^L\tilde g + E\int_0^x\tilde g] - \log N`,
+    with the element-local Legendre coefficients of :math:`\tilde g` (``c``, scale ``a``),
+    ``lbase`` the log of the sums over the other elements, ``logw`` a callable giving
+    :math:`\log w` at points of :math:`[0, L]`."""
+
+    nodes: np.ndarray
+    c: np.ndarray
+    a: np.ndarray
+    lbase: np.ndarray
+    logE: float
+    lnorm: float
+    logw: object
+
+    def log_density(self, x):
+        x = np.asarray(x, dtype=float)
+        L = self.nodes[-1] - self.nodes[0]
+        xr = self.nodes[0] + np.mod(x - self.nodes[0], L)
+        ne = len(self.nodes) - 1
+        e = np.clip(np.searchsorted(self.nodes, xr, side="right") - 1, 0, ne - 1)
+        h = np.diff(self.nodes)[e]
+        xi = (xr - self.nodes[e]) / h
+        _, Hl, Hr = _legendre_at(self.c.shape[1], xi.ravel())
+        ce = self.c[e.ravel()]                                   # (n, p)
+        loc = h.ravel() * (np.einsum("nj,jn->n", ce, Hr) + math.exp(self.logE)
+                           * np.einsum("nj,jn->n", ce, Hl))
+        lb, a = self.lbase[e.ravel()], self.a[e.ravel()]
+        M = np.maximum(lb, -a + np.log(np.maximum(np.abs(loc), 1e-300)))
+        M = np.where(np.isfinite(M), M, 0.0)
+        val = np.exp(lb - M) + np.exp(-a - M) * loc
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = self.logw(xr.ravel()) + M + np.log(val) - self.lnorm
+        return out.reshape(x.shape)
+
+    def __call__(self, x):
+        return np.exp(self.log_density(x))
 
 
 def _log_cum(lx, reverse=False):
@@ -727,7 +813,7 @@ def _log_combine(lbase, a, loc):
     return M[:, None] + _checked_log(val, "tilted cell problem")
 
 
-def tilted_1d(line, logw, theta, force):
+def tilted_1d(line, logw, theta, force, logw_fn=None):
     r"""V and D for F > 0 in 1D from the exact discrete cell problems (no linear system).
 
     With the tilted weight :math:`w = e^{-(U - Fx)/\theta}` (``logw`` at the quadrature points,
@@ -756,7 +842,8 @@ def tilted_1d(line, logw, theta, force):
     (the discrete :math:`I_\pm` of Reimann et al.), accumulated in log space: relative
     accuracy for an exponentially small V (a locked particle) or a giant D.  The V from the
     corrector's normalisation equals :math:`JL` (take t = s in its weak form) and is returned
-    as a check.
+    as a check.  With ``logw_fn`` (:math:`\log w` at points, the same constant as ``logw``)
+    the result carries a :class:`TiltedDensity1D` evaluator.
     """
     F = float(force)
     if not F > 0:
@@ -801,8 +888,10 @@ def tilted_1d(line, logw, theta, force):
     with np.errstate(divide="ignore"):
         log_D = math.log(theta) + float(logsumexp(log_rho + 2 * np.log(np.abs(dphi))
                                                   + np.log(line.dx)))
+    dens = None if logw_fn is None else TiltedDensity1D(
+        nodes=line.nodes.copy(), c=c, a=a, lbase=lbase, logE=logE, lnorm=lnorm, logw=logw_fn)
     return Tilted1D(log_V=log_V, log_D=log_D, log_V_corrector=log_V_corr, log_rho=log_rho,
-                    dphi=dphi)
+                    dphi=dphi, density=dens)
 
 
 def periodic_green_solve(line, m, theta, u):

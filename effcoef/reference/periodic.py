@@ -50,7 +50,7 @@ from numpy.polynomial.legendre import leggauss
 from scipy.special import i0e, logsumexp
 
 __all__ = ["PeriodicReference", "lifson_jackson", "cosine_lifson_jackson",
-           "tilted_coefficients", "critical_tilt", "eyring_kramers_gap"]
+           "tilted_coefficients", "critical_tilt", "eyring_kramers_gap", "stationary_density"]
 
 
 @dataclass(frozen=True)
@@ -302,7 +302,7 @@ def eyring_kramers_gap(U, theta, period=None, n_grid=20001):
 
     pot = _as_potential(U, period)
     L = pot.period[0]
-    x = np.linspace(0.0, L, n_grid)
+    x = np.linspace(0.0, L, n_grid) + 0.318309886 * L / n_grid   # no critical point on the grid
     g = pot.grad(x[None])[0]
     s = np.sign(g)
     idx = np.nonzero(s[:-1] * s[1:] < 0)[0]
@@ -324,3 +324,34 @@ def eyring_kramers_gap(U, theta, period=None, n_grid=20001):
             k += math.sqrt(h[i] * abs(h[j])) / (2 * math.pi) * math.exp(-(u[j] - u[i]) / theta)
         rates.append((k, float(u[i])))
     return rates[0][0] + rates[1][0], rates
+
+
+def stationary_density(U, theta, force=0.0, period=None, *, n=None, nq=12):
+    r"""The stationary density on the cell at the points :math:`x_i = iL/n`:
+    :math:`\rho = I_-/\int_0^L I_-` (Reimann et al.), :math:`e^{-U/\theta}/Z` for F = 0.
+    Returns (x, rho)."""
+    pot = _as_potential(U, period)
+    theta, F = _check(theta, force)
+    L = pot.period[0]
+    if F == 0.0:
+        n = 2 * _n_points(pot, theta, 0.0, 8) if n is None else int(n)
+        x = L * np.arange(n) / n
+        lu = -pot.U(x) / theta
+        return x, np.exp(lu - logsumexp(lu) - math.log(L / n))
+    src, sign = pot, 1
+    if F < 0:
+        import potentials
+
+        sign, F = -1, -F
+        pot = potentials.PeriodicPotential(
+            lambda X: src.U(-X), lambda X: [-g for g in src.grad(-X)],
+            lambda X: src.hess_diag(-X), L, 1, name=src.name, check=False)
+    n = 2 * _n_points(pot, theta, F, nq) if n is None else 2 * ((int(n) + 1) // 2)
+    lIm, _, h = _tilted_logs(pot, theta, F, n, nq)
+    rho = np.exp(lIm - logsumexp(lIm) - math.log(h))
+    x = h * np.arange(n)
+    if sign < 0:                                  # rho(x) = rho_reflected(-x)
+        x = np.mod(-x, L)
+        o = np.argsort(x)
+        x, rho = x[o], rho[o]
+    return x, rho
