@@ -551,9 +551,9 @@ def to_banded_sym(M, order):
 def bordered_lu(S, col, row):
     r"""LU factorisation of :math:`K = \begin{pmatrix} S & c\\ r^T & 0\end{pmatrix}` (a singular
     S with a one-dimensional kernel made regular by one constraint and one multiplier);
-    returns ``solve(rhs, constraint=0.0, trans=False) -> (x, multiplier)`` (``trans``: solve
-    with :math:`K^T`, i.e. :math:`S^T` bordered by r and c), with one step of iterative
-    refinement.  The pattern of S is symmetric, so SuperLU's minimum degree on
+    returns ``solve(rhs, constraint=0.0, trans=False, refine=True) -> (x, multiplier)``
+    (``trans``: solve with :math:`K^T`, i.e. :math:`S^T` bordered by r and c; ``refine``: one
+    step of iterative refinement).  The pattern of S is symmetric, so SuperLU's minimum degree on
     :math:`K + K^T` is used (4-40x less fill than the default COLAMD on periodic
     :math:`\mathbb Q_p` matrices)."""
     n = S.shape[0]
@@ -562,12 +562,13 @@ def bordered_lu(S, col, row):
                     format="csc")
     lu = splu(K, permc_spec="MMD_AT_PLUS_A")
 
-    def solve(rhs, constraint=0.0, trans=False):
+    def solve(rhs, constraint=0.0, trans=False, refine=True):
         b = np.concatenate([np.asarray(rhs, dtype=float), [constraint]])
         t = "T" if trans else "N"
-        M = K.T if trans else K
         x = lu.solve(b, trans=t)
-        x = x + lu.solve(b - M @ x, trans=t)         # one step of iterative refinement
+        if refine:                                   # one step of iterative refinement
+            M = K.T if trans else K
+            x = x + lu.solve(b - M @ x, trans=t)
         return x[:n], x[n]
 
     solve.matrix = K

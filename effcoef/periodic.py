@@ -633,7 +633,8 @@ e 0`), the modes of the series."""
     return splu(mats.B.tocsc()).solve(rhs)
 
 
-def _spectrum(pot, theta, sp, mats, Umin, D, n_modes, rtol, full_spectrum, line=None):
+def _spectrum(pot, theta, sp, mats, Umin, D, n_modes, rtol, full_spectrum, line=None,
+              lu2d=None):
     """The cell spectrum (F = 0): the data modes (series) and the gap (both dims)."""
     d = sp.dim
     L = sp.period
@@ -661,9 +662,12 @@ def _spectrum(pot, theta, sp, mats, Umin, D, n_modes, rtol, full_spectrum, line=
     # the gap: the lowest eigenvalue from a generic start (one Ritz value: converges even for
     # an exponentially close pair); a tunnelling mode (lam_1 < shift/10: several wells per
     # cell) is refined to relative accuracy by the exact periodic Green's operator (1D)
-    lam_g, Xg = _cell_modes(mats.A, mats.B, kernel, 1, shift, fold=(d == 1))
-    Cg, err_g = normalise(lam_g, Xg)
     refined = None
+    if d == 2:            # the low spectrum below gives the gap (no separate run)
+        lam_g, Cg, err_g = np.zeros(0), None, np.zeros(0)
+    else:
+        lam_g, Xg = _cell_modes(mats.A, mats.B, kernel, 1, shift, fold=True)
+        Cg, err_g = normalise(lam_g, Xg)
     if d == 1 and len(lam_g) and lam_g[0] < 0.1 * shift:
         vals, _ = sp.values(Cg[:, :1])
         lam0, _, phi, steps, change = fp.periodic_inverse_iteration(line, m, theta, vals[0])
@@ -682,7 +686,10 @@ def _spectrum(pot, theta, sp, mats, Umin, D, n_modes, rtol, full_spectrum, line=
     BCg = mats.B @ Cg[:, :1] / Z if refined is not None else None
 
     def compute(N):
-        lam, X = _cell_modes(mats.A, mats.B, kernel, N, shift, start=start, fold=(d == 1))
+        if d == 2:
+            lam, X = _cell_modes_lu(mats, kernel, N, lu2d[0])
+        else:
+            lam, X = _cell_modes(mats.A, mats.B, kernel, N, shift, start=start, fold=True)
         C, err = normalise(lam, X)
         if refined is not None:                       # the data see the tunnelling mode
             ov = np.abs(C.T @ BCg[:, 0])
@@ -701,7 +708,10 @@ def _spectrum(pot, theta, sp, mats, Umin, D, n_modes, rtol, full_spectrum, line=
                      D_inf=R_inf, K_inf=R_inf, rtol=rtol, cap=min(256, sp.n_dofs - 2))
     spec = run.spectrum
     disc, gdisc = _eigen_discretisation(pot, theta, sp, Umin, spec.lam, spec.vectors, shift,
-                                        refined, line)
+                                        refined, line, lu2d)
+    if d == 2 and len(spec.lam):
+        info["spectral_gap"] = float(spec.lam[0])
+        info["spectral_gap_error"] = float(max(spec.errors[0], disc[0]))
     spec.errors = np.maximum(spec.errors, disc)
     if refined is not None:
         info["spectral_gap_error"] = max(info["spectral_gap_error"], gdisc)
@@ -743,23 +753,44 @@ def _hierarchical_rayleigh(mats, Cf, emb, lam):
     return np.array(out)
 
 
-def _subspace_ritz(mats, Cf, shift, k):
-    """2D: Rayleigh-Ritz of the embedded eigenvectors and one shift-invert step of them."""
+def _subspace_ritz(mats, Cf, solve, k):
+    """2D: Rayleigh-Ritz of the embedded eigenvectors and one inverse-iteration step of them
+    (the fine space's bordered LU of the D solve: A^+ B on the complement of the constants)."""
     from scipy.linalg import eigh
-    from scipy.sparse.linalg import splu
 
-    K = (mats.A + shift * mats.B).tocsc()
-    Y2 = splu(K, permc_spec="MMD_AT_PLUS_A").solve(mats.B @ Cf)
+    Y2 = np.column_stack([solve(mats.B @ Cf[:, j], 0.0, refine=False)[0]
+                          for j in range(Cf.shape[1])])
     Y = np.hstack([Cf, Y2])
     Gm = Y.T @ (mats.B @ Y)
     w, V = np.linalg.eigh(0.5 * (Gm + Gm.T))
     keep = w > 1e-13 * w.max()
     Q = Y @ (V[:, keep] / np.sqrt(w[keep]))            # B-orthonormal basis of the subspace
     ritz = eigh(Q.T @ (mats.A @ Q), Q.T @ (mats.B @ Q), eigvals_only=True)
-    return np.sort(ritz[ritz > 1e-9 * shift])[:k]
+    return np.sort(ritz[ritz > 1e-9 * np.max(np.abs(ritz))])[:k]
 
 
-def _eigen_discretisation(pot, theta, sp, Umin, lam, C, shift, refined, line):
+def _cell_modes_lu(mats, kernel, k, solve):
+    r"""2D: the k lowest non-zero eigenpairs of A x = lam B x by ARPACK in shift-invert mode at
+    0, with the bordered LU of the D solve as :math:`A^+` (it removes the constants: the
+    multiplier absorbs their component), so no second factorisation is needed."""
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    n = mats.A.shape[0]
+    k = min(k, n - 2)
+    OPinv = LinearOperator((n, n), matvec=lambda y: solve(np.ravel(y), 0.0, refine=False)[0],
+                           dtype=float)
+    v0 = np.random.default_rng(12345).standard_normal(n)
+    Bk = mats.B @ kernel
+    v0 -= kernel * (Bk @ v0) / (kernel @ Bk)
+    nu, X = eigsh(mats.A, k=k, M=mats.B, sigma=0.0, which="LM", OPinv=OPinv, v0=v0, tol=0.0,
+                  ncv=min(n, max(2 * k + 1, k + 30)))
+    o = np.argsort(nu)
+    lam, X = nu[o], X[:, o]
+    X = X / np.sqrt(np.einsum("ik,ik->k", X, mats.B @ X))
+    return lam, X
+
+
+def _eigen_discretisation(pot, theta, sp, Umin, lam, C, shift, refined, line, lu2d=None):
     r"""Discretisation error indicators of the eigenvalues: estimates of the eigenvalues in the
     space of degree p + 2 (1D, :func:`_hierarchical_rayleigh`) / p + 1 (2D,
     :func:`_subspace_ritz`) on the same mesh from the embedded degree-p eigenvectors (the
@@ -770,17 +801,21 @@ def _eigen_discretisation(pot, theta, sp, Umin, lam, C, shift, refined, line):
     if k == 0:
         return np.zeros(0), 0.0
     q = sp.degree + (2 if sp.dim == 1 else 1)
-    lines = [fp.PeriodicLine(ln.nodes, q, q + 5) for ln in sp.lines]
-    spf = fp.PeriodicSpace(lines)
-    logm = -(pot.U(spf.X) - Umin) / theta
-    mats = fp.weighted_matrices(spf, logm, theta)
+    if sp.dim == 2:                  # the degree p + 1 space, matrices and LU of the D solve
+        spf, mats, fine_solve = lu2d[1], lu2d[2], lu2d[3]
+        lines = spf.lines
+    else:
+        lines = [fp.PeriodicLine(ln.nodes, q, q + 5) for ln in sp.lines]
+        spf = fp.PeriodicSpace(lines)
+        logm = -(pot.U(spf.X) - Umin) / theta
+        mats = fp.weighted_matrices(spf, logm, theta)
     Cf = np.zeros((spf.n_dofs, k))
     emb = fp.embed_index(sp, q)
     Cf[emb] = C
     if sp.dim == 1:
         ritz = _hierarchical_rayleigh(mats, Cf, emb, lam)
     else:
-        ritz = _subspace_ritz(mats, Cf, shift, k)
+        ritz = _subspace_ritz(mats, Cf, fine_solve, k)
     lam_s = np.sort(lam)
     n = min(len(ritz), k)
     out = np.full(k, np.inf)
@@ -873,6 +908,7 @@ def _solve_2d(pot, theta, F, nodes, degree, Umin, want_mats=False):
                            f"{-np.min(logm):.0f} theta); raise theta")
     nonzero = bool(np.any(F != 0.0))
     mats = fp.weighted_matrices(sp, logm, theta, advection=nonzero)
+    solve = None
     if nonzero:
         V, D, q, chi, res = fp.effective_from_fe(mats, theta, F)
     else:
@@ -895,7 +931,7 @@ def _solve_2d(pot, theta, F, nodes, degree, Umin, want_mats=False):
              max(np.linalg.norm(theta * sp.load_grad(mats.w, k)), 1e-300)
              for k, c in enumerate(chi)]
         res = float(max(r))                           # relative residual of the solves
-    return sp, mats, V, D, q, chi, res
+    return sp, mats, V, D, q, chi, res, solve
 
 
 def _route_2d(pot, theta, F, rtol, n_modes, degree, h_scale, max_refine, full_spectrum,
@@ -916,7 +952,7 @@ def _route_2d(pot, theta, F, rtol, n_modes, degree, h_scale, max_refine, full_sp
             report(f"mesh {len(nodes[0]) - 1}x{len(nodes[1]) - 1}, Q{p} vs Q{p + 1}",
                    min(0.85, (it + (p - degree) / 8) / (max_refine + 1)))
             nxt = _solve_2d(pot, theta, F, nodes, p + 1, Umin)
-            sp, mats, V, D, q, chi, res = cur
+            sp, mats, V, D, q, chi, res, solve = cur
             Vf, Df = nxt[2], nxt[3]
             scaleV = max(float(np.linalg.norm(V)), 1e-300)
             gap = max(relative_error(D, Df),
@@ -945,7 +981,8 @@ def _route_2d(pot, theta, F, rtol, n_modes, degree, h_scale, max_refine, full_sp
     if np.all(F == 0.0):
         report("cell spectrum", 0.9)
         lam, eta, Dp, eig_err, modes, sinfo = _spectrum(pot, theta, sp, mats, Umin, D,
-                                                        n_modes, rtol, full_spectrum)
+                                                        n_modes, rtol, full_spectrum,
+                                                        lu2d=(solve, nxt[0], nxt[1], nxt[7]))
         info.update(sinfo)
         density = PeriodicDensity(pot, theta, "gibbs", Umin=Umin, log_Z=math.log(mats.Z))
     else:
