@@ -94,7 +94,7 @@ _EPS = np.finfo(float).eps
 #: defaults by dimension
 PERIODIC_DEFAULTS = {
     1: dict(degree=8, h_scale=3.0, rtol=1e-10, n_modes=12, max_refine=5),
-    2: dict(degree=6, h_scale=4.0, rtol=1e-8, n_modes=12, max_refine=3),
+    2: dict(degree=6, h_scale=6.0, rtol=1e-8, n_modes=12, max_refine=3),
 }
 _CONTROLLER = []
 
@@ -169,8 +169,8 @@ def _check_options(degree, h_scale, rtol, n_modes, max_refine):
             and math.isfinite(rtol) and rtol > 0):
         raise EffcoefError(f"rtol must be a positive number, got {rtol!r}")
     if n_modes is not None and n_modes != "auto":
-        if isinstance(n_modes, bool) or not isinstance(n_modes, (int, np.integer)) or n_modes < 1:
-            raise EffcoefError(f"n_modes must be an integer >= 1, None or 'auto', got {n_modes!r}")
+        if isinstance(n_modes, bool) or not isinstance(n_modes, (int, np.integer)) or n_modes < 0:
+            raise EffcoefError(f"n_modes must be an integer >= 0, None or 'auto', got {n_modes!r}")
     if isinstance(max_refine, bool) or int(max_refine) != max_refine or max_refine < 0:
         raise EffcoefError(f"max_refine must be an integer >= 0, got {max_refine!r}")
     return int(degree), float(h_scale), float(rtol), int(max_refine)
@@ -285,8 +285,8 @@ def effective_coefficients(U, theta, *, period=None, force=None, rtol: Optional[
         Requested relative accuracy of D and V (default 1e-10 in 1D, 1e-8 in 2D).
     n_modes : int, "auto" or None
         F = 0: number of cell eigenpairs in the series (default 12; "auto": grow until the
-        series is within rtol/10).  F != 0: compute that many leading eigenvalues of
-        :math:`-\mathcal L` with ``eigs`` (default: none).
+        series is within rtol/10; 0: no spectrum, D and V only, the fastest).  F != 0: compute
+        that many leading eigenvalues of :math:`-\mathcal L` with ``eigs`` (default: none).
     degree : int, optional
         Element degree p (default 8 in 1D, 6 in 2D).
     h_scale : float, optional
@@ -510,7 +510,7 @@ def _route_1d(pot, theta, F, rtol, n_modes, degree, h_scale, max_refine, full_sp
         density = PeriodicDensity(pot, theta, "tilted", evaluator=sol.density,
                                   reflected=sign < 0)
         info["V_from_corrector"] = sign * math.exp(sol.log_V_corrector)
-        if n_modes is not None:
+        if n_modes:
             lam, eig_err, einfo = _eigs_tilted(
                 pot, theta, sign * F, line, Umin,
                 PERIODIC_DEFAULTS[1]["n_modes"] if n_modes == "auto" else int(n_modes))
@@ -834,7 +834,18 @@ def _eigen_discretisation(pot, theta, sp, Umin, lam, C, shift, refined, line, lu
     return out, gap_err
 
 
+def _no_spectrum(theta, d, why):
+    """eigenvalues [0], eta [0], D_partial [theta I] (the bare diffusion, N = 0)."""
+    info = dict(spectrum=why, spectral_gap=math.nan)
+    if d == 1:
+        return np.array([0.0]), np.array([0.0]), np.array([theta]), np.array([0.0]), None, info
+    return (np.array([0.0]), np.zeros((1, d)), theta * np.eye(d)[None], np.array([0.0]), None,
+            info)
+
+
 def _spectrum_1d(pot, theta, line, Umin, D, n_modes, rtol, full_spectrum):
+    if n_modes == 0:
+        return _no_spectrum(theta, 1, "not computed (n_modes=0)")
     logm = -(pot.U(line.X[None]) - Umin) / theta
     if float(np.min(logm)) < -_LOG_UNDERFLOW:
         info = dict(spectrum=f"skipped: exp(-(U - Umin)/theta) drops to e^{np.min(logm):.0f} "
@@ -978,7 +989,11 @@ def _route_2d(pot, theta, F, rtol, n_modes, degree, h_scale, max_refine, full_sp
                 barrier_over_theta=(Umax - Umin) / theta)
     eig_err, modes, eta, Dp = None, None, None, None
     lam = np.array([0.0])
-    if np.all(F == 0.0):
+    if np.all(F == 0.0) and n_modes == 0:
+        lam, eta, Dp, eig_err, modes, sinfo = _no_spectrum(theta, 2, "not computed (n_modes=0)")
+        info.update(sinfo)
+        density = PeriodicDensity(pot, theta, "gibbs", Umin=Umin, log_Z=math.log(mats.Z))
+    elif np.all(F == 0.0):
         report("cell spectrum", 0.9)
         lam, eta, Dp, eig_err, modes, sinfo = _spectrum(pot, theta, sp, mats, Umin, D,
                                                         n_modes, rtol, full_spectrum,
@@ -988,7 +1003,7 @@ def _route_2d(pot, theta, F, rtol, n_modes, degree, h_scale, max_refine, full_sp
     else:
         density = PeriodicDensity(pot, theta, "fe", Umin=Umin, nodes=[ln.nodes for ln in sp.lines],
                                   degree=degree, q=q)
-        if n_modes is not None:
+        if n_modes:
             report("eigs", 0.9)
             lam, eig_err, einfo = _eigs_tilted(
                 pot, theta, F, sp, Umin,

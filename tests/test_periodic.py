@@ -307,8 +307,8 @@ def test_monte_carlo_2d_within_3_standard_errors():
     from effcoef.models.periodic_mc import periodic_mc
 
     res = effective_coefficients(NONSEP, 0.5, period=TWO_PI, force=(0.3, 0.1))
-    mc = periodic_mc(NONSEP, 0.5, period=TWO_PI, force=(0.3, 0.1), n_particles=800,
-                     n_windows=2, dt=0.05, seed=3)
+    mc = periodic_mc(NONSEP, 0.5, period=TWO_PI, force=(0.3, 0.1), n_particles=600,
+                     n_windows=2, seed=3)
     z = mc.zscores(res.V, res.D)
     assert np.all(np.abs(z["V"]) <= 3) and np.all(np.abs(z["D"]) <= 3), z
     assert mc.D_stderr[0, 0] < 0.15 * res.D[0, 0]

@@ -199,6 +199,9 @@ def periodic_mc(U, theta, *, period=None, force=None, n_particles=20000, t_burn=
         and so is D: Monte Carlo is then impractical, which these defaults make visible.)
     dt : float, optional
         Euler step (default :math:`0.02/\max|\partial_{ii}U|` and :math:`\le 0.02 L^2/\theta`).
+        Larger steps are not safe even with the extrapolation: at twice the default, the
+        non-separable 2D test case showed a 9% Euler bias of :math:`D_{22}` and extrapolated
+        values off by up to 4 standard errors (the coarse and fine paths decouple).
     n_windows : int
         Consecutive observation windows of length T per particle (their displacements are
         pooled; batches stay independent, being made of different particles).
