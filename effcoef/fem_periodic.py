@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Optional
 
@@ -345,8 +345,10 @@ class PeriodicSpace:
         P2, dP2 = rest[0]
         h1, h2 = self.lines[0].h, self.lines[1].h
         vals = np.einsum("kabij,iq,jr->kabqr", loc, P1, P2, optimize=True)
-        d1 = np.einsum("kabij,iq,jr->kabqr", loc, dP1, P2, optimize=True) / h1[None, :, None, None, None]
-        d2 = np.einsum("kabij,iq,jr->kabqr", loc, P1, dP2, optimize=True) / h2[None, None, :, None, None]
+        d1 = np.einsum("kabij,iq,jr->kabqr", loc, dP1, P2, optimize=True) \
+            / h1[None, :, None, None, None]
+        d2 = np.einsum("kabij,iq,jr->kabqr", loc, P1, dP2, optimize=True) \
+            / h2[None, None, :, None, None]
         return vals, np.stack([d1, d2], axis=1)
 
     def load(self, f):
@@ -911,7 +913,8 @@ def periodic_green_solve(line, m, theta, u):
     equal up to the rounding of :math:`\int m u = 0`).  For the lowest mode of several wells
     per cell, G then has one sign, is a sum of tiny terms on both sides of the highest barrier,
     and :math:`J_*` is a ratio of one-signed sums: the tiny flux across that barrier is not the
-    difference of O(1) numbers (which fails once the barriers differ by more than ~36 theta).  Returns
+    difference of O(1) numbers (which fails once the barriers differ by more than ~36 theta).
+    Returns
     :math:`\varphi'` and :math:`\varphi` (:math:`\int m\varphi = 0`) at the quadrature
     points, arrays like ``u``.
     """

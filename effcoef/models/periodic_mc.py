@@ -12,7 +12,8 @@ Estimators
     :math:`\lambda_1`), then their displacements
     :math:`\Delta X(t) = X(s + t) - X(s)` are recorded at ``n_fit`` lags in
     :math:`[f_0 T, T]` (``fit``, ``T = t_obs``) from the origins
-    :math:`s = t_{burn} + kT`, k < ``n_windows``, and pooled.  :math:`V = \mathbb E\,\Delta X(T)/T` (no bias
+    :math:`s = t_{burn} + kT`, k < ``n_windows``, and pooled.
+    :math:`V = \mathbb E\,\Delta X(T)/T` (no bias
     in stationarity: :math:`\Delta X(t) - Vt = \chi(X_0) - \chi(X_t) + \text{martingale}`);
     :math:`D` is the least-squares slope of :math:`\mathrm{Cov}(\Delta X(t))/2` over the lags,
     which removes the constant offset :math:`\mathrm{Cov}(\chi(X_0) - \chi(X_t))` of the
@@ -109,7 +110,8 @@ def euler_paths(pot, theta, force, x0, dt, n_steps, record, rng, *, coupled=Fals
                 progress=False, desc="Euler-Maruyama"):
     r"""Euler-Maruyama paths of :math:`dX = (F - \nabla U)dt + \sqrt{2\theta}dB` from ``x0``
     ((d, n), unwrapped positions; the gradient is evaluated at the positions reduced to the
-    cell).  ``record``: sorted step indices (repeats allowed) at which to store the positions.  With ``coupled``
+    cell).  ``record``: sorted step indices (repeats allowed) at which to store the positions.
+    With ``coupled``
     a second path with step ``dt/2`` driven by the same Brownian motion is run alongside
     (``n_steps`` coarse steps, 2 ``n_steps`` fine ones).  Returns an array (len(record), d, n)
     (and the fine one if ``coupled``)."""
@@ -266,5 +268,6 @@ def periodic_mc(U, theta, *, period=None, force=None, n_particles=20000, t_burn=
     D = [[MCEstimate.from_batches(Db[:, i, j], level) for j in range(d)] for i in range(d)]
     return PeriodicMC(V=V, D=D, dim=d, theta=float(theta), force=tuple(float(f) for f in F),
                       dt=float(dt), n_particles=int(n_particles), t_burn=float(n_burn * dt),
-                      t_obs=float(n_obs * dt), n_windows=nw, richardson=bool(richardson), dt_bias=bias,
+                      t_obs=float(n_obs * dt), n_windows=nw, richardson=bool(richardson),
+                      dt_bias=bias,
                       seconds=time.perf_counter() - t0)

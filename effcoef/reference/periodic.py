@@ -20,7 +20,8 @@ Tilted (F != 0): Reimann, Van den Broeck, Linke, Hänggi, Rubi, Pérez-Madrid, P
           \exp\Big(\pm\frac{\tilde U(x) - \tilde U(x \mp y)}{\theta}\Big)\,dy,
 
 .. math:: V = \frac{L\,(1 - e^{-FL/\theta})}{\int_0^L I_\pm(x)\,dx}, \qquad
-          D = \theta L^2\,\frac{\int_0^L I_\pm(x)^2\,I_\mp(x)\,dx}{\big(\int_0^L I_\pm(x)\,dx\big)^3}
+          D = \theta L^2\,\frac{\int_0^L I_\pm(x)^2\,I_\mp(x)\,dx}
+                                 {\big(\int_0^L I_\pm(x)\,dx\big)^3}
 
 (both sign choices give the same values; both are computed and their difference is part of
 the error estimate).  The stationary density on the cell is
@@ -34,9 +35,9 @@ composite Gauss-Legendre on the N panels :math:`[kh, (k+1)h]`, so that the point
 Everything is summed in log space (``logsumexp``) with positive terms only, so
 :math:`D/\theta = 10^{-41}` (Lifson-Jackson at :math:`V_0/\theta = 50`) and the
 exponentially small V of a locked particle keep their relative accuracy.  N is chosen so that
-the exponent changes by at most ~4 per panel and the result is computed on 2N; ``rel_error_estimate``
-is the largest of the changes from N to 2N points, when the y-rule drops 4 Gauss points, and
-between the two sign choices (converged values agree to ~1e-13, the rounding of
+the exponent changes by at most ~4 per panel and the result is computed on 2N;
+``rel_error_estimate`` is the largest of the changes from N to 2N points, when the y-rule drops
+4 Gauss points, and between the two sign choices (converged values agree to ~1e-13, the rounding of
 :math:`(U(x+y) - U(x))/\theta`).  A negative F is reduced to a positive one by reflection.
 """
 
