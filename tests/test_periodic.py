@@ -298,13 +298,26 @@ def test_2d_spectrum_against_fourier():
 def test_monte_carlo_1d_tilted_within_3_standard_errors():
     from effcoef.models.periodic_mc import periodic_mc
 
-    F = 2 * math.pi                                   # the critical tilt of cos(2 pi x)
-    res = effective_coefficients("cos(2*pi*x)", 0.3, force=F)
-    mc = periodic_mc("cos(2*pi*x)", 0.3, force=F, n_particles=2000, n_windows=3, seed=11)
+    F = 1.0                                           # the critical tilt of cos(x)
+    res = effective_coefficients("cos(x)", 0.5, period=TWO_PI, force=F)
+    mc = periodic_mc("cos(x)", 0.5, period=TWO_PI, force=F, n_particles=1000, n_windows=3,
+                     seed=11)
     z = mc.zscores(res.V, res.D)
     assert np.all(np.abs(z["V"]) <= 3) and np.all(np.abs(z["D"]) <= 3), z
     assert mc.D[0][0].ci[0] < mc.D[0][0].value < mc.D[0][0].ci[1]
-    assert mc.D_stderr[0, 0] < 0.1 * res.D                # the test can fail
+    assert mc.D_stderr[0, 0] < 0.06 * res.D                # the test can fail (4% s.e.)
+
+
+@pytest.mark.slow
+def test_monte_carlo_1d_giant_diffusion_slow():
+    from effcoef.models.periodic_mc import periodic_mc
+
+    F = 2 * math.pi                                   # the critical tilt of cos(2 pi x)
+    res = effective_coefficients("cos(2*pi*x)", 0.3, force=F)
+    mc = periodic_mc("cos(2*pi*x)", 0.3, force=F, n_particles=8000, n_windows=4, seed=11)
+    z = mc.zscores(res.V, res.D)
+    assert np.all(np.abs(z["V"]) <= 3) and np.all(np.abs(z["D"]) <= 3), z
+    assert mc.D_stderr[0, 0] < 0.02 * res.D
 
 
 def test_monte_carlo_2d_within_3_standard_errors():
