@@ -372,7 +372,8 @@ def periodic_point(params: dict) -> CoefficientResult:
     ``expression`` may be a template with ``{name}`` placeholders filled from the other
     parameters (e.g. ``"{V0}*cos(2*pi*x)"`` with ``V0``); parameters that are not placeholders
     or options are ignored by the computation (but belong to the sweep's point id).
-    ``force``/``period`` may be numbers or pairs.  The result is what
+    ``force``/``period`` may be numbers or pairs, or given by components ``force1``,
+    ``force2`` (``period1``, ``period2``) for 2D grids.  The result is what
     :func:`effective_coefficients` returns (its ``to_dict()`` is the sweep row).
     """
     p = dict(params)
@@ -380,12 +381,16 @@ def periodic_point(params: dict) -> CoefficientResult:
     if text is None:
         raise EffcoefError("a periodic sweep point needs 'expression' (U in x or x1, x2)")
     if isinstance(text, str) and "{" in text:
-        try:
-            text = text.format(**{k: v for k, v in p.items()})
+        try:   # numbers in parentheses: a negative value stays one factor
+            text = text.format(**{k: (f"({v!r})" if isinstance(v, float) else v)
+                                  for k, v in p.items()})
         except (KeyError, IndexError, ValueError) as exc:
             raise EffcoefError(f"cannot fill the template {text!r}: {exc}") from None
     if "theta" not in p:
         raise EffcoefError("a periodic sweep point needs 'theta'")
+    for key in ("force", "period"):          # 2D components as force1, force2 / period1, ...
+        if key not in p and f"{key}1" in p:
+            p[key] = (p[f"{key}1"], p.get(f"{key}2", 0.0 if key == "force" else p[f"{key}1"]))
     kw = {k: p[k] for k in ("period", "force", "rtol", "n_modes", "degree", "h_scale")
           if k in p and p[k] is not None}
     return effective_coefficients(text, p["theta"], **kw)
@@ -746,15 +751,15 @@ def _hierarchical_rayleigh(mats, Cf, emb, lam):
                               for i in range(2) for j in range(2)], -1).reshape(ne, 2, 2)
     Ab, Bb = blk(Ann), blk(Bnn)
     An, Bn = A[new], B[new]
-    out = []
-    for j in np.argsort(lam):
-        x = Cf[:, j]
-        r = -(An @ x - lam[j] * (Bn @ x)).reshape(ne, 2)
-        d = np.linalg.solve(Ab - lam[j] * Bb, r[..., None])[..., 0].ravel()
-        y = x.copy()
-        y[new] += d
-        out.append(float(y @ (A @ y)) / float(y @ (B @ y)))
-    return np.array(out)
+    o = np.argsort(lam)
+    X = Cf[:, o]
+    ls = np.asarray(lam)[o]
+    R = -(An @ X - (Bn @ X) * ls[None, :]).reshape(ne, 2, -1).transpose(2, 0, 1)    # (k, ne, 2)
+    M = Ab[None] - ls[:, None, None, None] * Bb[None]                                 # (k, ne, 2, 2)
+    dlt = np.linalg.solve(M, R[..., None])[..., 0].reshape(len(ls), -1)              # (k, 2 ne)
+    Y = X.copy()
+    Y[new] += dlt.T
+    return np.einsum("ik,ik->k", Y, A @ Y) / np.einsum("ik,ik->k", Y, B @ Y)
 
 
 def _subspace_ritz(mats, Cf, solve, k):

@@ -395,6 +395,11 @@ def test_sweep_hook():
     assert r.D == pytest.approx(ref.D, rel=1e-9) and r.V == pytest.approx(ref.V, rel=1e-9)
     with pytest.raises(ValueError):
         periodic_point({"theta": 1.0})
+    r2 = periodic_point({"expression": "cos(x1) + {a}*cos(x2)", "a": -0.5, "theta": 0.7,
+                         "period1": TWO_PI, "period2": TWO_PI, "force1": 0.2, "force2": 0.0})
+    ref = tilted_coefficients("cos(x)", 0.7, 0.2, TWO_PI)
+    assert r2.dim == 2 and r2.D[0, 0] == pytest.approx(ref.D, rel=1e-7)
+    assert r2.V[0] == pytest.approx(ref.V, rel=1e-7) and abs(r2.V[1]) <= 1e-12
 
 
 @pytest.mark.parametrize("kwargs, needle", [
