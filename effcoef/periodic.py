@@ -525,6 +525,10 @@ def _route_1d(pot, theta, F, rtol, n_modes, degree, h_scale, max_refine, full_sp
                 PERIODIC_DEFAULTS[1]["n_modes"] if n_modes == "auto" else int(n_modes))
             info.update(einfo)
     info["density"] = density
+    for name, val, lg in (("D", D, lD), ("V", V, lV)):
+        if val == 0.0 and math.isfinite(lg):
+            warnings.warn(f"{name} = e^{lg:.1f} underflows double precision (reported as 0); "
+                          f"use res.info['log_{name}']", RuntimeWarning, stacklevel=4)
     return CoefficientResult(
         dim=1, D=float(D), K=None, V=float(sign * V), theta=theta, K_cov=None,
         eigenvalues=np.asarray(lam, dtype=float), eta=eta, omega=None, D_partial=Dp,

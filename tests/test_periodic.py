@@ -46,6 +46,17 @@ def test_lifson_jackson_cosine(ratio):
     assert res.V == 0.0 and res.K is None and res.K_cov is None and res.omega is None
 
 
+def test_beyond_double_range_in_log_space():
+    """V0/theta = 400: D = e^-800 theta underflows; log D stays exact, with a warning; the
+    spectrum (whose matrices would underflow) is skipped."""
+    theta = 1 / 400
+    with pytest.warns(RuntimeWarning, match="underflows"):
+        res = effective_coefficients("cos(2*pi*x)", theta)
+    exact = cosine_lifson_jackson(1.0, theta)
+    assert res.D == 0.0 and abs(res.info["log_D"] - math.log(theta) - exact) <= 1e-11 * 800
+    assert "skipped" in res.info["spectrum"] and res.accurate
+
+
 @pytest.mark.parametrize("theta", [1.0, 0.3, 0.1, 0.05, 0.03, 0.02])
 def test_lifson_jackson_two_bump(theta):
     res = effective_coefficients(TWO_BUMP, theta)
