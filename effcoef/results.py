@@ -40,7 +40,11 @@ Accuracy
 Problems without a drift coefficient
     Routes that compute only an effective diffusion and drift velocity (periodic
     homogenisation: ``V`` is the effective drift :math:`\lim X_t/t`, ``D`` the effective
-    diffusion) set ``K``, ``K_cov``, ``omega`` and ``K_partial`` to None.
+    diffusion) set ``K``, ``K_cov``, ``omega`` and ``K_partial`` to None.  There
+    (:mod:`effcoef.periodic`, F = 0) the series is
+    :math:`D^N = \theta I - \sum_{k\le N}\eta_k\otimes\eta_k/\lambda_k` with
+    :math:`\eta_k = \theta\int\rho\nabla\psi_k`, so ``D_partial[0]`` is :math:`\theta I`
+    (not 0); with a tilt there is no series (``eta``, ``D_partial`` None).
 
 Other fields
     ``parity``: +1/-1 per mode where a symmetry sector is used (1D even potentials), else

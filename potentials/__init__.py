@@ -25,6 +25,10 @@ with bounded work; :class:`BudgetExceededError`).
 Argument checks shared with :mod:`effcoef` (:func:`check_theta`, :func:`theta_of`, and the
 others in :mod:`potentials.validation`) live here because this package never imports
 :mod:`effcoef`.
+
+Periodic potentials U(x) on a cell (:mod:`potentials.periodic`, for
+:mod:`effcoef.periodic`): :class:`PeriodicPotential`, :func:`periodic_from_expression`
+(in ``x`` or ``x1, x2``, with a periodicity check), :func:`cosine_potential`.
 """
 
 from .bnb import BudgetExceededError
@@ -54,6 +58,12 @@ from .nd import (
     swarming,
     tilted,
 )
+from .periodic import (
+    PeriodicityError,
+    PeriodicPotential,
+    cosine_potential,
+    periodic_from_expression,
+)
 from .validation import check_theta, theta_of
 
 __all__ = [
@@ -64,4 +74,5 @@ __all__ = [
     "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",
     "radial_from_expression", "swarming", "ornstein_uhlenbeck_nd", "separable",
     "rotated", "tilted", "check_theta", "theta_of", "AnyPotential",
+    "PeriodicPotential", "PeriodicityError", "periodic_from_expression", "cosine_potential",
 ]

@@ -9,4 +9,6 @@ Each model imports the core (:func:`effcoef.coefficients`), never the other way 
 * :mod:`effcoef.models.chemotaxis` - Cucker-Smale particles with a chemical (paper 003);
 * :mod:`effcoef.models.montecarlo` - the shared Monte Carlo helpers (seeds, ``MCEstimate``,
   batch means, Green-Kubo integrals, acceptance bounds ``z_bound``) every model uses.
+* :mod:`effcoef.models.periodic_mc` - Monte Carlo of the overdamped SDE in a periodic
+  potential (checks :mod:`effcoef.periodic`).
 """
