@@ -158,8 +158,8 @@ def table_2d(repeat):
           f"{'estimate':>8} {'err_fourier':>11}")
     times = []
     for th, F in ((0.5, None), (0.5, (0.3, 0.1)), (0.2, None), (0.2, (0.3, 0.1)), (0.1, None)):
-        res, t = median_time(lambda th=th: effective_coefficients(NONSEP, th, period=2 * math.pi,
-                                                            force=F), repeat)
+        res, t = median_time(lambda th=th, F=F: effective_coefficients(
+            NONSEP, th, period=2 * math.pi, force=F), repeat)
         times.append(t)
         err = "-"
         if th == 0.5:
