@@ -343,7 +343,8 @@ class WeightedFE:
         return evaluate_fe(self.nodes, self.degree, self.dirichlet_left, c, v)
 
 
-def evaluate_fe(nodes, degree, dirichlet_left, c, v):
+def evaluate_fe(nodes: ArrayLike, degree: int, dirichlet_left: bool, c: ArrayLike,
+                v: ArrayLike) -> np.ndarray:
     """Value at points ``v`` (inside ``[nodes[0], nodes[-1]]``) of the ElementLinePp(degree)
     function with dof vector ``c`` (element-by-element numbering; without the first vertex
     dof if ``dirichlet_left``)."""

@@ -32,7 +32,7 @@ _N_GRID = 4001
 _BIG = 1.0e300
 
 
-def reconstructible(func):
+def reconstructible(func: Callable) -> Callable:
     """Decorator of the public constructors: the object they return remembers the call
     (``_recipe``), so that it pickles as that call (closures do not pickle) and a result that
     holds it (its eigenfunctions) pickles too."""
@@ -50,12 +50,12 @@ def reconstructible(func):
     return wrapper
 
 
-def rebuild(func, args, kwargs):
+def rebuild(func: Callable, args: tuple, kwargs: dict) -> Any:
     """Unpickling helper: call the recorded constructor again."""
     return func(*args, **kwargs)
 
 
-def reduce_recipe(obj):
+def reduce_recipe(obj: Any) -> tuple:
     """``__reduce__`` for potentials: the recorded constructor call, or a clear error."""
     recipe = getattr(obj, "_recipe", None)
     if recipe is None:
@@ -385,7 +385,8 @@ class Potential:
 
 
 @reconstructible
-def affine(potential: Potential, center: float, scale: float, energy: float = 1.0) -> Potential:
+def affine(potential: Potential, center: float, scale: float,
+           energy: float = 1.0) -> Potential:
     r"""The potential in the variable :math:`u = (v - c)/s`, in units of ``energy`` e:
     :math:`\tilde W(u) = W(c + s u)/e`.
 

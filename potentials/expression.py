@@ -23,6 +23,7 @@ import math
 import threading
 import weakref
 from fractions import Fraction
+from typing import Any, Iterator, Optional, Sequence, Union
 
 import mpmath as mp
 import numpy as np
@@ -220,7 +221,7 @@ class Node:
         return f"{type(self).__name__}<{s}>"
 
     # -- structure ------------------------------------------------------
-    def children(self):
+    def children(self) -> tuple:
         """Direct sub-expressions (a tuple)."""
         return ()
 
@@ -243,7 +244,7 @@ class Node:
             size[n] = 1 + sum(size[c] for c in n.children())
         return size[self]
 
-    def walk(self):
+    def walk(self) -> Iterator["Node"]:
         """Yield all nodes of the tree (pre-order, shared subtrees repeated)."""
         stack = [self]
         while stack:
@@ -275,7 +276,7 @@ class Node:
         raise NotImplementedError
 
     # -- evaluation -----------------------------------------------------
-    def eval_np(self, env: dict):
+    def eval_np(self, env: dict) -> np.ndarray:
         """Evaluate with numpy; ``env`` maps variable names to float arrays."""
         vals = {}
         for n in self.nodes():
@@ -289,7 +290,7 @@ class Node:
             vals[n] = n._np(vals, env)
         return vals
 
-    def eval_mp(self, env: dict):
+    def eval_mp(self, env: dict) -> Any:
         """Evaluate with mpmath at the current precision."""
         vals = {}
         for n in self.nodes():
@@ -372,7 +373,7 @@ class Const(Node):
         return mp.mpf(self.value)
 
     @property
-    def prec(self):
+    def prec(self) -> int:
         return 100 if self.value >= 0 else 3
 
     def _parts(self):
@@ -417,7 +418,7 @@ class _Binary(Node):
             raise TypeError(f"{cls.__name__} needs two Node operands")
         return cls._intern((cls, id(a), id(b)), (("a", a), ("b", b)), a._vars | b._vars)
 
-    def children(self):
+    def children(self) -> tuple:
         return (self.a, self.b)
 
 
@@ -540,7 +541,7 @@ class Neg(Node):
             raise TypeError("Neg needs a Node operand")
         return cls._intern((cls, id(a)), (("a", a),), a._vars)
 
-    def children(self):
+    def children(self) -> tuple:
         return (self.a,)
 
     def _diff(self, var, D):
@@ -573,7 +574,7 @@ class Func(Node):
             raise TypeError("Func needs a Node argument")
         return cls._intern((cls, name, id(arg)), (("name", name), ("arg", arg)), arg._vars)
 
-    def children(self):
+    def children(self) -> tuple:
         return (self.arg,)
 
     def _diff(self, var, D):
@@ -1003,7 +1004,7 @@ class _Converter:
         raise ExpressionError(f"{what} {_snippet(node)!r} is not allowed")
 
 
-def parse(text: str, var="v") -> Node:
+def parse(text: str, var: Union[str, Sequence[str]] = "v") -> Node:
     """Parse an expression string into an (unsimplified) expression tree.
 
     Parameters
@@ -1097,7 +1098,8 @@ def _doc(tree: Node) -> str:
 
 
 @reconstructible
-def from_expression(text, *, var="v", name=None, symmetric=None, theta=None) -> Potential:
+def from_expression(text: str, *, var: str = "v", name: Optional[str] = None,
+                    symmetric: Optional[bool] = None, theta: Optional[float] = None) -> Potential:
     r"""Build a :class:`~potentials.Potential` from an expression string.
 
     Parameters

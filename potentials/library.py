@@ -30,7 +30,7 @@ import mpmath as mp
 import numpy as np
 
 from .core import Potential, reconstructible
-from .expression import Const, Var, add, div, func, mul, pow_, simplify, sub
+from .expression import Const, Node, Var, add, div, func, mul, pow_, simplify, sub
 from .validation import check_delta, check_gamma, check_real
 
 __all__ = [
@@ -87,7 +87,7 @@ def quartic(coeffs: Callable, *, name: str, symmetric: bool, params: dict,
     return attach_trees(pot, tree if tree is not None else Const(0.0))
 
 
-def attach_trees(pot: Potential, tree, var="v") -> Potential:
+def attach_trees(pot: Potential, tree: Node, var: str = "v") -> Potential:
     r"""Attach the expression tree of :math:`W` and its exact derivatives to ``pot``.
 
     Library potentials are evaluated by fast numpy closures; the trees are an

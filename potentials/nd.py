@@ -140,12 +140,12 @@ class PotentialND:
     laplacian_tree = None
 
     @property
-    def grad_expr(self):
+    def grad_expr(self) -> Optional[tuple]:
         """Tuple of ``str(g)`` for the gradient trees (None without trees)."""
         return None if self.grad_trees is None else tuple(str(g) for g in self.grad_trees)
 
     @property
-    def laplacian_expr(self):
+    def laplacian_expr(self) -> Optional[str]:
         """``str()`` of the Laplacian tree (None without a tree)."""
         return None if self.laplacian_tree is None else str(self.laplacian_tree)
 
