@@ -1,46 +1,261 @@
-"""Sweep throughput: the 100-point Case A sweep (gamma logspace 1..1000, rescaled, rtol 1e-8)
-with 1 and 2 local worker processes; prints wall times, the speedup and checks that both
-runs give bitwise identical numbers.
+"""Sweep throughput: local process pool vs dask LocalCluster, per-point overhead, 16-worker model.
 
-    python benchmarks/bench_sweep.py [--points 100] [--workers 1,2]
+1. The Case A sweep (gamma logspace 1..1000, rescaled, rtol 1e-8, default 100 points) with
+   1, 2, ... workers on the local process pool and on a dask LocalCluster (one thread per
+   worker process; the cluster is started and its workers have imported effcoef before
+   the clock starts, as on a long-lived cluster).  Points per second, speed-up over one
+   worker, dask / pool, and whether all runs gave bitwise identical numbers.  Median of
+   --repeat runs, pool and dask interleaved (the machine is shared).
+2. The per-point overhead of each path: wall time per point of a sweep of near-trivial
+   points (the documented ``point_function`` hook of ``effcoef.sweep.sweep``), with the
+   adaptive batching and with one point per task (``batch_seconds=0``), and the CPU time
+   of the main process per point (the serial part that bounds the scaling).
+3. A model of the 16-core measurement of issue 17 (2400 Case A points, 16 workers) that
+   runs on this machine: every point's compute is replaced by a sleep of the time that
+   point took (measured here in part 1 at one worker, interpolated in log gamma and scaled
+   to the 16-core machine's 9.25 ms per point), so the scheduling, batching, IPC, JSON
+   writing and main-process costs of 16 workers are real while the compute needs no
+   cores.  The speed-up is against the sum of the sleeps (the ideal one-worker time:
+   a lower bound of the speed-up over a real one-worker run).  What it cannot show:
+   slower compute per core when 16 cores share caches, memory bandwidth and turbo.
+
+    python benchmarks/bench_sweep.py [--points 100] [--workers 1,2] [--repeat 3]
+                                     [--trivial 20000] [--model-points 2400]
+                                     [--model-workers 16] [--no-dask] [--no-model]
 """
 
 import argparse
+import logging
 import os
+import statistics
 import sys
 import tempfile
 import time
+import warnings
+
+import numpy as np
 
 from effcoef.sweep import parse_range, read_rows, sweep
+
+TARGET_DASK_OVERHEAD = 0.5e-3   # s per point, trivial points (issue 17)
+TARGET_DASK_VS_POOL = 0.85      # dask within 15% of the pool on the 100-point sweep
+TARGET_POOL_SPEEDUP = 12.0      # 16 workers over one (16-core machine)
+MACHINE16_PER_POINT = 22.2 / 2400  # s per Case A point on the 16-core machine (one worker)
+
+
+def trivial_point(point, row):
+    """Near-trivial point (benchmark hook): no solve, a few dict operations."""
+    return {"D": point["params"]["gamma"], "accurate": True}
+
+
+def _timed(fn):
+    c0, t0 = time.process_time(), time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def _values(path):
+    return {r["id"]: (r["D"], r["K"], r["V"], r["lambda_1"]) for r in read_rows(path)}
+
+
+def _cluster(n):
+    from dask.distributed import Client, LocalCluster
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=50)
+    client = Client(cluster)
+    client.run(lambda: __import__("effcoef.sweep"))  # import on every worker before timing
+    return cluster, client
+
+
+def case_a(args, tmp, workers, use_dask):
+    grid = {"case": ["A"], "gamma": parse_range(f"1:1000:{args.points}:log"), "delta": [0.0]}
+    times = {("pool", w): [] for w in workers}
+    if use_dask:
+        times.update({("dask", w): [] for w in workers})
+    values, per_point = {}, {}
+    clusters = {}
+    try:
+        if use_dask:
+            for w in workers:
+                clusters[w] = _cluster(w)
+                # warm-up: the first solve in a fresh process loads lazily imported code
+                sweep({"case": ["A"], "gamma": [2.0, 3.0]}, os.path.join(tmp, f"warm{w}.jsonl"),
+                      executor=clusters[w][1], progress=False)
+        run = 0
+        for rep in range(args.repeat):
+            for w in workers:
+                for path in (["pool", "dask"] if use_dask else ["pool"]):
+                    run += 1
+                    out = os.path.join(tmp, f"case_a_{run}.jsonl")
+                    ex = clusters[w][1] if path == "dask" else None
+                    _, wall, _ = _timed(lambda: sweep(grid, out, workers=w, executor=ex,
+                                                      progress=False))
+                    times[(path, w)].append(wall)
+                    vals = _values(out)
+                    values.setdefault(path, vals)
+                    if vals != values[path] or vals != values["pool"]:
+                        values["mismatch"] = True
+                    if path == "pool" and w == workers[0] and rep == 0:
+                        per_point = {r["gamma"]: r["elapsed"] for r in read_rows(out)}
+    finally:
+        for cluster, client in clusters.values():
+            client.close()
+            cluster.close()
+    med = {k: statistics.median(v) for k, v in times.items()}
+    n = args.points
+    print(f"\n1. Case A sweep, {n} points (gamma 1..1000 log, rescaled, rtol 1e-8), "
+          f"median of {args.repeat} runs")
+    print(f"   {'executor':<18}{'workers':>8}{'wall s':>9}{'points/s':>10}"
+          f"{'vs ' + str(workers[0]) + ' worker':>13}{'dask/pool':>11}")
+    for path in (["pool", "dask"] if use_dask else ["pool"]):
+        for w in workers:
+            t = med[(path, w)]
+            base = med[(path, workers[0])]
+            ratio = (f"{med[('pool', w)] / t:11.2f}" if path == "dask" else "")
+            label = "process pool" if path == "pool" else "dask LocalCluster"
+            print(f"   {label:<18}{w:>8}{t:9.2f}{n / t:10.1f}{base / t:13.2f}{ratio}")
+    same = "mismatch" not in values
+    print(f"   numbers bitwise identical across all runs and executors: {same}")
+    mean = statistics.fmean(per_point.values())
+    print(f"   compute per point inside the workers (one worker): {1e3 * mean:.1f} ms mean")
+    return med, per_point, same
+
+
+def overhead(args, tmp, w, use_dask):
+    n = args.trivial
+    grid_big = {"gamma": np.arange(1.0, n + 1.0)}
+    small = max(200, n // 20)
+    grid_small = {"gamma": np.arange(1.0, small + 1.0)}
+    rows = []
+    cluster = client = None
+    try:
+        runs = [("process pool", None, grid_big, None), ("process pool", None, grid_small, 0)]
+        if use_dask:
+            cluster, client = _cluster(w)
+            sweep({"gamma": [1.0]}, os.path.join(tmp, "warm.jsonl"), executor=client,
+                  progress=False, point_function=trivial_point)
+            runs += [("dask", client, grid_big, None), ("dask", client, grid_small, 0)]
+        for i, (label, ex, grid, bs) in enumerate(runs):
+            out = os.path.join(tmp, f"trivial_{i}.jsonl")
+            s, wall, cpu = _timed(lambda: sweep(grid, out, executor=ex, workers=w,
+                                                progress=False, batch_seconds=bs,
+                                                point_function=trivial_point))
+            assert s.ok == s.total
+            rows.append((label, s.total, "adaptive" if bs is None else "1 per task",
+                         wall / s.total, cpu / s.total))
+    finally:
+        if client is not None:
+            client.close()
+            cluster.close()
+    print(f"\n2. Per-point overhead: near-trivial points (point_function hook), {w} workers")
+    print(f"   {'path':<14}{'points':>8}  {'batching':<11}{'wall/point':>12}"
+          f"{'main CPU/point':>16}")
+    for label, total, mode, wpp, cpp in rows:
+        print(f"   {label:<14}{total:>8}  {mode:<11}{1e6 * wpp:10.0f} us{1e6 * cpp:14.0f} us")
+    return {(r[0], r[2]): r[3] for r in rows}
+
+
+def model(args, tmp, per_point, use_dask):
+    w, n = args.model_workers, args.model_points
+    g = np.array(sorted(per_point))
+    t = np.array([per_point[x] for x in g])
+    gammas = np.geomspace(1.0, 1000.0, n)
+    secs = np.interp(np.log(gammas), np.log(g), t)
+    secs *= MACHINE16_PER_POINT / secs.mean()
+    ideal = float(secs.sum())
+    # the sleep time rides along with gamma in one string value (two grid keys would
+    # make a Cartesian product): the workers of a dask cluster need it inside the point
+    grid = {"gamma": [f"{float(a)!r}|{float(b)!r}" for a, b in zip(gammas, secs)]}
+    results = {}
+    cluster = client = None
+    try:
+        runs = [("process pool", None)]
+        if use_dask:
+            cluster, client = _cluster(w)
+            sweep({"gamma": ["1.0|0.0"]}, os.path.join(tmp, "mwarm.jsonl"), executor=client,
+                  progress=False, point_function=model_point)
+            runs.append(("dask", client))
+        for label, ex in runs:
+            out = os.path.join(tmp, f"model_{label.split()[0]}.jsonl")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # 16 workers > 2 cores
+                s, wall, cpu = _timed(lambda: sweep(grid, out, executor=ex, workers=w,
+                                                    progress=False, point_function=model_point))
+            assert s.ok == n, s
+            results[label] = (wall, cpu)
+    finally:
+        if client is not None:
+            client.close()
+            cluster.close()
+    print(f"\n3. Model of the 16-core run: {n} emulated Case A points (sleep = measured compute,"
+          f" scaled to {1e3 * MACHINE16_PER_POINT:.2f} ms mean), {w} workers on "
+          f"{os.cpu_count()} cores")
+    print(f"   sum of the compute times (ideal one-worker time): {ideal:.2f} s")
+    print(f"   {'executor':<14}{'wall s':>9}{'speed-up':>10}{'efficiency':>12}"
+          f"{'main CPU s':>12}{'dask/pool':>11}")
+    for label, (wall, cpu) in results.items():
+        ratio = (f"{results['process pool'][0] / wall:11.2f}" if label == "dask" else "")
+        print(f"   {label:<14}{wall:9.2f}{ideal / wall:10.1f}{ideal / wall / w:12.0%}"
+              f"{cpu:12.2f}{ratio}")
+    return ideal, results
+
+
+def model_point(point, row):
+    """Emulated point for part 3: gamma and the sleep time travel as 'gamma|seconds'."""
+    gamma, seconds = (float(x) for x in point["params"]["gamma"].split("|"))
+    time.sleep(seconds)
+    return {"D": gamma, "accurate": True}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=100)
     ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--trivial", type=int, default=20000)
+    ap.add_argument("--model-points", type=int, default=2400)
+    ap.add_argument("--model-workers", type=int, default=16)
+    ap.add_argument("--no-dask", action="store_true")
+    ap.add_argument("--no-model", action="store_true")
     args = ap.parse_args()
-    grid = {"case": ["A"], "gamma": parse_range(f"1:1000:{args.points}:log"), "delta": [0.0]}
     workers = [int(w) for w in args.workers.split(",")]
-    print(f"Case A sweep, {args.points} points, gamma in [1, 1000] (log), "
-          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-    times, values = {}, {}
+    use_dask = not args.no_dask
+    if use_dask:
+        try:
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            print("dask.distributed not installed: pool only (pip install 'effcoef[sweep]')")
+            use_dask = False
+    print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average "
+          f"{os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory() as tmp:
-        for w in workers:
-            out = os.path.join(tmp, f"w{w}.jsonl")
-            t0 = time.perf_counter()
-            s = sweep(grid, out, workers=w, progress=False)
-            times[w] = time.perf_counter() - t0
-            rows = {r["id"]: r for r in read_rows(out)}
-            values[w] = {i: (r["D"], r["K"], r["lambda_1"]) for i, r in rows.items()}
-            per_point = sum(r["elapsed"] for r in rows.values()) / len(rows)
-            print(f"workers={w}: {times[w]:6.2f} s wall  ({s.ok} ok, {s.failed} failed, "
-                  f"worst rel. error {s.worst_rel_error:.1e}, {1e3 * per_point:.0f} ms/point "
-                  f"inside the workers)")
-    base = workers[0]
-    for w in workers[1:]:
-        same = values[w] == values[base]
-        print(f"speedup {w} vs {base} workers: {times[base] / times[w]:.2f}x  "
-              f"(numbers bitwise identical: {same})")
+        med, per_point, same = case_a(args, tmp, workers, use_dask)
+        over = overhead(args, tmp, max(workers), use_dask)
+        if not args.no_model:
+            ideal, res = model(args, tmp, per_point, use_dask)
+    print("\nChecks (issue 17)")
+    wmax = max(workers)
+    checks = [("numbers bitwise identical (pool, dask, all worker counts)", same)]
+    if use_dask:
+        d = over[("dask", "adaptive")]
+        checks.append((f"dask per-point overhead {1e3 * d:.3f} ms <= "
+                       f"{1e3 * TARGET_DASK_OVERHEAD:.1f} ms (trivial points)",
+                       d <= TARGET_DASK_OVERHEAD))
+        r = med[("pool", wmax)] / med[("dask", wmax)]
+        checks.append((f"dask / pool throughput on the {args.points}-point Case A sweep at "
+                       f"{wmax} workers: {r:.2f} >= {TARGET_DASK_VS_POOL}", r >= TARGET_DASK_VS_POOL))
+    if not args.no_model:
+        wall = res["process pool"][0]
+        checks.append((f"model, {args.model_workers} workers: pool speed-up {ideal / wall:.1f} "
+                       f">= {TARGET_POOL_SPEEDUP:.0f}", ideal / wall >= TARGET_POOL_SPEEDUP))
+        if "dask" in res:
+            r = wall / res["dask"][0]
+            checks.append((f"model, {args.model_workers} workers: dask / pool {r:.2f} >= "
+                           f"{TARGET_DASK_VS_POOL}", r >= TARGET_DASK_VS_POOL))
+    for text, ok in checks:
+        print(f"   [{'PASS' if ok else 'FAIL'}] {text}")
 
 
 if __name__ == "__main__":

@@ -247,7 +247,7 @@ def result_fields(res):
     and turned into a failure by the caller."""
     if isinstance(res, Mapping):
         out = {k: None for k in _RESULT_KEYS}
-        out.update(res)
+        out.update({k: _plain(v) for k, v in res.items()})
         return out
     return dict(D=_num(res.D), K=_num(res.K), V=_num(res.V),
                 lambda_1=_num(res.eigenvalues[1]),
@@ -271,12 +271,14 @@ def _norm_value(key, x):
                          f"got {x!r}") from None
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
 def _point_id(kind, template, params, rtol, point_function=None):
     canon = {"kind": kind, "template": template, "params": params, "rtol": rtol}
     if point_function is not None:
         canon["point_function"] = point_function
-    canon = json.dumps(canon, sort_keys=True, separators=(",", ":"), allow_nan=True)
-    return hashlib.sha256(canon.encode()).hexdigest()[:16]
+    return hashlib.sha256(_CANONICAL.encode(canon).encode()).hexdigest()[:16]
 
 
 def _function_name(fn):
@@ -399,12 +401,26 @@ def _num(x):
         return None
 
 
+def _plain(x):
+    """JSON-friendly value: numbers -> float (bool, int kept), arrays -> lists."""
+    if x is None or isinstance(x, (bool, int, float, str)):
+        return x
+    if isinstance(x, numbers.Real):
+        return float(x)
+    if hasattr(x, "tolist"):  # numpy arrays and scalars
+        return _plain(x.tolist())
+    if isinstance(x, (list, tuple)):
+        return [_plain(y) for y in x]
+    return x
+
+
 def _nonfinite(x):
-    if isinstance(x, float):
-        return not math.isfinite(x)
-    if isinstance(x, list):
+    t = type(x)
+    if t is float:
+        return x - x != 0.0  # nan and +-inf (fast path of not math.isfinite)
+    if t is list:
         return any(_nonfinite(y) for y in x)
-    return False
+    return isinstance(x, float) and not math.isfinite(x)
 
 
 def _compute_point(point, point_function=None):
@@ -429,20 +445,45 @@ def _compute_point(point, point_function=None):
         if bad:
             raise ArithmeticError(f"non-finite result: {', '.join(bad)}")
     except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on
-        row.update(status="failed", **{k: None for k in _RESULT_KEYS})
-        row.update(accurate=False,
-                   error=f"{type(exc).__name__}: {' '.join(str(exc).split())}", warning=None)
-    for k, v in row.items():  # JSON has no NaN / Infinity: non-finite values become null
-        if _nonfinite(v):
-            row[k] = None
+        _fail(row, exc)
+        for k, v in row.items():  # JSON has no NaN / Infinity: non-finite values become null
+            if _nonfinite(v):
+                row[k] = None
     row["rtol"] = point["rtol"]
     row["elapsed"] = time.perf_counter() - t0
     return row
 
 
-def _compute_batch(points, point_function=None):
-    """One task: the rows of several points, each computed independently."""
-    return [_compute_point(p, point_function) for p in points]
+def _fail(row, exc):
+    row.update(status="failed", **{k: None for k in _RESULT_KEYS})
+    row.update(accurate=False, error=f"{type(exc).__name__}: {' '.join(str(exc).split())}",
+               warning=None)
+
+
+def _encode(row):
+    """The JSON line of a row; a row that cannot be encoded (a result field that is
+    not a number, string or list) is recorded as failed instead."""
+    try:
+        return json.dumps(row, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        _fail(row, exc)
+        return json.dumps(row, allow_nan=False, default=str)
+
+
+def _compute_batch(items, kind, template, rtol, point_function=None):
+    """One task: several points, each computed independently.
+
+    ``items`` are ``(id, params)`` pairs.  Returns the JSON lines of their rows (bytes,
+    encoded here so the main process only writes them), a brief of each row
+    (id, status, rel_error_estimate, accurate, error) and the compute seconds."""
+    lines, briefs, seconds = [], [], 0.0
+    for pid, params in items:
+        row = _compute_point({"id": pid, "params": params, "kind": kind, "template": template,
+                              "rtol": rtol}, point_function)
+        lines.append(_encode(row))
+        briefs.append(_brief(row))
+        seconds += row["elapsed"]
+    return ("\n".join(lines) + "\n").encode(), briefs, seconds
 
 
 # --------------------------------------------------------------------------- file
@@ -497,10 +538,19 @@ def _iter_rows(fh, path):
         yield obj, pos
 
 
-def _truncate(fh, size):
-    fh.truncate(size)
-    fh.flush()
-    os.fsync(fh.fileno())
+def _truncate(fd, size):
+    os.ftruncate(fd, size)
+    os.fsync(fd)
+
+
+def _write_all(fd, data, path):
+    """Append ``data`` (unbuffered: nothing is left to flush after an error)."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror}") from None
 
 
 def read_rows(path, repair=False):
@@ -519,8 +569,11 @@ def read_rows(path, repair=False):
                 rows.append(obj)
         size = fh.seek(0, os.SEEK_END)
     if repair and good_end < size:
-        with open(path, "r+b") as fh:
-            _truncate(fh, good_end)
+        fd = os.open(path, os.O_RDWR)
+        try:
+            _truncate(fd, good_end)
+        finally:
+            os.close(fd)
     return rows
 
 
@@ -538,20 +591,20 @@ def load_sweep(path, latest=True):
     return df
 
 
-def _lock(fh, path):
+def _lock(fd, path):
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
         return
     try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         raise RuntimeError(f"{path} is being written by another sweep") from None
 
 
 def _open_output(output):
     """Open (create) the output for appending and reading, after checking it is a
-    regular file (a device or FIFO would be read forever or block)."""
+    regular file (a device or FIFO would be read forever or block); a descriptor."""
     _check_regular(output)
     flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_NONBLOCK", 0)
     try:
@@ -563,7 +616,7 @@ def _open_output(output):
             raise ValueError(f"{output} is not a regular file (a sweep file is JSON Lines)")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
-        return os.fdopen(fd, "a+b")
+        return fd
     except BaseException:
         os.close(fd)
         raise
@@ -596,30 +649,56 @@ def _set_parent_death_signal():
         return False
 
 
-def _watch_parent(parent):
-    """End this process when its parent (pid ``parent``) is gone: the parent-death
-    signal where available, and a daemon thread polling ``os.getppid()``."""
+def _watch_parent(parent, main_pid):
+    """End this process when the main process is gone.
+
+    The parent is the main process with 'fork' and 'spawn': the parent-death signal
+    (Linux) and a daemon thread polling ``os.getppid()`` every 0.5 s.  With
+    'forkserver' the parent is the fork server, which outlives the main process
+    while the workers live; the thread then waits on a pidfd of the main process
+    (Linux >= 5.3) or polls ``os.kill(main_pid, 0)``."""
     _set_parent_death_signal()
     if os.getppid() != parent:  # the parent died before the signal was armed
         os._exit(1)
+    if parent == main_pid:
+        def poll():
+            while True:
+                time.sleep(_PARENT_POLL)
+                if os.getppid() != parent:
+                    os._exit(1)
+    else:
+        try:
+            pidfd = os.pidfd_open(main_pid)
+        except ProcessLookupError:
+            os._exit(1)
+        except (AttributeError, OSError):
+            pidfd = None
 
-    def poll():
-        while True:
-            time.sleep(_PARENT_POLL)
-            if os.getppid() != parent:
-                os._exit(1)
+        def poll():
+            import select
+
+            while True:
+                if pidfd is not None:
+                    if select.select([pidfd], [], [], _PARENT_POLL)[0]:
+                        os._exit(1)  # readable: the main process has exited
+                    continue
+                time.sleep(_PARENT_POLL)
+                try:
+                    os.kill(main_pid, 0)
+                except ProcessLookupError:
+                    os._exit(1)
+                except PermissionError:  # the pid now belongs to someone else
+                    os._exit(1)
 
     threading.Thread(target=poll, name="effcoef-parent-watch", daemon=True).start()
 
 
-def _worker_init(main_pid, lock_fd, lock_ident):
+def _worker_init(main_pid, via_server, lock_fd, lock_ident):
     """Initializer of the local pool's workers.
 
     Drops a forked copy of the output's locked descriptor (the lock then belongs to
     the main process alone), ignores SIGINT (the main process handles Ctrl-C and
-    ends the pool) and arms the parent watch.  The parent is the main process with
-    'fork' and 'spawn'; with 'forkserver' it is the fork server, which exits when
-    the main process dies."""
+    ends the pool) and arms the parent watch (:func:`_watch_parent`)."""
     if lock_fd is not None:
         try:
             st = os.fstat(lock_fd)
@@ -633,21 +712,20 @@ def _worker_init(main_pid, lock_fd, lock_ident):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except ValueError:  # pragma: no cover - not the main thread
         pass
-    parent = os.getppid() if main_pid is None else main_pid
-    _watch_parent(parent)
+    _watch_parent(os.getppid() if via_server else main_pid, main_pid)
 
 
-def _local_pool(n_workers, fh):
+def _local_pool(n_workers, fd):
     import multiprocessing as mp
 
     method = _start_method()
     ctx = mp.get_context(method)
     method = ctx.get_start_method()
-    st = os.fstat(fh.fileno())
-    lock = (fh.fileno(), (st.st_dev, st.st_ino)) if method == "fork" else (None, None)
-    main_pid = None if method == "forkserver" else os.getpid()
+    st = os.fstat(fd)
+    lock = (fd, (st.st_dev, st.st_ino)) if method == "fork" else (None, None)
     return cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx,
-                                  initializer=_worker_init, initargs=(main_pid, *lock))
+                                  initializer=_worker_init,
+                                  initargs=(os.getpid(), method == "forkserver", *lock))
 
 
 def _terminate_pool(ex):
@@ -688,30 +766,30 @@ def _as_executor(executor):
 
 
 class _Batcher:
-    """Batch sizes from the measured compute time per point.
+    """Batch sizes from the measured compute time t per point (mean so far).
 
-    size = target / (mean seconds per point so far), at most remaining / (_GUIDED * workers)
-    (guided self-scheduling: the last tasks are small) and _MAX_BATCH; 1 before any
-    point was measured."""
+    ``min(target / t, remaining / (_GUIDED * workers))`` (guided self-scheduling: the
+    tasks shrink towards the end so the workers finish together), but at least
+    ``min(target / 10 / t, remaining / workers)`` (a task is never so short that its
+    fixed cost matters: ~0.2 ms on the local pool, ~ms on dask) and at most
+    _MAX_BATCH; 1 before any point was measured."""
 
     def __init__(self, target):
         self.target = target
         self.seconds = 0.0
         self.count = 0
 
-    def observe(self, rows):
-        for r in rows:
-            e = r.get("elapsed")
-            if isinstance(e, float) and e >= 0:
-                self.seconds += e
-                self.count += 1
+    def observe(self, seconds, count):
+        self.seconds += seconds
+        self.count += count
 
     def size(self, remaining, workers):
         if self.count == 0:
             return 1
         per_point = max(self.seconds / self.count, 1e-7)
-        n = min(int(self.target / per_point), -(-remaining // (_GUIDED * workers)), _MAX_BATCH)
-        return max(1, n)
+        n = min(int(self.target / per_point), -(-remaining // (_GUIDED * workers)))
+        floor = min(int(self.target / 10 / per_point), -(-remaining // workers))
+        return max(1, min(max(n, floor), _MAX_BATCH))
 
 
 # --------------------------------------------------------------------------- sweep
@@ -751,8 +829,9 @@ class SweepSummary:
 
 
 def _brief(row):
-    """What the summary needs of a row (rows themselves can be many)."""
-    return (row.get("status"), row.get("rel_error_estimate"), row.get("accurate"),
+    """What the summary needs of a row (rows themselves can be many):
+    (id, status, rel_error_estimate, accurate, error)."""
+    return (row["id"], row.get("status"), row.get("rel_error_estimate"), row.get("accurate"),
             row.get("error"))
 
 
@@ -829,47 +908,43 @@ def sweep(grid, output, *, family=None, executor=None, workers=None, rtol=1e-8,
 
     parent = os.path.dirname(os.path.abspath(output))
     os.makedirs(parent, exist_ok=True)
-    fh = _open_output(output)
+    fd = _open_output(output)
     ex = None
     try:
-        _lock(fh, output)
-        if not resume and os.fstat(fh.fileno()).st_size > 0:
+        _lock(fd, output)
+        if not resume and os.fstat(fd).st_size > 0:
             raise FileExistsError(f"{output} is not empty; resume=True to continue it "
                                   "or choose a new file")
         ids = {p["id"] for p in points}
         known = {}
         good_end = 0
-        for row, good_end in _iter_rows(fh, output):
-            if row is not None and row["id"] in ids:
-                known[row["id"]] = _brief(row)
-        if good_end < fh.seek(0, os.SEEK_END):
-            _truncate(fh, good_end)
-        fh.seek(0, os.SEEK_END)
+        with open(fd, "rb", closefd=False) as reader:
+            for row, good_end in _iter_rows(reader, output):
+                if row is not None and row["id"] in ids:
+                    known[row["id"]] = _brief(row)[1:]
+        if good_end < os.fstat(fd).st_size:
+            _truncate(fd, good_end)
 
+        kind, template = points[0]["kind"], points[0]["template"]
         todo = [p for p in points if p["id"] not in known
                 or (retry_failed and known[p["id"]][0] != "ok")]
         skipped = len(points) - len(todo)
         done = 0
         last_sync = [time.monotonic()]
 
-        def write(rows):
-            data = "".join(json.dumps(r, allow_nan=False) + "\n" for r in rows).encode()
-            try:
-                fh.write(data)
-                fh.flush()
-                if time.monotonic() - last_sync[0] >= _FSYNC_INTERVAL:
-                    os.fsync(fh.fileno())
-                    last_sync[0] = time.monotonic()
-            except OSError as exc:
-                raise OSError(exc.errno, f"cannot write {output}: {exc.strerror}") from None
-            for r in rows:
-                known[r["id"]] = _brief(r)
+        def write(data, briefs):
+            _write_all(fd, data, output)  # O_APPEND: always at the end
+            if time.monotonic() - last_sync[0] >= _FSYNC_INTERVAL:
+                os.fsync(fd)
+                last_sync[0] = time.monotonic()
+            for b in briefs:
+                known[b[0]] = b[1:]
 
         own = executor is None and bool(todo)
         n_workers, target = 1, 0.0
         if own:
             n_workers = workers or cores
-            ex = _local_pool(n_workers, fh)
+            ex = _local_pool(n_workers, fd)
             count = lambda: n_workers  # noqa: E731
             target = 0.1 if batch_seconds is None else batch_seconds
         elif todo:
@@ -887,7 +962,8 @@ def sweep(grid, output, *, family=None, executor=None, workers=None, rtol=1e-8,
             batch = list(itertools.islice(queue, size))
             if batch:
                 left -= len(batch)
-                pending.add(ex.submit(_compute_batch, batch, point_function))
+                pending.add(ex.submit(_compute_batch, [(p["id"], p["params"]) for p in batch],
+                                      kind, template, rtol, point_function))
 
         try:
             for _ in range(min(n_workers, left)):  # probes: one point each
@@ -899,28 +975,30 @@ def sweep(grid, output, *, family=None, executor=None, workers=None, rtol=1e-8,
             recount = time.monotonic()
             while pending:
                 finished, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                rows = []
+                data, briefs = [], []
                 for fut in finished:
-                    rows.extend(fut.result())  # infrastructure failures propagate
-                write(rows)
-                batcher.observe(rows)
-                done += len(rows)
-                bar.update(len(rows))
-                if any(r["status"] != "ok" for r in rows):
+                    d, b, seconds = fut.result()  # infrastructure failures propagate
+                    data.append(d)
+                    briefs.extend(b)
+                    batcher.observe(seconds, len(b))
+                write(b"".join(data), briefs)
+                done += len(briefs)
+                bar.update(len(briefs))
+                if any(b[1] != "ok" for b in briefs):
                     bar.set_postfix_str(f"failed {sum(k[0] != 'ok' for k in known.values())}")
                 if not own and workers is None and time.monotonic() - recount > 5:
                     n_workers = count() or n_workers  # a cluster may grow or shrink
                     recount = time.monotonic()
                 while left and len(pending) < 2 * n_workers:
                     submit(batcher.size(left, n_workers))
-            os.fsync(fh.fileno())
+            os.fsync(fd)
         except BaseException:
             for f in pending:
                 f.cancel()
             if own:
                 _terminate_pool(ex)
             try:
-                os.fsync(fh.fileno())
+                os.fsync(fd)
             except OSError:
                 pass
             raise
@@ -930,7 +1008,7 @@ def sweep(grid, output, *, family=None, executor=None, workers=None, rtol=1e-8,
         if own:
             ex.shutdown(wait=True)
     finally:
-        fh.close()
+        os.close(fd)
 
     grid_rows = [known[p["id"]] for p in points if p["id"] in known]
     ok_rows = [r for r in grid_rows if r[0] == "ok"]
