@@ -72,6 +72,7 @@ import json
 import math
 import numbers
 import os
+import pickle
 import signal
 import stat
 import string
@@ -129,6 +130,11 @@ class PointKind:
         (part of the id) or None.  Raises ValueError.
     complete : callable, optional
         ``complete(params, spec)``: fills defaults into one point's parameters (in place).
+    preload : tuple of str
+        Modules the computation imports (also lazily, deep inside): imported in the
+        main process before the local pool forks its workers, so that every worker
+        inherits them instead of importing them on its first point (``scipy.optimize``
+        alone takes ~0.3 s, which was paid again by every worker of every sweep).
     """
 
     name: str
@@ -137,6 +143,7 @@ class PointKind:
     required: tuple = ()
     check: Optional[Callable] = None
     complete: Optional[Callable] = None
+    preload: tuple = ()
 
 
 def _family_check(keys, spec):
@@ -215,11 +222,15 @@ def _expression_point(point, row):
 
 
 #: The table of point kinds, by name (see the module docstring: "Adding a kind").
+_SOLVER_MODULES = ("potentials", "effcoef.solver", "scipy.optimize")  # potentials: lazy optimize
+
 POINT_KINDS = {
     "family": PointKind("family", _family_point, params=("case", "gamma", "delta", "theta"),
-                        required=("gamma",), check=_family_check, complete=_family_complete),
+                        required=("gamma",), check=_family_check, complete=_family_complete,
+                        preload=_SOLVER_MODULES),
     "expression": PointKind("expression", _expression_point, params=None,
-                            required=("theta",), check=_expression_check),
+                            required=("theta",), check=_expression_check,
+                            preload=_SOLVER_MODULES),
 }
 
 
@@ -470,14 +481,39 @@ def _encode(row):
         return json.dumps(row, allow_nan=False, default=str)
 
 
-def _compute_batch(items, kind, template, rtol, point_function=None):
-    """One task: several points, each computed independently.
+class _Batch:
+    """The ``(id, params)`` pairs of one task, pickled once in the main process: an
+    opaque value for dask (which would otherwise walk every element of the arguments)
+    and for the pool's pipes.  ``len()`` is the number of points."""
 
-    ``items`` are ``(id, params)`` pairs.  Returns the JSON lines of their rows (bytes,
+    __slots__ = ("data", "n")
+
+    def __init__(self, points):
+        self.data = pickle.dumps([(p["id"], p["params"]) for p in points],
+                                 protocol=pickle.HIGHEST_PROTOCOL)
+        self.n = len(points)
+
+    def __len__(self):
+        return self.n
+
+    def __getstate__(self):
+        return self.data, self.n
+
+    def __setstate__(self, state):
+        self.data, self.n = state
+
+    def items(self):
+        return pickle.loads(self.data)
+
+
+def _compute_batch(batch, kind, template, rtol, point_function=None):
+    """One task: several points (a :class:`_Batch`), each computed independently.
+
+    Returns the JSON lines of their rows (bytes,
     encoded here so the main process only writes them), a brief of each row
     (id, status, rel_error_estimate, accurate, error) and the compute seconds."""
     lines, briefs, seconds = [], [], 0.0
-    for pid, params in items:
+    for pid, params in batch.items():
         row = _compute_point({"id": pid, "params": params, "kind": kind, "template": template,
                               "rtol": rtol}, point_function)
         lines.append(_encode(row))
@@ -715,12 +751,16 @@ def _worker_init(main_pid, via_server, lock_fd, lock_ident):
     _watch_parent(os.getppid() if via_server else main_pid, main_pid)
 
 
-def _local_pool(n_workers, fd):
+def _local_pool(n_workers, fd, preload=()):
+    import importlib
     import multiprocessing as mp
 
     method = _start_method()
     ctx = mp.get_context(method)
     method = ctx.get_start_method()
+    if method == "fork":
+        for name in preload:
+            importlib.import_module(name)
     st = os.fstat(fd)
     lock = (fd, (st.st_dev, st.st_ino)) if method == "fork" else (None, None)
     return cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx,
@@ -944,7 +984,7 @@ def sweep(grid, output, *, family=None, executor=None, workers=None, rtol=1e-8,
         n_workers, target = 1, 0.0
         if own:
             n_workers = workers or cores
-            ex = _local_pool(n_workers, fd)
+            ex = _local_pool(n_workers, fd, POINT_KINDS[kind].preload)
             count = lambda: n_workers  # noqa: E731
             target = 0.1 if batch_seconds is None else batch_seconds
         elif todo:
@@ -962,8 +1002,8 @@ def sweep(grid, output, *, family=None, executor=None, workers=None, rtol=1e-8,
             batch = list(itertools.islice(queue, size))
             if batch:
                 left -= len(batch)
-                pending.add(ex.submit(_compute_batch, [(p["id"], p["params"]) for p in batch],
-                                      kind, template, rtol, point_function))
+                pending.add(ex.submit(_compute_batch, _Batch(batch), kind, template, rtol,
+                                      point_function))
 
         try:
             for _ in range(min(n_workers, left)):  # probes: one point each

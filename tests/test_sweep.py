@@ -263,7 +263,7 @@ class CountingExecutor(cf.ThreadPoolExecutor):
         self.sizes = []
 
     def submit(self, fn, *args, **kwargs):
-        self.sizes.append(len(args[0]))  # the (id, params) pairs of the task
+        self.sizes.append(len(args[0]))  # the points of the task
         return super().submit(fn, *args, **kwargs)
 
 
