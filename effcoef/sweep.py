@@ -44,8 +44,9 @@ ran in batches or on a dask cluster.  Points are sent to the workers in
 *batches* (several points per task): the batch size follows the measured
 compute time per point so that one task runs about ``batch_seconds`` (0.1 s on
 the local pool, 0.5 s on other executors), capped by guided self-scheduling
-(at most 1/4 of the remaining points per worker, so the last tasks are small
-and the workers finish together).  The rows of a task are appended to the JSON
+(at most 1/4 of the remaining points per worker on the local pool, 1/2 on other
+executors, so the last tasks are small and the workers finish together) and never
+below a tenth of ``batch_seconds``.  The rows of a task are appended to the JSON
 Lines file as soon as it finishes, flushed at once (a kill of the process loses
 only the batches in flight) and fsync'ed at most once a second and at the end
 (the bound on what a crash of the whole machine can lose).  A point that raises
@@ -99,7 +100,6 @@ MAX_LINE = 1 << 20           # bytes of one line of a sweep file (rows are ~400 
 MAX_TEMPLATE = 2000          # characters of a template and of a formatted expression
 _FSYNC_INTERVAL = 1.0        # seconds between fsyncs of the output
 _PARENT_POLL = 0.5           # seconds between parent checks in a worker
-_GUIDED = 4                  # a batch holds at most remaining / (_GUIDED * workers) points
 _MAX_BATCH = 10_000
 _START_METHOD_ENV = "EFFCOEF_SWEEP_START_METHOD"
 
@@ -130,11 +130,13 @@ class PointKind:
         (part of the id) or None.  Raises ValueError.
     complete : callable, optional
         ``complete(params, spec)``: fills defaults into one point's parameters (in place).
-    preload : tuple of str
-        Modules the computation imports (also lazily, deep inside): imported in the
-        main process before the local pool forks its workers, so that every worker
-        inherits them instead of importing them on its first point (``scipy.optimize``
-        alone takes ~0.3 s, which was paid again by every worker of every sweep).
+    warm : callable, optional
+        ``warm()``, run once per process in the main process before the local pool
+        forks its workers: computes a cheap point, so that the modules imported lazily
+        (``scipy.optimize`` via ``potentials``: ~0.3 s) and the per-process caches
+        (threadpoolctl's library scan, quadrature rules, element tables: ~0.1 s) are
+        inherited by every worker instead of being rebuilt by each worker of each sweep
+        on its first point.  Only a speed-up: its errors are ignored.
     """
 
     name: str
@@ -143,7 +145,7 @@ class PointKind:
     required: tuple = ()
     check: Optional[Callable] = None
     complete: Optional[Callable] = None
-    preload: tuple = ()
+    warm: Optional[Callable] = None
 
 
 def _family_check(keys, spec):
@@ -222,15 +224,22 @@ def _expression_point(point, row):
 
 
 #: The table of point kinds, by name (see the module docstring: "Adding a kind").
-_SOLVER_MODULES = ("potentials", "effcoef.solver", "scipy.optimize")  # potentials: lazy optimize
+def _warm_solver():
+    """One cheap 1D solve (paper family A, gamma = 1): imports and caches of the solver."""
+    import potentials
+
+    from .solver import coefficients
+
+    pot = potentials.paper_family("A", 1.0, rescaled=True)
+    coefficients(pot, pot.theta, rtol=1e-8)
+
 
 POINT_KINDS = {
     "family": PointKind("family", _family_point, params=("case", "gamma", "delta", "theta"),
                         required=("gamma",), check=_family_check, complete=_family_complete,
-                        preload=_SOLVER_MODULES),
+                        warm=_warm_solver),
     "expression": PointKind("expression", _expression_point, params=None,
-                            required=("theta",), check=_expression_check,
-                            preload=_SOLVER_MODULES),
+                            required=("theta",), check=_expression_check, warm=_warm_solver),
 }
 
 
@@ -751,16 +760,23 @@ def _worker_init(main_pid, via_server, lock_fd, lock_ident):
     _watch_parent(os.getppid() if via_server else main_pid, main_pid)
 
 
-def _local_pool(n_workers, fd, preload=()):
-    import importlib
+_WARMED = set()
+
+
+def _local_pool(n_workers, fd, warm=None):
     import multiprocessing as mp
 
     method = _start_method()
     ctx = mp.get_context(method)
     method = ctx.get_start_method()
-    if method == "fork":
-        for name in preload:
-            importlib.import_module(name)
+    if method == "fork" and warm is not None and warm not in _WARMED:
+        _WARMED.add(warm)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                warm()
+        except Exception:  # noqa: BLE001 - only a speed-up; the points report real errors
+            pass
     st = os.fstat(fd)
     lock = (fd, (st.st_dev, st.st_ino)) if method == "fork" else (None, None)
     return cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx,
@@ -808,14 +824,16 @@ def _as_executor(executor):
 class _Batcher:
     """Batch sizes from the measured compute time t per point (mean so far).
 
-    ``min(target / t, remaining / (_GUIDED * workers))`` (guided self-scheduling: the
-    tasks shrink towards the end so the workers finish together), but at least
+    ``min(target / t, remaining / (guided * workers))`` (guided self-scheduling: the
+    tasks shrink towards the end so the workers finish together; ``guided`` is 4 on the
+    local pool, 2 elsewhere, where fewer tasks matter more), but at least
     ``min(target / 10 / t, remaining / workers)`` (a task is never so short that its
     fixed cost matters: ~0.2 ms on the local pool, ~ms on dask) and at most
     _MAX_BATCH; 1 before any point was measured."""
 
-    def __init__(self, target):
+    def __init__(self, target, guided):
         self.target = target
+        self.guided = guided
         self.seconds = 0.0
         self.count = 0
 
@@ -827,7 +845,7 @@ class _Batcher:
         if self.count == 0:
             return 1
         per_point = max(self.seconds / self.count, 1e-7)
-        n = min(int(self.target / per_point), -(-remaining // (_GUIDED * workers)))
+        n = min(int(self.target / per_point), -(-remaining // (self.guided * workers)))
         floor = min(int(self.target / 10 / per_point), -(-remaining // workers))
         return max(1, min(max(n, floor), _MAX_BATCH))
 
@@ -972,26 +990,31 @@ def sweep(grid, output, *, family=None, executor=None, workers=None, rtol=1e-8,
         done = 0
         last_sync = [time.monotonic()]
 
+        n_failed = sum(k[0] != "ok" for k in known.values())
+
         def write(data, briefs):
+            nonlocal n_failed
             _write_all(fd, data, output)  # O_APPEND: always at the end
             if time.monotonic() - last_sync[0] >= _FSYNC_INTERVAL:
                 os.fsync(fd)
                 last_sync[0] = time.monotonic()
             for b in briefs:
+                old = known.get(b[0])
+                n_failed += (b[1] != "ok") - (old is not None and old[0] != "ok")
                 known[b[0]] = b[1:]
 
         own = executor is None and bool(todo)
         n_workers, target = 1, 0.0
         if own:
             n_workers = workers or cores
-            ex = _local_pool(n_workers, fd, POINT_KINDS[kind].preload)
+            ex = _local_pool(n_workers, fd, POINT_KINDS[kind].warm)
             count = lambda: n_workers  # noqa: E731
             target = 0.1 if batch_seconds is None else batch_seconds
         elif todo:
             ex, count = _as_executor(executor)
             n_workers = workers or count() or cores
             target = 0.5 if batch_seconds is None else batch_seconds
-        batcher = _Batcher(target)
+        batcher = _Batcher(target, 4 if own else 2)
         queue = iter(todo)
         left = len(todo)
         pending = set()
@@ -1025,7 +1048,7 @@ def sweep(grid, output, *, family=None, executor=None, workers=None, rtol=1e-8,
                 done += len(briefs)
                 bar.update(len(briefs))
                 if any(b[1] != "ok" for b in briefs):
-                    bar.set_postfix_str(f"failed {sum(k[0] != 'ok' for k in known.values())}")
+                    bar.set_postfix_str(f"failed {n_failed}")
                 if not own and workers is None and time.monotonic() - recount > 5:
                     n_workers = count() or n_workers  # a cluster may grow or shrink
                     recount = time.monotonic()
