@@ -48,7 +48,7 @@ the local pool, 0.5 s on other executors), capped by guided self-scheduling
 executors, so the last tasks are small and the workers finish together) and never
 below a tenth of ``batch_seconds``.  The rows of a task are appended to the JSON
 Lines file as soon as it finishes, flushed at once (a kill of the process loses
-only the batches in flight) and fsync'ed at most once a second and at the end
+only the batches in flight) and fsync'ed at most once a second (by a background thread) and at the end
 (the bound on what a crash of the whole machine can lose).  A point that raises
 is recorded with ``status = "failed"`` and its message and does not stop the
 sweep.
@@ -85,6 +85,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from potentials.expression import MAX_LENGTH
+
 from .errors import AccuracyWarning
 
 __all__ = ["sweep", "load_sweep", "read_rows", "expand_grid", "parse_range", "SweepSummary",
@@ -97,7 +99,7 @@ _CASES = ("A", "B", "C")
 
 MAX_POINTS = 1_000_000       # points of one grid (expand_grid keeps them all in memory)
 MAX_LINE = 1 << 20           # bytes of one line of a sweep file (rows are ~400 bytes)
-MAX_TEMPLATE = 2000          # characters of a template and of a formatted expression
+MAX_TEMPLATE = MAX_LENGTH    # characters of a template and of a formatted expression
 _FSYNC_INTERVAL = 1.0        # seconds between fsyncs of the output
 _PARENT_POLL = 0.5           # seconds between parent checks in a worker
 _MAX_BATCH = 10_000
@@ -532,6 +534,55 @@ def _compute_batch(batch, kind, template, rtol, point_function=None):
 
 
 # --------------------------------------------------------------------------- file
+
+class _Syncer:
+    """fsync of the output in a background thread, at most once per _FSYNC_INTERVAL, so
+    that a slow disk (a network file system: 10-100 ms per fsync) never stalls the main
+    loop that feeds the workers.  Started after the local pool has forked."""
+
+    def __init__(self, fd, path):
+        self.fd, self.path = fd, path
+        self.dirty = False
+        self.error = None
+        self.stop = False
+        self.wake = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="effcoef-sweep-fsync",
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop:
+            self.wake.wait(_FSYNC_INTERVAL)
+            if self.dirty and not self.stop:
+                self.dirty = False
+                try:
+                    os.fsync(self.fd)
+                except OSError as exc:
+                    self.error = exc
+                    return
+
+    def mark(self):
+        """Data was written; raise the error of an earlier background fsync."""
+        self.dirty = True
+        self.raise_error()
+
+    def raise_error(self):
+        if self.error is not None:
+            exc = self.error
+            raise OSError(exc.errno, f"cannot write {self.path}: {exc.strerror}")
+
+    def close(self, final=True):
+        """Stop the thread; with ``final`` fsync once more (errors raise)."""
+        self.stop = True
+        self.wake.set()
+        self.thread.join()
+        if final:
+            self.raise_error()
+            try:
+                os.fsync(self.fd)
+            except OSError as exc:
+                raise OSError(exc.errno, f"cannot write {self.path}: {exc.strerror}") from None
+
 
 def _check_regular(path):
     """Raise ValueError unless ``path`` is a regular file or does not exist."""
@@ -988,16 +1039,13 @@ def sweep(grid, output, *, family=None, executor=None, workers=None, rtol=1e-8,
                 or (retry_failed and known[p["id"]][0] != "ok")]
         skipped = len(points) - len(todo)
         done = 0
-        last_sync = [time.monotonic()]
-
+        syncer = None
         n_failed = sum(k[0] != "ok" for k in known.values())
 
         def write(data, briefs):
             nonlocal n_failed
             _write_all(fd, data, output)  # O_APPEND: always at the end
-            if time.monotonic() - last_sync[0] >= _FSYNC_INTERVAL:
-                os.fsync(fd)
-                last_sync[0] = time.monotonic()
+            syncer.mark()
             for b in briefs:
                 old = known.get(b[0])
                 n_failed += (b[1] != "ok") - (old is not None and old[0] != "ok")
@@ -1031,7 +1079,9 @@ def sweep(grid, output, *, family=None, executor=None, workers=None, rtol=1e-8,
         try:
             for _ in range(min(n_workers, left)):  # probes: one point each
                 submit(1)
-            from tqdm.auto import tqdm  # after the pool started (no thread at fork)
+            # threads only now that the pool has forked its workers
+            syncer = _Syncer(fd, output)
+            from tqdm.auto import tqdm
 
             bar = tqdm(total=len(points), initial=skipped, disable=not progress, unit="pt",
                        desc="sweep", file=sys.stderr, dynamic_ncols=True)
@@ -1054,12 +1104,14 @@ def sweep(grid, output, *, family=None, executor=None, workers=None, rtol=1e-8,
                     recount = time.monotonic()
                 while left and len(pending) < 2 * n_workers:
                     submit(batcher.size(left, n_workers))
-            os.fsync(fd)
+            syncer.close()
         except BaseException:
             for f in pending:
                 f.cancel()
             if own:
                 _terminate_pool(ex)
+            if syncer is not None:
+                syncer.close(final=False)
             try:
                 os.fsync(fd)
             except OSError:

@@ -41,6 +41,11 @@ def test_grid_is_deterministic_and_ids_stable():
     assert [p["params"]["gamma"] for p in p1] == [1.0, 10.0, 100.0]
     assert len({p["id"] for p in p1}) == 3
     assert len(expand_grid({"gamma": [1.0, 1.0]})) == 1  # duplicates listed once
+    # the ids of files written by earlier versions (sha256 of the canonical JSON): resumable
+    assert expand_grid({"case": ["A"], "gamma": [10.0], "delta": [0.0]})[0]["id"] == \
+        "6d61f89918cead44"
+    assert expand_grid({"delta": [0.5], "theta": [0.1]},
+                       family="v**4/4 - v**2/2 - {delta}*v")[0]["id"] == "2cf103942406703b"
     assert parse_range("1:1000:4:log") == pytest.approx([1, 10, 100, 1000])
     assert parse_range("0:1:3") == [0.0, 0.5, 1.0]
     assert parse_range("1,2.5") == [1.0, 2.5]
