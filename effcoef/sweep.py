@@ -47,9 +47,9 @@ the local pool, 0.5 s on other executors), capped by guided self-scheduling
 (at most 1/4 of the remaining points per worker on the local pool, 1/2 on other
 executors, so the last tasks are small and the workers finish together) and never
 below a tenth of ``batch_seconds``.  The rows of a task are appended to the JSON
-Lines file as soon as it finishes, flushed at once (a kill of the process loses
-only the batches in flight) and fsync'ed at most once a second (by a background thread) and at the end
-(the bound on what a crash of the whole machine can lose).  A point that raises
+Lines file as soon as it finishes (a kill of the process loses only the batches
+in flight) and fsync'ed by a background thread at most once a second and at the
+end (the bound on what a crash of the whole machine can lose).  A point that raises
 is recorded with ``status = "failed"`` and its message and does not stop the
 sweep.
 
