@@ -517,8 +517,9 @@ class _Batch:
         return pickle.loads(self.data)
 
 
-def _compute_batch(batch, kind, template, rtol, point_function=None):
-    """One task: several points (a :class:`_Batch`), each computed independently.
+def _compute_batch(batch, kind, template, rtol, compute):
+    """One task: several points (a :class:`_Batch`), each computed independently by
+    ``compute`` (the kind's function, sent along: the workers need no kind table).
 
     Returns the JSON lines of their rows (bytes,
     encoded here so the main process only writes them), a brief of each row
@@ -526,7 +527,7 @@ def _compute_batch(batch, kind, template, rtol, point_function=None):
     lines, briefs, seconds = [], [], 0.0
     for pid, params in batch.items():
         row = _compute_point({"id": pid, "params": params, "kind": kind, "template": template,
-                              "rtol": rtol}, point_function)
+                              "rtol": rtol}, compute)
         lines.append(_encode(row))
         briefs.append(_brief(row))
         seconds += row["elapsed"]
@@ -1035,6 +1036,7 @@ def sweep(grid, output, *, family=None, executor=None, workers=None, rtol=1e-8,
             _truncate(fd, good_end)
 
         kind, template = points[0]["kind"], points[0]["template"]
+        compute = point_function or POINT_KINDS[kind].compute
         todo = [p for p in points if p["id"] not in known
                 or (retry_failed and known[p["id"]][0] != "ok")]
         skipped = len(points) - len(todo)
@@ -1053,6 +1055,12 @@ def sweep(grid, output, *, family=None, executor=None, workers=None, rtol=1e-8,
 
         own = executor is None and bool(todo)
         n_workers, target = 1, 0.0
+        if own and point_function is not None:
+            try:
+                pickle.dumps(point_function)
+            except Exception as exc:  # noqa: BLE001 - any pickling failure
+                raise ValueError(f"point_function must be picklable for the process pool (a "
+                                 f"module-level function): {exc}") from None
         if own:
             n_workers = workers or cores
             ex = _local_pool(n_workers, fd, POINT_KINDS[kind].warm)
@@ -1074,7 +1082,7 @@ def sweep(grid, output, *, family=None, executor=None, workers=None, rtol=1e-8,
             if batch:
                 left -= len(batch)
                 pending.add(ex.submit(_compute_batch, _Batch(batch), kind, template, rtol,
-                                      point_function))
+                                      compute))
 
         try:
             for _ in range(min(n_workers, left)):  # probes: one point each

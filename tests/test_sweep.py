@@ -405,6 +405,16 @@ def test_template_and_grid_are_checked_before_formatting():
         parse_range("1:2:100000000")
 
 
+def test_point_function_must_be_picklable_for_the_pool(tmp_path):
+    with pytest.raises(ValueError, match="picklable"):
+        sweep({"gamma": [1.0]}, tmp_path / "l.jsonl", workers=1, progress=False,
+              point_function=lambda point, row: {"D": 1.0})
+    with cf.ThreadPoolExecutor(1) as ex:  # in-process executors take any callable
+        s = sweep({"gamma": [1.0]}, tmp_path / "l.jsonl", executor=ex, progress=False,
+                  point_function=lambda point, row: {"D": 1.0})
+    assert s.ok == 1
+
+
 def test_workers_above_cores_warn(tmp_path, capsys):
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     with pytest.warns(RuntimeWarning, match="more than the"):
