@@ -26,7 +26,8 @@ function and one table entry::
         return periodic_coefficients(p["theta"], p["force"], rtol=point["rtol"])
 
     POINT_KINDS["periodic"] = PointKind("periodic", _periodic_point,
-                                        params=("theta", "force"), required=("theta", "force"))
+                                        params=("theta", "force"), required=("theta", "force"),
+                                        warm=_warm_periodic)  # optional: see PointKind
 
 after which ``sweep(grid, out, family="periodic")`` runs it.  The function gets
 the point (``id``, ``params``, ``kind``, ``template``, ``rtol``) and the row
@@ -225,7 +226,6 @@ def _expression_point(point, row):
     return coefficients(pot, p["theta"], rtol=point["rtol"])
 
 
-#: The table of point kinds, by name (see the module docstring: "Adding a kind").
 def _warm_solver():
     """One cheap 1D solve (paper family A, gamma = 1): imports and caches of the solver."""
     import potentials
@@ -236,6 +236,7 @@ def _warm_solver():
     coefficients(pot, pot.theta, rtol=1e-8)
 
 
+#: The table of point kinds, by name (see the module docstring: "Adding a kind").
 POINT_KINDS = {
     "family": PointKind("family", _family_point, params=("case", "gamma", "delta", "theta"),
                         required=("gamma",), check=_family_check, complete=_family_complete,
@@ -271,10 +272,11 @@ def result_fields(res):
         out = {k: None for k in _RESULT_KEYS}
         out.update({k: _plain(v) for k, v in res.items()})
         return out
-    return dict(D=_num(res.D), K=_num(res.K), V=_num(res.V),
-                lambda_1=_num(res.eigenvalues[1]),
-                rel_error_estimate=_num(res.rel_error_estimate),
-                accurate=bool(res.accurate))
+    eig = getattr(res, "eigenvalues", None)  # results of other routes may lack some fields
+    return dict(D=_num(res.D), K=_num(res.K), V=_num(getattr(res, "V", None)),
+                lambda_1=_num(eig[1]) if eig is not None and len(eig) > 1 else None,
+                rel_error_estimate=_num(getattr(res, "rel_error_estimate", None)),
+                accurate=bool(getattr(res, "accurate", False)))
 
 
 # --------------------------------------------------------------------------- grid
