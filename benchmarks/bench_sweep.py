@@ -79,25 +79,24 @@ def case_a(args, tmp, workers, use_dask):
     if use_dask:
         times.update({("dask", w): [] for w in workers})
     values, per_point = {}, {}
-    clusters = {}
-    try:
-        # warm-up: the main process imports what the points need (the pool's forked
-        # workers inherit it), so the first timed run does not pay it alone
-        sweep({"case": ["A"], "gamma": [2.0, 3.0]}, os.path.join(tmp, "warm.jsonl"),
-              workers=1, progress=False)
-        if use_dask:
-            for w in workers:
-                clusters[w] = _cluster(w)
+    # warm-up: the main process imports what the points need (the pool's forked workers
+    # inherit it), so the first timed run does not pay it alone
+    sweep({"case": ["A"], "gamma": [2.0, 3.0]}, os.path.join(tmp, "warm.jsonl"),
+          workers=1, progress=False)
+    run = 0
+    for w in workers:  # one cluster at a time (an idle one would take CPU from the others)
+        cluster = client = None
+        try:
+            if use_dask:
+                cluster, client = _cluster(w)
                 # warm-up: the first solve in a fresh process loads lazily imported code
                 sweep({"case": ["A"], "gamma": [2.0, 3.0]}, os.path.join(tmp, f"warm{w}.jsonl"),
-                      executor=clusters[w][1], progress=False)
-        run = 0
-        for rep in range(args.repeat):
-            for w in workers:
+                      executor=client, progress=False)
+            for rep in range(args.repeat):
                 for path in (["pool", "dask"] if use_dask else ["pool"]):
                     run += 1
                     out = os.path.join(tmp, f"case_a_{run}.jsonl")
-                    ex = clusters[w][1] if path == "dask" else None
+                    ex = client if path == "dask" else None
                     _, wall, _ = _timed(lambda: sweep(grid, out, workers=w, executor=ex,
                                                       progress=False))
                     times[(path, w)].append(wall)
@@ -107,10 +106,10 @@ def case_a(args, tmp, workers, use_dask):
                         values["mismatch"] = True
                     if path == "pool" and w == workers[0] and rep == 0:
                         per_point = {r["gamma"]: r["elapsed"] for r in read_rows(out)}
-    finally:
-        for cluster, client in clusters.values():
-            client.close()
-            cluster.close()
+        finally:
+            if client is not None:
+                client.close()
+                cluster.close()
     med = {k: statistics.median(v) for k, v in times.items()}
     n = args.points
     print(f"\n1. Case A sweep, {n} points (gamma 1..1000 log, rescaled, rtol 1e-8), "
