@@ -79,7 +79,7 @@ def _open_by(pid, path):
         return False
     for fd in fds:
         try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(path):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == os.path.realpath(path):
                 return True
         except OSError:
             pass
