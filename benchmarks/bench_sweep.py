@@ -79,6 +79,8 @@ def case_a(args, tmp, workers, use_dask):
     if use_dask:
         times.update({("dask", w): [] for w in workers})
     values, per_point = {}, {}
+    wcpu = {k: [] for k in times}  # CPU seconds of the worker processes per run
+    mcpu = {k: [] for k in times}  # and of the main process (with dask: client, scheduler)
     # warm-up: the main process imports what the points need (the pool's forked workers
     # inherit it), so the first timed run does not pay it alone
     sweep({"case": ["A"], "gamma": [2.0, 3.0]}, os.path.join(tmp, "warm.jsonl"),
@@ -97,9 +99,15 @@ def case_a(args, tmp, workers, use_dask):
                     run += 1
                     out = os.path.join(tmp, f"case_a_{run}.jsonl")
                     ex = client if path == "dask" else None
-                    _, wall, _ = _timed(lambda: sweep(grid, out, workers=w, executor=ex,
-                                                      progress=False))
+                    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    d0 = _dask_cpu(ex) if ex is not None else 0.0
+                    _, wall, main_cpu = _timed(lambda: sweep(grid, out, workers=w,
+                                                             executor=ex, progress=False))
+                    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
                     times[(path, w)].append(wall)
+                    wcpu[(path, w)].append(_dask_cpu(ex) - d0 if ex is not None else
+                                           c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime)
+                    mcpu[(path, w)].append(main_cpu)
                     vals = _values(out)
                     values.setdefault(path, vals)
                     if vals != values[path] or vals != values["pool"]:
@@ -127,11 +135,23 @@ def case_a(args, tmp, workers, use_dask):
                   f"{base / t:13.2f}{ratio}")
     print("   (points/s, speed-up and dask/pool from the best run of each: the least disturbed "
           "by other\n   processes on a shared machine)")
+    cpu = {k: statistics.median(v) / n for k, v in wcpu.items()}
+    main = {k: statistics.median(v) / n for k, v in mcpu.items()}
+    print("   CPU per point (median; load-independent), ms, workers + main process: " + ", ".join(
+        f"{p} {w}: {1e3 * cpu[(p, w)]:.1f} + {1e3 * main[(p, w)]:.1f}" for p, w in cpu))
+    if use_dask:
+        wm = max(workers)
+        r = (cpu[("pool", wm)] + main[("pool", wm)]) / (cpu[("dask", wm)] + main[("dask", wm)])
+        print(f"   dask / pool throughput when CPU is the limit (both cores busy): {r:.2f} at "
+              f"{wm} workers\n   (the dask workers' event loops, monitoring and GIL switches "
+              "cost CPU beside the points;\n   part 3 charges the dask path the workers' ratio)")
     same = "mismatch" not in values
     print(f"   numbers bitwise identical across all runs and executors: {same}")
     mean = statistics.fmean(per_point.values())
     print(f"   compute per point inside the workers (one worker): {1e3 * mean:.1f} ms mean")
-    return best, per_point, same
+    wmax = max(workers)
+    dask_cpu_ratio = cpu[("dask", wmax)] / cpu[("pool", wmax)] if use_dask else 1.0
+    return best, per_point, same, dask_cpu_ratio
 
 
 def overhead(args, tmp, w, use_dask):
@@ -173,7 +193,7 @@ def _dask_cpu(client):
     return sum(client.run(time.process_time).values())
 
 
-def model(args, tmp, per_point, use_dask):
+def model(args, tmp, per_point, use_dask, dask_cpu_ratio=1.0):
     w, n = args.model_workers, args.model_points
     procs = max(1, min(args.model_dask_processes, w))
     threads = -(-w // procs)
@@ -218,7 +238,8 @@ def model(args, tmp, per_point, use_dask):
                            c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime)
             floor = 1 if ex is None else max(1, int(0.5 / 10 / float(secs.mean())))
             start, tail = s_pool + s_grid, floor * t_last
-            t16 = start + (ideal + cpu + workers_cpu) / w + tail
+            compute = ideal * (dask_cpu_ratio if ex is not None else 1.0)
+            t16 = start + (compute + cpu + workers_cpu) / w + tail
             results[label] = dict(wall=wall, cpu=cpu, workers_cpu=workers_cpu, start=start,
                                   tail=tail, t16=max(t16, cpu), inflation=inside / ideal)
     finally:
@@ -236,8 +257,9 @@ def model(args, tmp, per_point, use_dask):
    start (grid, file, starting and stopping the workers), tail the last task (one point on
    the pool, a tenth of batch_seconds on dask, of the slowest points, which come last) and
    compute the sum of the point times ({ideal:.2f} s, the ideal one-worker time: the speed-up
-   is a lower bound of the one over a real one-worker run).  Not modelled: a core computing
-   slower when all 16 are busy (shared caches and memory bandwidth, lower turbo clock).""")
+   is a lower bound of the one over a real one-worker run), for dask times {dask_cpu_ratio:.2f},
+   the CPU its worker processes spent per point in part 1 relative to the pool's.  Not
+   modelled: a core computing slower when all 16 are busy (caches, memory bandwidth, turbo).""")
     print(f"   {'executor':<14}{'wall here':>10}{'sleep +':>9}{'main CPU':>10}{'worker CPU':>12}"
           f"{'S':>7}{'tail':>7}{'T':>7}{'speed-up':>10}{'dask/pool':>11}")
     for label, r in results.items():
@@ -279,10 +301,10 @@ def main():
     print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average "
           f"{os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory() as tmp:
-        best, per_point, same = case_a(args, tmp, workers, use_dask)
+        best, per_point, same, dask_cpu_ratio = case_a(args, tmp, workers, use_dask)
         over = overhead(args, tmp, max(workers), use_dask)
         if not args.no_model:
-            res = model(args, tmp, per_point, use_dask)
+            res = model(args, tmp, per_point, use_dask, dask_cpu_ratio)
     print("\nChecks (issue 17)")
     wmax = max(workers)
     checks = [("numbers bitwise identical (pool, dask, all worker counts)", same)]
