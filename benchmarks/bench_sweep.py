@@ -65,9 +65,9 @@ def _values(path):
 def _cluster(n, threads=1):
     from dask.distributed import Client, LocalCluster
 
-    logging.getLogger("distributed").setLevel(logging.ERROR)
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)  # shutdown chatter
     cluster = LocalCluster(n_workers=n, threads_per_worker=threads, processes=True,
-                           dashboard_address=":0", silence_logs=logging.ERROR)
+                           dashboard_address=":0", silence_logs=logging.CRITICAL)
     client = Client(cluster)
     client.run(lambda: __import__("effcoef.sweep"))  # import on every worker before timing
     return cluster, client
@@ -81,6 +81,7 @@ def case_a(args, tmp, workers, use_dask):
     values, per_point = {}, {}
     wcpu = {k: [] for k in times}  # CPU seconds of the worker processes per run
     mcpu = {k: [] for k in times}  # and of the main process (with dask: client, scheduler)
+    idle = {}
     # warm-up: the main process imports what the points need (the pool's forked workers
     # inherit it), so the first timed run does not pay it alone
     sweep({"case": ["A"], "gamma": [2.0, 3.0]}, os.path.join(tmp, "warm.jsonl"),
@@ -94,6 +95,7 @@ def case_a(args, tmp, workers, use_dask):
                 # warm-up: the first solve in a fresh process loads lazily imported code
                 sweep({"case": ["A"], "gamma": [2.0, 3.0]}, os.path.join(tmp, f"warm{w}.jsonl"),
                       executor=client, progress=False)
+                idle[w] = _dask_idle_rate(client)
             for rep in range(args.repeat):
                 for path in (["pool", "dask"] if use_dask else ["pool"]):
                     run += 1
@@ -105,7 +107,9 @@ def case_a(args, tmp, workers, use_dask):
                                                              executor=ex, progress=False))
                     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
                     times[(path, w)].append(wall)
-                    wcpu[(path, w)].append(_dask_cpu(ex) - d0 if ex is not None else
+                    # dask: without the background that runs whatever the sweep does
+                    wcpu[(path, w)].append(_dask_cpu(ex) - d0 - idle[w] * w * wall
+                                           if ex is not None else
                                            c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime)
                     mcpu[(path, w)].append(main_cpu)
                     vals = _values(out)
@@ -141,17 +145,17 @@ def case_a(args, tmp, workers, use_dask):
         f"{p} {w}: {1e3 * cpu[(p, w)]:.1f} + {1e3 * main[(p, w)]:.1f}" for p, w in cpu))
     if use_dask:
         wm = max(workers)
-        r = (cpu[("pool", wm)] + main[("pool", wm)]) / (cpu[("dask", wm)] + main[("dask", wm)])
-        print(f"   dask / pool throughput when CPU is the limit (both cores busy): {r:.2f} at "
-              f"{wm} workers\n   (the dask workers' event loops, monitoring and GIL switches "
-              "cost CPU beside the points;\n   part 3 charges the dask path the workers' ratio)")
+        print(f"   an idle dask worker process uses {idle[wm]:.1%} of a core (event loop, "
+              "heartbeats, monitor),\n   left out of the dask CPU per point above and charged "
+              "separately in part 3")
     same = "mismatch" not in values
     print(f"   numbers bitwise identical across all runs and executors: {same}")
     mean = statistics.fmean(per_point.values())
     print(f"   compute per point inside the workers (one worker): {1e3 * mean:.1f} ms mean")
     wmax = max(workers)
-    dask_cpu_ratio = cpu[("dask", wmax)] / cpu[("pool", wmax)] if use_dask else 1.0
-    return best, per_point, same, dask_cpu_ratio
+    dask = (dict(ratio=cpu[("dask", wmax)] / cpu[("pool", wmax)], idle=idle[wmax]) if use_dask
+            else None)
+    return best, per_point, same, dask
 
 
 def overhead(args, tmp, w, use_dask):
@@ -193,7 +197,17 @@ def _dask_cpu(client):
     return sum(client.run(time.process_time).values())
 
 
-def model(args, tmp, per_point, use_dask, dask_cpu_ratio=1.0):
+def _dask_idle_rate(client, seconds=2.0):
+    """CPU fraction of a core that one idle dask worker process uses (event loop,
+    heartbeats, system monitor): it runs for as long as the cluster does."""
+    n = len(client.scheduler_info()["workers"])
+    c0 = _dask_cpu(client)
+    time.sleep(seconds)
+    return max(0.0, (_dask_cpu(client) - c0) / seconds / n)
+
+
+def model(args, tmp, per_point, use_dask, dask_cpu=None):
+    dask_cpu = dask_cpu or dict(ratio=1.0, idle=0.0)
     w, n = args.model_workers, args.model_points
     procs = max(1, min(args.model_dask_processes, w))
     threads = -(-w // procs)
@@ -231,6 +245,8 @@ def model(args, tmp, per_point, use_dask, dask_cpu_ratio=1.0):
                 s, wall, cpu = _timed(lambda: run(out, grid))
                 c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 d1 = _dask_cpu(ex) if ex is not None else 0.0
+                if ex is not None:  # the emulation's own background (procs, not w processes)
+                    d1 -= dask_cpu["idle"] * procs * wall
                 _, _, s_grid = _timed(lambda: run(out, grid))
             assert s.ok == n, s
             inside = sum(r["t_end"] - r["t_start"] for r in read_rows(out))
@@ -238,8 +254,10 @@ def model(args, tmp, per_point, use_dask, dask_cpu_ratio=1.0):
                            c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime)
             floor = 1 if ex is None else max(1, int(0.5 / 10 / float(secs.mean())))
             start, tail = s_pool + s_grid, floor * t_last
-            compute = ideal * (dask_cpu_ratio if ex is not None else 1.0)
+            compute = ideal * (dask_cpu["ratio"] if ex is not None else 1.0)
             t16 = start + (compute + cpu + workers_cpu) / w + tail
+            if ex is not None:  # w worker processes, each with its idle background
+                t16 /= 1.0 - dask_cpu["idle"]
             results[label] = dict(wall=wall, cpu=cpu, workers_cpu=workers_cpu, start=start,
                                   tail=tail, t16=max(t16, cpu), inflation=inside / ideal)
     finally:
@@ -257,9 +275,11 @@ def model(args, tmp, per_point, use_dask, dask_cpu_ratio=1.0):
    start (grid, file, starting and stopping the workers), tail the last task (one point on
    the pool, a tenth of batch_seconds on dask, of the slowest points, which come last) and
    compute the sum of the point times ({ideal:.2f} s, the ideal one-worker time: the speed-up
-   is a lower bound of the one over a real one-worker run), for dask times {dask_cpu_ratio:.2f},
-   the CPU its worker processes spent per point in part 1 relative to the pool's.  Not
-   modelled: a core computing slower when all 16 are busy (caches, memory bandwidth, turbo).""")
+   is a lower bound of the one over a real one-worker run).  For dask the compute is
+   charged x{dask_cpu['ratio']:.2f} (the CPU its workers spent per point in part 1, relative to the
+   pool's) and T is divided by 1 - {dask_cpu['idle']:.3f} (the idle background of each of the {w}
+   worker processes).  Not modelled: a core computing slower when all 16 are busy
+   (caches, memory bandwidth, turbo clock).""")
     print(f"   {'executor':<14}{'wall here':>10}{'sleep +':>9}{'main CPU':>10}{'worker CPU':>12}"
           f"{'S':>7}{'tail':>7}{'T':>7}{'speed-up':>10}{'dask/pool':>11}")
     for label, r in results.items():
@@ -301,10 +321,10 @@ def main():
     print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average "
           f"{os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory() as tmp:
-        best, per_point, same, dask_cpu_ratio = case_a(args, tmp, workers, use_dask)
+        best, per_point, same, dask_cpu = case_a(args, tmp, workers, use_dask)
         over = overhead(args, tmp, max(workers), use_dask)
         if not args.no_model:
-            res = model(args, tmp, per_point, use_dask, dask_cpu_ratio)
+            res = model(args, tmp, per_point, use_dask, dask_cpu)
     print("\nChecks (issue 17)")
     wmax = max(workers)
     checks = [("numbers bitwise identical (pool, dask, all worker counts)", same)]
