@@ -148,6 +148,11 @@ def case_a(args, tmp, workers, use_dask):
         print(f"   an idle dask worker process uses {idle[wm]:.1%} of a core (event loop, "
               "heartbeats, monitor),\n   left out of the dask CPU per point above and charged "
               "separately in part 3")
+        bg = idle[wm] * wm * best[("dask", wm)] / n
+        r = (cpu[("pool", wm)] + main[("pool", wm)]) / (cpu[("dask", wm)] + main[("dask", wm)]
+                                                        + bg)
+        print(f"   dask / pool from CPU per point (what an idle {wm}-core machine would show, "
+              f"CPU being the limit): {r:.2f}")
     same = "mismatch" not in values
     print(f"   numbers bitwise identical across all runs and executors: {same}")
     mean = statistics.fmean(per_point.values())
