@@ -171,7 +171,8 @@ def _add_sweep_parser(sub):
     s.add_argument("--theta", help="theta values (family default 1/gamma)")
     s.add_argument("--output", "-o", required=True, help="output file (.jsonl)")
     s.add_argument("--workers", type=int, default=None,
-                   help="local worker processes (default: all cores)")
+                   help="local worker processes (default: the available cores; more warns); "
+                        "with --scheduler: the cluster threads to keep busy")
     s.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on a dask.distributed scheduler, e.g. tcp://host:8786")
     s.add_argument("--rtol", type=float, default=1e-8,
@@ -179,6 +180,11 @@ def _add_sweep_parser(sub):
     s.add_argument("--retry-failed", action="store_true",
                    help="recompute points recorded as failed")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings of the sweep command as one line on stderr."""
+    print(f"effcoef: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def _sweep_cmd(args):
@@ -216,11 +222,17 @@ def _sweep_cmd(args):
         except (OSError, TimeoutError) as exc:
             raise ValueError(f"cannot connect to scheduler {args.scheduler}: {exc}") from None
     try:
-        summary = sweep(grid, args.output, family=family, executor=client,
-                        workers=args.workers, rtol=args.rtol, progress=not args.no_progress,
-                        retry_failed=args.retry_failed)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            summary = sweep(grid, args.output, family=family, executor=client,
+                            workers=args.workers, rtol=args.rtol,
+                            progress=not args.no_progress, retry_failed=args.retry_failed)
     except (FileExistsError, RuntimeError, OSError) as exc:
         raise ValueError(str(exc)) from None
+    except KeyboardInterrupt:
+        print(f"effcoef: interrupted; the finished points are in {args.output}, run the same "
+              "command again to resume", file=sys.stderr)
+        return 130
     finally:
         if client is not None:
             client.close()
