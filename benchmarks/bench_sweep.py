@@ -103,7 +103,7 @@ def case_a(args, tmp, workers, use_dask):
                     ex = client if path == "dask" else None
                     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                     d0 = _dask_cpu(ex) if ex is not None else 0.0
-                    _, wall, main_cpu = _timed(lambda: sweep(grid, out, workers=w,
+                    _, wall, main_cpu = _timed(lambda ex=ex, out=out, w=w: sweep(grid, out, workers=w,
                                                              executor=ex, progress=False))
                     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
                     times[(path, w)].append(wall)
@@ -179,9 +179,9 @@ def overhead(args, tmp, w, use_dask):
             runs += [("dask", client, grid_big, None), ("dask", client, grid_small, 0)]
         for i, (label, ex, grid, bs) in enumerate(runs):
             out = os.path.join(tmp, f"trivial_{i}.jsonl")
-            s, wall, cpu = _timed(lambda: sweep(grid, out, executor=ex, workers=w,
-                                                progress=False, batch_seconds=bs,
-                                                point_function=trivial_point))
+            s, wall, cpu = _timed(lambda bs=bs, ex=ex, grid=grid, out=out: sweep(
+                grid, out, executor=ex, workers=w, progress=False, batch_seconds=bs,
+                point_function=trivial_point))
             assert s.ok == s.total
             rows.append((label, s.total, "adaptive" if bs is None else "1 per task",
                          wall / s.total, cpu / s.total))
@@ -238,21 +238,22 @@ def model(args, tmp, per_point, use_dask, dask_cpu=None):
             runs.append(("dask", client))
         for label, ex in runs:
             out = os.path.join(tmp, f"model_{label.split()[0]}.jsonl")
-            run = lambda path, grid_: sweep(grid_, path, executor=ex, workers=w,  # noqa: E731
-                                            progress=False, point_function=model_point)
+            run = lambda path, grid_, ex=ex: sweep(grid_, path, executor=ex,  # noqa: E731
+                                                   workers=w, progress=False,
+                                                   point_function=model_point)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # 16 workers > 2 cores
                 # serial start-up: expanding the grid and reading the file (a resume with
                 # nothing left to do) and starting and stopping the workers (w empty points)
-                _, _, s_pool = _timed(lambda: run(out + ".start", trivial))
+                _, _, s_pool = _timed(lambda out=out, run=run: run(out + ".start", trivial))
                 c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 d0 = _dask_cpu(ex) if ex is not None else 0.0
-                s, wall, cpu = _timed(lambda: run(out, grid))
+                s, wall, cpu = _timed(lambda out=out, run=run: run(out, grid))
                 c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 d1 = _dask_cpu(ex) if ex is not None else 0.0
                 if ex is not None:  # the emulation's own background (procs, not w processes)
                     d1 -= dask_cpu["idle"] * procs * wall
-                _, _, s_grid = _timed(lambda: run(out, grid))
+                _, _, s_grid = _timed(lambda out=out, run=run: run(out, grid))
             assert s.ok == n, s
             inside = sum(r["t_end"] - r["t_start"] for r in read_rows(out))
             workers_cpu = (d1 - d0 if ex is not None else

@@ -166,9 +166,17 @@ def _add_sweep_parser(sub):
     src.add_argument("--expression", metavar="TEMPLATE",
                      help="W(v) template with {gamma}/{delta}/{theta} placeholders, "
                           "e.g. 'v**4/4 - v**2/2 - {delta}*v' (needs --theta)")
+    src.add_argument("--periodic", metavar="TEMPLATE",
+                     help="periodic homogenisation: U(x) (or U(x1, x2)) template with "
+                          "placeholders such as {V0}, e.g. '{V0}*cos(2*pi*x)'; grid over "
+                          "--theta (required), --force, --period and --param NAME=VALUES")
     s.add_argument("--gamma", help="gamma values (family: required)")
     s.add_argument("--delta", help="delta values (default 0 for the family)")
     s.add_argument("--theta", help="theta values (family default 1/gamma)")
+    s.add_argument("--force", help="tilt F values (--periodic)")
+    s.add_argument("--period", help="cell period values (--periodic; default 1)")
+    s.add_argument("--param", action="append", default=[], metavar="NAME=VALUES",
+                   help="values of a template placeholder (repeatable), e.g. V0=0.5,1,2")
     s.add_argument("--output", "-o", required=True, help="output file (.jsonl)")
     s.add_argument("--workers", type=int, default=None,
                    help="local worker processes (default: the available cores; more warns); "
@@ -191,7 +199,19 @@ def _sweep_cmd(args):
     from .sweep import parse_range, sweep
 
     grid = {}
-    if args.expression is None:
+    for spec in args.param:
+        name, sep, values = spec.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise ValueError(f"--param must be NAME=VALUES, got {spec!r}")
+        grid[name.strip()] = parse_range(values)
+    if args.periodic is not None:
+        if args.theta is None:
+            raise ValueError("--theta is required with --periodic")
+        for name in ("force", "period"):
+            if getattr(args, name) is not None:
+                grid[name] = parse_range(getattr(args, name))
+        family = "periodic:" + args.periodic
+    elif args.expression is None:
         cases = [c.strip().upper() for c in (args.case or "A").split(",") if c.strip()]
         if args.gamma is None:
             raise ValueError("--gamma is required for the paper family")
@@ -199,6 +219,8 @@ def _sweep_cmd(args):
         grid["gamma"] = parse_range(args.gamma)
         grid["delta"] = parse_range(args.delta) if args.delta is not None else [0.0]
         family = None
+        if args.param:
+            raise ValueError("--param goes with --expression or --periodic templates")
     else:
         if args.theta is None:
             raise ValueError("--theta is required with --expression")

@@ -236,6 +236,44 @@ def _warm_solver():
     coefficients(pot, pot.theta, rtol=1e-8)
 
 
+_PERIODIC_OPTIONS = ("theta", "force", "force1", "force2", "period", "period1", "period2")
+
+
+def _periodic_check(keys, spec):
+    """The periodic kind: ``family="periodic:<U template in x or x1, x2>"``; the grid needs
+    theta; force, period (or their components ...1, ...2) and the template's placeholders."""
+    if not spec:
+        raise ValueError("a periodic sweep needs the potential: family='periodic:<U in x>'")
+    _, names = _template_fields(spec)
+    missing = sorted(set(names) - set(keys))
+    if missing:
+        raise ValueError(f"template {spec!r} does not match the grid parameters {list(keys)}: "
+                         f"no values for {missing}")
+    extra = sorted(set(keys) - set(names) - set(_PERIODIC_OPTIONS))
+    if extra:
+        raise ValueError(f"grid parameter(s) {extra} are neither placeholders of {spec!r} nor "
+                         f"options of the periodic route ({', '.join(_PERIODIC_OPTIONS)})")
+    return spec
+
+
+def _periodic_point(point, row):
+    """U from a template in x (or x1, x2): effcoef.periodic.periodic_point."""
+    from .periodic import periodic_point
+
+    p = point["params"]
+    row["expression"] = _format_template(point["template"], p)
+    return periodic_point({"expression": row["expression"],
+                           **{k: v for k, v in p.items() if k in _PERIODIC_OPTIONS},
+                           "rtol": point["rtol"]})
+
+
+def _warm_periodic():
+    """One cheap periodic solve (imports and caches of the periodic route)."""
+    from .periodic import effective_coefficients
+
+    effective_coefficients("cos(2*pi*x)", 1.0)
+
+
 #: The table of point kinds, by name (see the module docstring: "Adding a kind").
 POINT_KINDS = {
     "family": PointKind("family", _family_point, params=("case", "gamma", "delta", "theta"),
@@ -243,6 +281,8 @@ POINT_KINDS = {
                         warm=_warm_solver),
     "expression": PointKind("expression", _expression_point, params=None,
                             required=("theta",), check=_expression_check, warm=_warm_solver),
+    "periodic": PointKind("periodic", _periodic_point, params=None, required=("theta",),
+                          check=_periodic_check, warm=_warm_periodic),
 }
 
 
@@ -256,6 +296,9 @@ def _resolve(family):
     name = family.strip()
     if name.upper() in _CASES:
         return POINT_KINDS["family"], name.upper()
+    head, sep, rest = name.partition(":")
+    if sep and head in POINT_KINDS and head not in ("family", "expression"):
+        return POINT_KINDS[head], rest.strip()      # e.g. "periodic:cos(2*pi*x)"
     if name in POINT_KINDS and name != "expression":
         return POINT_KINDS[name], None
     return POINT_KINDS["expression"], family
@@ -663,7 +706,7 @@ def read_rows(path, repair=False):
         return []
     rows, good_end = [], 0
     with open(path, "rb") as fh:
-        for obj, good_end in _iter_rows(fh, path):
+        for obj, good_end in _iter_rows(fh, path):  # noqa: B007 (the last value is used below)
             if obj is not None:
                 rows.append(obj)
         size = fh.seek(0, os.SEEK_END)
@@ -1031,7 +1074,7 @@ def sweep(grid, output, *, family=None, executor=None, workers=None, rtol=1e-8,
         known = {}
         good_end = 0
         with open(fd, "rb", closefd=False) as reader:
-            for row, good_end in _iter_rows(reader, output):
+            for row, good_end in _iter_rows(reader, output):  # noqa: B007 (the last value is used below)
                 if row is not None and row["id"] in ids:
                     known[row["id"]] = _brief(row)[1:]
         if good_end < os.fstat(fd).st_size:

@@ -434,3 +434,28 @@ def test_batches_follow_the_measured_time_per_point(tmp_path):
     # >= 2 ms per point: at most 0.02 s / 2 ms = 10 points per task; guided: the last are 1
     assert 2 <= max(sizes) <= 10 and sizes[-1] == 1
     assert len(sizes) < 100
+
+
+def test_periodic_kind_matches_the_route_and_resumes(tmp_path):
+    """A sweep over the periodic route (family 'periodic:<template>'): every row equals a direct
+    effective_coefficients call bitwise, Lifson-Jackson holds (V0/theta = 5: D/theta =
+    1/I0(5)^2, an independent closed form), and a second run resumes everything."""
+    from scipy.special import i0
+
+    from effcoef.periodic import effective_coefficients
+    out = tmp_path / "per.jsonl"
+    grid = {"V0": [0.5, 1.0], "theta": [0.1, 0.2], "force": [0.0, 3.0]}
+    s = sweep(grid, str(out), family="periodic:{V0}*cos(2*pi*x)", workers=1, progress=False)
+    assert s.total == 8 and s.failed == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    for row in rows:
+        res = effective_coefficients(f"({row['V0']!r})*cos(2*pi*x)", row["theta"],
+                                     force=row["force"], rtol=1e-8)
+        assert row["D"] == res.D and row["V"] == res.V
+        if row["force"] == 0.0 and row["V0"] / row["theta"] == 5.0:
+            assert abs(row["D"] / row["theta"] * i0(5.0) ** 2 - 1) <= 1e-9
+    again = sweep(grid, str(out), family="periodic:{V0}*cos(2*pi*x)", workers=1, progress=False)
+    assert again.done == 0 and again.skipped == 8
+    with pytest.raises(ValueError, match="neither placeholders"):
+        sweep({"theta": [0.1], "gamma": [1.0]}, str(tmp_path / "x.jsonl"),
+              family="periodic:cos(2*pi*x)", progress=False)
