@@ -40,12 +40,17 @@ NOT_FOR_CORE = ["effcoef.models"] + OUTER
 NOT_FOR_MODELS = OUTER
 #: what an independent reference may not import: the discretisation and the eigen code
 NOT_FOR_REFERENCE = ["effcoef.fem1d", "effcoef.fem2d", "effcoef.fem3d", "effcoef.spectrum",
-                     "effcoef.solver", "effcoef.radial", "effcoef.series", "effcoef.periodic"]
+                     "effcoef.solver", "effcoef.radial", "effcoef.series", "effcoef.periodic",
+                     "effcoef.fem_periodic", "effcoef.domain", "effcoef.fend", "effcoef.tensorfe",
+                     "effcoef.underdamped", "potentials.intervals", "potentials.bnb"]
 #: private third-party names that are allowed, with the reason
 THIRD_PARTY_PRIVATE_OK = {
     ("effcoef.fem1d", "scipy.sparse._sparsetools.csr_matvec"):
         "self-checked against the public product at import; the public fallback is tested "
         "(tests/test_fem1d_basis.py)",
+    ("effcoef.sweep", "os._exit"):
+        "documented public API despite the underscore: a worker whose parent died must end "
+        "without running the inherited cleanup (atexit, finalisers of the parent's objects)",
 }
 
 
@@ -125,7 +130,8 @@ def _core():
 def test_module_lists_are_current():
     """Every listed module exists (or is a planned name: fem3d, series, periodic), and the
     core is what remains - so a new outer or model module must be listed to be exempt."""
-    planned = {"effcoef.fem3d", "effcoef.series", "effcoef.periodic"}
+    planned = {"effcoef.fem3d", "effcoef.fend", "effcoef.tensorfe",  # landing with issue 16
+               "effcoef.underdamped"}                              # landing with issue 19
     for m in OUTER + ALIASES:
         assert m in MODULES or m == "effcoef.__main__", m
     for m in NOT_FOR_REFERENCE:
