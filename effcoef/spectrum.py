@@ -163,7 +163,7 @@ def _scaled_band(M, sc):
 
 
 def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine="lanczos",
-                  start=None, _scaled=False):
+                  start=None, solve=None, _scaled=False):
     r"""The ``k`` lowest eigenpairs of :math:`A x = \lambda B x`, excluding ``kernel``.
 
     Parameters
@@ -182,6 +182,11 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine
     start : array, optional
         Start vector.  Started from (the shift-inverted) data, the Krylov space contains
         only the modes the data see, which are exactly the modes of the series (3.6).
+    solve : callable, optional
+        :math:`y \mapsto (A + \mathrm{shift}\,B)^{-1} y` from a factorisation the caller
+        already holds (for a singular A with ``kernel`` and shift 0: any solution, e.g. from a
+        factorisation with one pinned dof; the kernel is projected out afterwards).  Default:
+        a new factorisation (banded Cholesky or sparse LU).
 
     Returns
     -------
@@ -213,7 +218,11 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine
         raise ValueError(f"unknown eigensolver {engine!r} (use 'lanczos' or 'arpack')")
     if n <= 3 * k + 20 and engine == "lanczos" and hasattr(A, "ab"):
         return _dense_modes(A, B, k, kernel)
-    solve = shift_invert_solver(A, B, shift, kernel)
+    if solve is None:
+        solve = shift_invert_solver(A, B, shift, kernel)
+    elif kernel is not None:
+        Bk0, kBk0, raw = B @ kernel, float(kernel @ (B @ kernel)), solve
+        solve = lambda y: (lambda x: x - kernel * (Bk0 @ x / kBk0))(raw(y))  # noqa: E731
     project = None
     if kernel is not None:
         Bk = B @ kernel
