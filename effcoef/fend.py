@@ -27,11 +27,13 @@ and :math:`g_{i,I} = \int m\,\partial_i\varphi_I` (:math:`= \theta^{-1}\int m\,\
 
 Accuracy: the mesh (element sizes from the local curvature scale
 :math:`\sqrt{\theta/|\partial_{ii}W|}` and at most ``log_mass_step`` e-folds of m per element)
-is fixed, and the degree is raised by 2 until the gap between the Poisson solutions at degree
-p and p + 2 on the same mesh is below rtol/3 (the spectral elements converge exponentially in
-p, so the gap estimates the error at degree p).  The reported values are those of degree p;
-the estimate is the largest of that gap, the domain cut :math:`e^{-\mathrm{tail}}` and the
-change under one step of iterative refinement of the solves.  A turned mesh frame is used
+is fixed, and the degree p is raised by 2 until the gap between the Poisson solutions at
+degree p - 2 and p on the same mesh is below rtol (if the largest degree does not reach it, the
+elements are halved once).  The reported values are those of degree p: the spectral elements
+converge exponentially in p, so the gap bounds their error with margin.  The estimate is the
+largest of that gap, the domain cut :math:`e^{-\mathrm{tail}}` and the change under one step
+of iterative refinement of the solves (a solve that lost all accuracy, as in deep tunnelling,
+is refused).  A turned mesh frame is used
 when it needs fewer elements (:func:`principal_frame`); D and K are rotated back exactly.
 """
 
@@ -41,7 +43,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 from scipy.sparse.linalg import splu
 
 from .errors import EffcoefError
@@ -57,8 +58,11 @@ __all__ = ["DomainBox", "domain_box", "mesh_nodes", "principal_frame", "fend_coe
 _EPS = np.finfo(float).eps
 #: refuse problems whose estimated peak memory exceeds this many bytes
 MEMORY_LIMIT = 2.0e9
-#: default (starting degree, largest degree) by dimension
-_DEGREES = {2: (6, 16), 3: (4, 10)}
+#: default (h_scale, log_mass_step) of mesh_nodes by dimension
+_MESH = {2: (4.0, 30.0), 3: (8.0, 60.0)}
+#: default (first reported degree, largest degree, degree step) by dimension; the gap is
+#: between degree - step and degree (in 3D a step of 1: a level of degree p + 2 costs ~3x)
+_DEGREES = {2: (8, 16, 2), 3: (5, 8, 1)}
 
 
 @dataclass
@@ -194,7 +198,7 @@ def _memory_estimate(nodes, p, d):
     coo = nel * (p + 1) ** (2 * d) * 32
     n1 = [len(x) - 1 for x in nodes]
     N = int(np.prod([e * p + 1 for e in n1]))
-    nnz = N * min((2 * p + 1) ** d, N)
+    nnz = min(N * min((2 * p + 1) ** d, N), nel * (p + 1) ** (2 * d))
     fill = 1.3 if d == 2 else 6.0
     return int(coo + 2 * 12 * nnz + fill * 12 * nnz), N
 
@@ -226,9 +230,22 @@ class _Level:
         return np.insert(xr, self.pin, 0.0, axis=0)
 
 
-def _level(potential, theta, nodes, p, Wmin, tail):
+def _scaled(M, keep, s):
+    """S M[keep][:, keep] S for S = diag(s), scaled in place (CSR)."""
+    M = M[keep][:, keep].tocsr()
+    M.data *= np.repeat(s, np.diff(M.indptr))
+    M.data *= s[M.indices]
+    return M
+
+
+def _level(potential, theta, nodes, p, Wmin, tail, nq=None):
     d = len(nodes)
-    space = TensorSpace([Axis(x, p, p + 4) for x in nodes])
+    # Gauss points per element and axis: m varies by up to e^log_mass_step across an
+    # element; the 3D elements are large (few elements of high degree), and below 16 points
+    # the quadrature of m, not the polynomial degree, limits the accuracy (OU: 5e-6 at 10
+    # points, 1e-12 at 16)
+    space = TensorSpace([Axis(x, p, nq or (p + 4 if d == 2 else max(p + 4, 16)))
+                         for x in nodes])
     X = space.grid()
     with np.errstate(under="ignore", over="ignore", invalid="ignore"):
         W = potential.W(X)
@@ -246,9 +263,8 @@ def _level(potential, theta, nodes, p, Wmin, tail):
     dB = np.sqrt(np.maximum(B.diagonal(), 0.0))
     keep = np.nonzero(dB > math.exp(-2 * tail) * dB.max())[0]
     dg = dB[keep]
-    S = sparse.diags(1.0 / dg)
-    A = (S @ A[keep][:, keep] @ S).tocsr()
-    B = (S @ B[keep][:, keep] @ S).tocsr()
+    A = _scaled(A, keep, 1.0 / dg)
+    B = _scaled(B, keep, 1.0 / dg)
     loads = np.array([space.load(mw * (X[i] - V[i]))[keep] / dg for i in range(d)])
     grads = np.array([space.load_grad(mw, i)[keep] / dg for i in range(d)])
     Xc = [X[i] - V[i] for i in range(d)]
@@ -331,7 +347,8 @@ def _rotate_result(res, R):
     res.D_partial, res.K_partial = rotn(res.D_partial), rotn(res.K_partial)
     res.V = R @ res.V
     res.eta, res.omega = res.eta @ R.T, res.omega @ R.T
-    res.info["D_fine"], res.info["K_fine"] = rot(res.info["D_fine"]), rot(res.info["K_fine"])
+    res.info["D_coarse"], res.info["K_coarse"] = (rot(res.info["D_coarse"]),
+                                                  rot(res.info["K_coarse"]))
     res.info["frame"] = R            # res.domain is the box in the coordinates y = R^T v
     res.modes.frame = R
     return res
@@ -340,19 +357,21 @@ def _rotate_result(res, R):
 # ------------------------------------------------------------------------------------------
 # the route
 
-def fend_coefficients(potential, theta, *, n_modes=None, degree=None, h_scale=3.0, tail=30.0,
-                      rtol=1e-8, eigensolver="lanczos", frame="auto", log_mass_step=20.0,
+def fend_coefficients(potential, theta, *, n_modes=None, degree=None, h_scale=None, tail=30.0,
+                      rtol=1e-8, eigensolver="lanczos", frame="auto", log_mass_step=None,
                       progress=None, memory_limit=MEMORY_LIMIT) -> CoefficientResult:
     r"""Full D and K matrices of a general potential in d = 2, 3 (``potentials.PotentialND``).
 
     Parameters
     ----------
     degree : int or None
-        Element degree p.  None: start at 8 (2D) / 4 (3D) and raise by 2 until the p / p+2
-        gap is below ``rtol/3`` (at most 16 / 10).  An integer fixes p (the estimate is the
-        p / p+2 gap, whatever its size).
-    h_scale : float
-        Elements per axis about ``h_scale`` curvature lengths wide (:func:`mesh_nodes`).
+        Element degree p of the reported values.  None: start at 8 (2D) / 5 (3D) and raise by
+        2 (2D) / 1 (3D) until the gap to the previous degree is below ``rtol`` (at most 16 /
+        8).  An integer fixes p (the estimate is that gap, whatever its size).
+    h_scale, log_mass_step : float
+        Elements about ``h_scale`` curvature lengths wide, with at most ``log_mass_step``
+        e-folds of m across one (:func:`mesh_nodes`); defaults 4 and 30 in 2D, 8 and 60 in
+        3D (few large elements of high degree).
     tail : float
         The box holds :math:`(W - W_{\min})/\theta \le` ``tail``.
     n_modes : int, "auto" or None
@@ -370,6 +389,8 @@ def fend_coefficients(potential, theta, *, n_modes=None, degree=None, h_scale=3.
         raise ValueError(f"the tensor-product route is for dimension 2 or 3, got {d}")
     if frame not in ("auto", "axes"):
         raise ValueError(f"frame must be 'auto' or 'axes', got {frame!r}")
+    h_scale = float(h_scale) if h_scale is not None else _MESH[d][0]
+    log_mass_step = float(log_mass_step) if log_mass_step is not None else _MESH[d][1]
     report = progress if isinstance(progress, Progress) else Progress(progress)
     report("domain box", 0.02)
     box = domain_box(potential, theta, tail)
@@ -391,14 +412,29 @@ def fend_coefficients(potential, theta, *, n_modes=None, degree=None, h_scale=3.
                   report=report, memory_limit=memory_limit)
 
 
+def _check_solve(lev, theta):
+    """Refuse when the Poisson solve has lost all accuracy (iterative refinement changes D by
+    more than 10%): the pencil has an exponentially small eigenvalue (tunnelling across a
+    barrier of many theta), below what a factorisation resolves in double precision."""
+    if not lev.change <= 0.1:
+        raise EffcoefError(
+            f"the Poisson solve lost all accuracy (one step of iterative refinement changes D by "
+            f"{lev.change:.1e}): the operator has an exponentially small eigenvalue (wells "
+            f"separated by a barrier of many theta = {theta:g}); D ~ e^(barrier/theta) is not "
+            "computable in double precision by this route (raise theta)")
+
+
 def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigensolver,
            log_mass_step, report, memory_limit):
     d = int(potential.dim)
     nodes = mesh_nodes(potential, theta, box.lower, box.upper, h_scale=h_scale, tail=tail,
                        log_mass_step=log_mass_step)
-    p0, pmax = _DEGREES[d]
+    p0, pmax, step = _DEGREES[d]
     fixed = degree is not None
-    p = int(degree) if fixed else p0
+    if fixed and int(degree) < 1 + step:
+        raise EffcoefError(f"degree must be >= {1 + step} here (the estimate uses degree - "
+                           f"{step}), got {degree}")
+    p = int(degree) if fixed else p0          # the reported degree; the gap is to p - step
 
     def level(q, frac):
         need, N = _memory_estimate(nodes, q, d)
@@ -406,18 +442,37 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
             raise EffcoefError(
                 f"the {d}D discretisation would need about {need / 1e9:.1f} GB ({N} dofs, "
                 f"degree {q}, {_n_elements(nodes)} elements) > {memory_limit / 1e9:.1f} GB; "
-                "refused (lower rtol's demand, raise theta or give a smaller tail)")
+                "refused (ask for a larger rtol, raise theta or give a smaller tail)")
         report(f"degree {q}: {N} dofs, assembly and factorisation", frac)
         return _level(potential, theta, nodes, q, box.Wmin, tail)
 
-    base = level(p, 0.15)
+    def frac(q):
+        return 0.15 + 0.55 * min((q - p0 + step) / max(pmax - p0 + step, 1), 1.0)
+
+    coarse = level(p - step, 0.15)
+    _check_solve(coarse, theta)
+    refined = False
     while True:
-        fine = level(p + 2, 0.45)
-        gap = max(relative_error(base.D, fine.D), relative_error(base.K, fine.K))
-        if fixed or gap <= rtol / 3 or p + 2 > pmax:
+        fine = level(p, frac(p))
+        gap = max(relative_error(coarse.D, fine.D), relative_error(coarse.K, fine.K))
+        if fixed or gap <= rtol:
             break
-        base, p = fine, p + 2
-    change = max(base.change, fine.change)
+        if p + step > pmax:
+            if refined:
+                break
+            # the degree is exhausted: halve the elements once and start again
+            refined = True
+            h_scale, log_mass_step = h_scale / 2, log_mass_step / 2
+            nodes = mesh_nodes(potential, theta, box.lower, box.upper, h_scale=h_scale,
+                               tail=tail, log_mass_step=log_mass_step)
+            p = p0
+            coarse = level(p - step, 0.15)
+            continue
+        coarse, p = fine, p + step
+    change = max(coarse.change, fine.change)
+    # the reported values are those of the finer level (degree p); the gap to degree
+    # p - step bounds their error with margin (exponential convergence in p)
+    base = fine
 
     report(f"eigenmodes (degree {p})", 0.75)
     kernel = base.dg.copy()                 # the constant in scaled dofs
@@ -462,14 +517,15 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
         omega=np.concatenate([np.zeros((1, d)), spec.omega]), D_partial=run.D_partial,
         K_partial=run.K_partial, rel_error_estimate=float(max(comps.values())),
         error_components=comps,
-        error_method=(f"max of the discretisation gap Q{p} vs Q{p + 2} on the same mesh (exact "
-                      "discrete Poisson solutions, Frobenius norm), the domain cut e^-tail and "
-                      "the linear solve (change under one step of iterative refinement)"),
+        error_method=(f"max of the discretisation gap Q{p - step} vs Q{p} on the same mesh (exact "
+                      f"discrete Poisson solutions, Frobenius norm; the values are those of Q{p}),"
+                      " the domain cut e^-tail and the linear solve (change under one step of "
+                      "iterative refinement)"),
         rtol=rtol, n_dofs=int(nk), method="fe2d" if d == 2 else "fe3d", D_is="completed",
         parity=None,
         eigenvalue_errors=np.concatenate([[0.0], np.maximum(spec.resid, 100 * _EPS)]),
         domain=(tuple(box.lower), tuple(box.upper)),
         info={"n_elements": int(np.prod(nel)), "elements_per_axis": tuple(nel), "degree": p,
-              "frame": None, "h_scale": h_scale, "shift": 0.0, "D_fine": fine.D,
-              "K_fine": fine.K, "n_dofs_fine": int(len(fine.keep))},
+              "frame": None, "h_scale": h_scale, "shift": 0.0, "D_coarse": coarse.D,
+              "K_coarse": coarse.K, "n_dofs_coarse": int(len(coarse.keep))},
         modes=modes)

@@ -248,9 +248,12 @@ class TensorSpace:
         PV = [np.einsum("qa,qc->qac", ax.ref_V, ax.ref_V).reshape(ax.nq, -1) for ax in axes]
         PD = [np.einsum("qa,qc->qac", ax.ref_D, ax.ref_D).reshape(ax.nq, -1) for ax in axes]
         J2 = [ax.jac ** 2 for ax in axes]
-        per_elem = int(np.prod(p1)) ** 2 * 8 * 4
+        per_elem = int(np.prod(p1)) ** 2 * 8 * 6
         step = max(1, min(ne[0], chunk_bytes // max(per_elem * int(np.prod(ne[1:])), 1)))
-        Adata, Bdata = [], []
+        loc = self._element_dofs()
+        per_slab = int(np.prod(ne[1:]))
+        nloc = loc.shape[1]
+        A = B = None
         for s in range(0, ne[0], step):
             Mc = M[s:s + step]
             ex = Mc.shape[0]
@@ -277,18 +280,29 @@ class TensorSpace:
                 shp = (p1[0], p1[0], ex, ne[1], ne[2], p1[1], p1[1], p1[2], p1[2])
                 perm = (2, 3, 4, 0, 5, 7, 1, 6, 8)                        # x,y,z,a,b,c,a',b',c'
                 del TV, TD, UVV, UDV, UVD
-            Adata.append(np.ascontiguousarray((theta * Ae).reshape(shp).transpose(perm)).ravel())
-            Bdata.append(np.ascontiguousarray(Be.reshape(shp).transpose(perm)).ravel())
-            del Ae, Be
-        rows, cols = self._element_index()
-        A = sparse.csr_matrix((np.concatenate(Adata), (rows, cols)), shape=(self.N, self.N))
-        B = sparse.csr_matrix((np.concatenate(Bdata), (rows, cols)), shape=(self.N, self.N))
+            # this chunk's elements are contiguous in the element order of _element_dofs;
+            # summed into CSR chunk by chunk (the COO data of all elements is never held)
+            lc = loc[s * per_slab:(s + ex) * per_slab]
+            rows = np.repeat(lc, nloc, axis=1).ravel()
+            cols = np.tile(lc, (1, nloc)).ravel()
+            Ac = sparse.csr_matrix(
+                (np.ascontiguousarray((theta * Ae).reshape(shp).transpose(perm)).ravel(),
+                 (rows, cols)), shape=(self.N, self.N))
+            del Ae
+            Bc = sparse.csr_matrix(
+                (np.ascontiguousarray(Be.reshape(shp).transpose(perm)).ravel(), (rows, cols)),
+                shape=(self.N, self.N))
+            del Be, rows, cols
+            A = Ac if A is None else A + Ac
+            B = Bc if B is None else B + Bc
+            del Ac, Bc
         A.sum_duplicates()
         B.sum_duplicates()
         return A, B
 
-    def _element_index(self):
-        """Row and column indices of the element matrices in the order of :meth:`assemble`."""
+    def _element_dofs(self):
+        """Global dof indices of each element's local dofs, (n_elements, nloc), elements in
+        C order of (e_1, ..., e_d) and local dofs in C order of (a_1, ..., a_d)."""
         axes = self.axes
         # global index of each element's local dofs: (ne_1, ..., ne_d, p1_1, ..., p1_d)
         idx = None
@@ -301,10 +315,7 @@ class TensorSpace:
             idx = g if idx is None else idx + g
         ne = [ax.ne for ax in axes]
         nloc = int(np.prod([ax.p + 1 for ax in axes]))
-        loc = idx.reshape(int(np.prod(ne)), nloc)
-        rows = np.repeat(loc, nloc, axis=1).ravel()
-        cols = np.tile(loc, (1, nloc)).ravel()
-        return rows, cols
+        return idx.reshape(int(np.prod(ne)), nloc)
 
 
 def _last(M, P):

@@ -17,7 +17,9 @@ condition of the truncated problem; it creates a layer of width :math:`\theta/|\
 where :math:`M \sim e^{-\mathrm{tail}}`, resolved by the clustering of the Chebyshev points).
 The constants (the kernel) are fixed by bordering: :math:`L\varphi + c = f`,
 :math:`\sum\varphi = 0` (c is the spectrally small incompatibility of the collocated data).
-The moments :math:`Z`, :math:`\mathcal V` and the expectations are Gauss-Legendre tensor
+``K`` converges more slowly than ``D`` (its data :math:`\partial_j W/\theta` grow fast in
+the tails); ``K_cov`` is the identity :math:`\mathcal K = \mathrm{Cov}_M(v)/\theta` by
+quadrature.  The moments :math:`Z`, :math:`\mathcal V` and the expectations are Gauss-Legendre tensor
 quadratures (composite, ``n_quad`` points per axis) of :math:`e^{-(W - W_{\min})/\theta}`
 times the barycentric interpolant of :math:`\varphi`.
 
@@ -38,11 +40,12 @@ __all__ = ["SpectralReference", "chebyshev_coefficients"]
 
 @dataclass
 class SpectralReference:
-    """D, K (2x2), V (2,) and the discretisation used."""
+    """D, K (2x2), V (2,), K_cov = Cov_M(v)/theta (Gauss quadrature) and the discretisation."""
 
     D: np.ndarray
     K: np.ndarray
     V: np.ndarray
+    K_cov: np.ndarray
     n: int
     box: tuple
     incompatibility: float
@@ -138,6 +141,7 @@ def chebyshev_coefficients(potential, theta, *, n=56, tail=36.0, n_quad=480):
     cen = [QX - V[0], QY - V[1]]
     D = -np.array([[(m * cen[i] * vals[j]).sum() for j in range(2)] for i in range(2)]) / Z
     K = -np.array([[(m * cen[i] * vals[2 + j]).sum() for j in range(2)] for i in range(2)]) / Z
+    cov = np.array([[(m * cen[i] * cen[j]).sum() for j in range(2)] for i in range(2)]) / Z
     inc = float(np.max(np.abs(sol[N, :2])))
-    return SpectralReference(D=0.5 * (D + D.T), K=K, V=V, n=n, box=(tuple(lo), tuple(hi)),
-                             incompatibility=inc)
+    return SpectralReference(D=0.5 * (D + D.T), K=K, V=V, K_cov=cov / theta, n=n,
+                             box=(tuple(lo), tuple(hi)), incompatibility=inc)
