@@ -110,7 +110,8 @@ def _child(conn, route, spec, theta, rtol):
         else:
             res = effcoef.coefficients(pot, theta, rtol=rtol)
         out = dict(D=res.D, K=res.K, K_cov=res.K_cov, est=res.rel_error_estimate,
-                   dofs=res.n_dofs, degree=res.info.get("degree"))
+                   dofs=res.n_dofs, degree=res.info.get("degree"),
+                   seconds=res.info.get("seconds"))
     except Exception as exc:                       # reported in the table
         out = dict(error=f"{type(exc).__name__}: {exc}")
     out["time"] = time.perf_counter() - t
@@ -178,6 +179,7 @@ def main():
           "GB = peak RSS of the point's process")
     hdr = f"{'t_s':>7} {'err':>8} {'est':>8} {'dofs':>8} {'GB':>5}"
     print(f"{'potential (theta)':>44} | {hdr} | {hdr} | {'speedup':>7}")
+    failures = []
     new_t, new_e, new_m, ok2 = [], [], [], True
     for name, spec, th, ref in cases_2d():
         label = f"{name[:36]} ({th:g})"
@@ -187,12 +189,16 @@ def main():
         sn, en = fmt_point(new, ref)
         ratio = f"{old['time'] / new['time']:6.1f}x" if old and "error" not in new else ""
         print(f"{label:>44} | {so} | {sn} | {ratio:>7}")
+        failures += [f"{name} ({r}): {o['error']}" for r, o in (("old", old), ("new", new))
+                     if o and "error" in o]
         if "error" in new:
             ok2 = False
             continue
         new_t.append(new["time"])
         new_e.append(en)
         new_m.append(new["rss"])
+    for f in failures:
+        print("  failed:", f)
     if new_t:
         tm = statistics.median(new_t)
         ok2 &= tm <= 3.0 and max(new_e) <= 1e-7 and max(new_m) <= 2e9
@@ -210,6 +216,11 @@ def main():
         s, err = fmt_point(out, ref)
         kc = rel(out["K"], out["K_cov"]) if "error" not in out else np.nan
         print(f"{name + f' ({th:g})':>44} | {s} | {kc:11.1e}")
+        if "error" in out:
+            print("  failed:", out["error"])
+        else:
+            print(f"  degree {out['degree']}, estimate {out['est']:.1e}, stages (s): "
+                  f"{out['seconds']}")
         ok3 &= "error" not in out and out["time"] <= 60 and out["rss"] <= 2e9 and \
             (err is None or np.isnan(err) or err <= 1e-6) and out.get("est", 1) <= 1e-6
     print("3D target (1e-6 in <= 60 s, <= 2 GB):", "met" if ok3 else "NOT met")

@@ -59,10 +59,10 @@ _EPS = np.finfo(float).eps
 #: refuse problems whose estimated peak memory exceeds this many bytes
 MEMORY_LIMIT = 2.0e9
 #: default (h_scale, log_mass_step) of mesh_nodes by dimension
-_MESH = {2: (4.0, 30.0), 3: (8.0, 60.0)}
+_MESH = {2: (4.0, 30.0), 3: (12.0, 100.0)}
 #: default (first reported degree, largest degree, degree step) by dimension; the gap is
 #: between degree - step and degree (in 3D a step of 1: a level of degree p + 2 costs ~3x)
-_DEGREES = {2: (8, 16, 2), 3: (5, 8, 1)}
+_DEGREES = {2: (8, 16, 2), 3: (6, 8, 1)}
 
 
 @dataclass
@@ -192,15 +192,15 @@ def principal_frame(potential, theta, box, *, tail=30.0, h_scale=3.0, gain=0.8):
 # one discretisation level (mesh, degree): assembly, pinned LU, Poisson solutions
 
 def _memory_estimate(nodes, p, d):
-    """Peak bytes of a level: element matrices in COO (values of A and B, int64 indices),
-    the CSR matrices and the LU factors (fill measured: ~1.3x the matrix in 2D, ~6x in 3D)."""
-    nel = _n_elements(nodes)
-    coo = nel * (p + 1) ** (2 * d) * 32
+    """Peak bytes of a level and its number of dofs.  The sparsity pattern is the Kronecker
+    product of the 1D patterns (ne (p+1)^2 - (ne - 1) entries per axis), so nnz is exact;
+    measured peaks are ~80 bytes per entry (A and B in CSR, their scaled copies, the pinned
+    copy and the LU factors, fill ~1.1-1.6 nnz): 2.64 GB for nnz = 33M (3D, Q8, 4^3 elements),
+    plus the element data of one assembly chunk."""
     n1 = [len(x) - 1 for x in nodes]
     N = int(np.prod([e * p + 1 for e in n1]))
-    nnz = min(N * min((2 * p + 1) ** d, N), nel * (p + 1) ** (2 * d))
-    fill = 1.3 if d == 2 else 6.0
-    return int(coo + 2 * 12 * nnz + fill * 12 * nnz), N
+    nnz = int(np.prod([e * (p + 1) ** 2 - (e - 1) for e in n1]))
+    return int(80 * nnz + 2 ** 28), N
 
 
 @dataclass
@@ -261,7 +261,7 @@ def _level(potential, theta, nodes, p, Wmin, tail, nq=None):
     # scaling diag(B)^-1/2 makes every row O(1); dofs whose support carries less than
     # e^-2 tail of the largest B_ii (beyond the accepted mass cut) are dropped (phi = 0 there)
     dB = np.sqrt(np.maximum(B.diagonal(), 0.0))
-    keep = np.nonzero(dB > math.exp(-2 * tail) * dB.max())[0]
+    keep = np.nonzero(dB > math.exp(-tail) * dB.max())[0]
     dg = dB[keep]
     A = _scaled(A, keep, 1.0 / dg)
     B = _scaled(B, keep, 1.0 / dg)
@@ -365,12 +365,12 @@ def fend_coefficients(potential, theta, *, n_modes=None, degree=None, h_scale=No
     Parameters
     ----------
     degree : int or None
-        Element degree p of the reported values.  None: start at 8 (2D) / 5 (3D) and raise by
+        Element degree p of the reported values.  None: start at 8 (2D) / 6 (3D) and raise by
         2 (2D) / 1 (3D) until the gap to the previous degree is below ``rtol`` (at most 16 /
         8).  An integer fixes p (the estimate is that gap, whatever its size).
     h_scale, log_mass_step : float
         Elements about ``h_scale`` curvature lengths wide, with at most ``log_mass_step``
-        e-folds of m across one (:func:`mesh_nodes`); defaults 4 and 30 in 2D, 8 and 60 in
+        e-folds of m across one (:func:`mesh_nodes`); defaults 4 and 30 in 2D, 12 and 100 in
         3D (few large elements of high degree).
     tail : float
         The box holds :math:`(W - W_{\min})/\theta \le` ``tail``.
@@ -399,9 +399,11 @@ def fend_coefficients(potential, theta, *, n_modes=None, degree=None, h_scale=No
         R = principal_frame(potential, theta, box, tail=tail, h_scale=h_scale)
         if R is not None:
             from potentials import rotated
-            lo, hi = _turned_box(box, R)
-            turned = DomainBox(lo, hi, R.T @ box.vmin, box.Wmin)
-            res = _solve(rotated(potential, R.T), theta, turned, n_modes=n_modes, degree=degree,
+            turned_pot = rotated(potential, R.T)
+            # the box of W(R y) itself: the bounding box of the turned box (_turned_box)
+            # would add dead corners whose elements span hundreds of e-folds of m
+            turned = domain_box(turned_pot, theta, tail)
+            res = _solve(turned_pot, theta, turned, n_modes=n_modes, degree=degree,
                          h_scale=h_scale, tail=tail, rtol=rtol, eigensolver=eigensolver,
                          log_mass_step=log_mass_step, report=report,
                          memory_limit=memory_limit)
@@ -460,14 +462,19 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
         if p + step > pmax:
             if refined:
                 break
-            # the degree is exhausted: halve the elements once and start again
+            # the degree is exhausted: halve the elements once and start again (unless that
+            # is refused for its memory: then the last pair stands, with its estimate)
             refined = True
+            finer = mesh_nodes(potential, theta, box.lower, box.upper, h_scale=h_scale / 2,
+                               tail=tail, log_mass_step=log_mass_step / 2)
+            if max(_memory_estimate(finer, q, d)[0] for q in (p0 - step, p0)) > memory_limit:
+                break
+            nodes, p = finer, p0
             h_scale, log_mass_step = h_scale / 2, log_mass_step / 2
-            nodes = mesh_nodes(potential, theta, box.lower, box.upper, h_scale=h_scale,
-                               tail=tail, log_mass_step=log_mass_step)
-            p = p0
             coarse = level(p - step, 0.15)
             continue
+        if _memory_estimate(nodes, p + step, d)[0] > memory_limit:
+            break                 # the next degree is refused: the last pair stands
         coarse, p = fine, p + step
     change = max(coarse.change, fine.change)
     # the reported values are those of the finer level (degree p); the gap to degree
@@ -480,8 +487,11 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
 
     def compute(N):
         k = min(N, nk - 2)
-        lam, X = lanczos_modes(base.A, base.B, k, shift=0.0, kernel=kernel, engine=eigensolver, tol=1e-10,
-                               solve=base.solve, maxdim=min(nk - 2, 3 * k + 40))
+        # Ritz residuals 1e-9: eta to ~1e-9 (the series is the spectrum's view of D, which
+        # does not depend on it); a Krylov space of 4k + 60 avoids ARPACK restarts on the
+        # near-degenerate clusters of (near-)separable potentials
+        lam, X = lanczos_modes(base.A, base.B, k, shift=0.0, kernel=kernel, engine=eigensolver,
+                               tol=1e-9, solve=base.solve, maxdim=min(nk - 2, 4 * k + 60))
         if not (np.all(np.isfinite(lam)) and np.all(np.isfinite(X))):
             raise FloatingPointError("the eigensolver returned non-finite modes")
         if np.any(lam <= 0):
@@ -527,5 +537,6 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
         domain=(tuple(box.lower), tuple(box.upper)),
         info={"n_elements": int(np.prod(nel)), "elements_per_axis": tuple(nel), "degree": p,
               "frame": None, "h_scale": h_scale, "shift": 0.0, "D_coarse": coarse.D,
-              "K_coarse": coarse.K, "n_dofs_coarse": int(len(coarse.keep))},
+              "K_coarse": coarse.K, "n_dofs_coarse": int(len(coarse.keep)),
+              "seconds": {k: round(v, 3) for k, v in report.durations().items()}},
         modes=modes)

@@ -16,15 +16,25 @@ __all__ = ["Progress"]
 class Progress:
     """Report ``(stage, fraction)``; see the module docstring."""
 
+    def durations(self):
+        """Seconds spent in each reported stage (until the next one), as a dict."""
+        out = {}
+        for (s, t), (_, t2) in zip(self.marks, self.marks[1:]):
+            key = s.split(":")[0]
+            out[key] = out.get(key, 0.0) + (t2 - t)
+        return out
+
     def __init__(self, progress=None, *, quiet_seconds=2.0, stream=None):
         self.sink = progress
         self.quiet = float(quiet_seconds)
         self.stream = stream
         self.t0 = time.perf_counter()
         self.pending = []
+        self.marks = []            # (stage, seconds since the start): the route's timings
 
     def __call__(self, stage: str, fraction: float):
         fraction = min(max(float(fraction), 0.0), 1.0)
+        self.marks.append((stage, time.perf_counter() - self.t0))
         if callable(self.sink):
             self.sink(stage, fraction)
             return
