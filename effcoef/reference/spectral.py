@@ -19,9 +19,9 @@ The constants (the kernel) are fixed by bordering: :math:`L\varphi + c = f`,
 :math:`\sum\varphi = 0` (c is the spectrally small incompatibility of the collocated data).
 ``K`` converges more slowly than ``D`` (its data :math:`\partial_j W/\theta` grow fast in
 the tails); ``K_cov`` is the identity :math:`\mathcal K = \mathrm{Cov}_M(v)/\theta` by
-quadrature.  The moments :math:`Z`, :math:`\mathcal V` and the expectations are Gauss-Legendre tensor
-quadratures (composite, ``n_quad`` points per axis) of :math:`e^{-(W - W_{\min})/\theta}`
-times the barycentric interpolant of :math:`\varphi`.
+quadrature.  The moments :math:`Z`, :math:`\mathcal V` and the expectations are
+Gauss-Legendre tensor quadratures (composite, ``n_quad`` points per axis) of
+:math:`e^{-(W - W_{\min})/\theta}` times the barycentric interpolant of :math:`\varphi`.
 
 Dense linear algebra on :math:`(n+1)^2` unknowns: n = 48..72 in a few seconds.  Imports
 numpy, scipy and ``potentials`` only (never the finite element or eigensolver code).
