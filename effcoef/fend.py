@@ -275,8 +275,12 @@ def _level(potential, theta, nodes, p, Wmin, tail, nq=None):
     rest = np.delete(np.arange(len(keep)), pin)
     Ar = A[rest][:, rest].tocsc()
     # symmetric positive definite: minimum degree on A + A^T, no pivoting (symmetric mode)
-    lu = splu(Ar, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-              options=dict(SymmetricMode=True))
+    try:
+        lu = splu(Ar, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                  options=dict(SymmetricMode=True))
+    except MemoryError:
+        raise EffcoefError(f"the sparse LU of the degree-{p} system ({len(keep)} dofs, "
+                           f"{Ar.nnz} nonzeros) ran out of memory; refused") from None
     lev = _Level(p=p, space=space, keep=keep, dg=dg, A=A, B=B, lu=lu, pin=pin, loads=loads,
                  grads=grads, Z=Z, V=V, D=None, K=None, K_cov=K_cov, change=0.0)
     rhs = np.concatenate([loads, grads]).T                   # (nk, 2d)
