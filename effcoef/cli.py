@@ -185,8 +185,8 @@ def _coefficients(args):
         except AccuracyError as exc:
             print(f"effcoef: accuracy not reached: {exc}", file=sys.stderr)
             return 3
-    for w in caught:
-        if issubclass(w.category, AccuracyWarning):
+    for w in caught:          # accuracy, and a series that could not be computed
+        if issubclass(w.category, (AccuracyWarning, RuntimeWarning)):
             print(f"effcoef: warning: {w.message}", file=sys.stderr)
     if args.json:
         print(json.dumps(res.to_dict()))

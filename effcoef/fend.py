@@ -40,6 +40,7 @@ when it needs fewer elements (:func:`principal_frame`); D and K are rotated back
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +49,7 @@ from scipy.sparse.linalg import splu
 from .errors import EffcoefError
 from .progress import Progress
 from .results import CoefficientResult, relative_error
-from .series import run_series
+from .series import SeriesRun, run_series
 from .spectrum import lanczos_modes
 from .tensorfe import Axis, TensorSpace
 
@@ -515,8 +516,18 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
         omega = -(base.grads @ C).T / base.Z
         return _Spectrum(lam=lam, eta=eta, omega=omega, C=C, resid=resid)
 
-    run = run_series(compute, n_modes=n_modes, default=12, D_inf=base.D, K_inf=base.K,
-                     rtol=rtol, cap=320)
+    series_error = None
+    try:
+        run = run_series(compute, n_modes=n_modes, default=12, D_inf=base.D, K_inf=base.K,
+                         rtol=rtol, cap=320)
+    except (FloatingPointError, np.linalg.LinAlgError, ArithmeticError) as exc:
+        # D and K do not depend on the modes: keep them, without a series (n_modes = 0)
+        series_error = str(exc)
+        warnings.warn(f"no spectral series: {exc}; D and K (completed values) are unaffected",
+                      RuntimeWarning, stacklevel=3)
+        empty = _Spectrum(lam=np.zeros(0), eta=np.zeros((0, d)), omega=np.zeros((0, d)),
+                          C=np.zeros((nk, 0)), resid=np.zeros(0))
+        run = SeriesRun(empty, np.zeros((1, d, d)), np.zeros((1, d, d)), np.zeros(0), 0)
     spec = run.spectrum
     report("done", 1.0)
     comps = {
@@ -549,5 +560,6 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
         info={"n_elements": int(np.prod(nel)), "elements_per_axis": tuple(nel), "degree": p,
               "frame": None, "h_scale": h_scale, "shift": 0.0, "D_coarse": coarse.D,
               "K_coarse": coarse.K, "n_dofs_coarse": int(len(coarse.keep)),
-              "seconds": {k: round(v, 3) for k, v in report.durations().items()}},
+              "seconds": {k: round(v, 3) for k, v in report.durations().items()},
+              "series_error": series_error},
         modes=modes)

@@ -288,6 +288,24 @@ def test_eigenfunctions_and_series_2d():
     assert 0 < res.series_truncation < 1
 
 
+def test_failed_series_keeps_d_and_k(monkeypatch):
+    """If the eigensolver fails (spurious modes of a numerically singular mass matrix), the
+    completed D and K (which do not depend on the modes) are still returned, with n_modes 0
+    and a warning, never a wrong series."""
+    import effcoef.fend as fend
+
+    def broken(*args, **kw):
+        raise FloatingPointError("the eigensolver returned non-positive eigenvalues")
+
+    pot, A, a = _ou_coupled(2, 5)
+    monkeypatch.setattr(fend, "lanczos_modes", broken)
+    with pytest.warns(RuntimeWarning, match="no spectral series"):
+        res = effcoef.coefficients(pot, 0.5, rtol=1e-8)
+    Ai = np.linalg.inv(A)
+    assert res.n_modes == 0 and res.D_partial.shape == (1, 2, 2)
+    assert relmat(res.D, 0.5 * Ai @ Ai) <= 1e-8 and "non-positive" in res.info["series_error"]
+
+
 def test_progress_callable_and_quiet_json(capsys):
     stages = []
     pot = P.from_expression_nd("v1**4/4 + v2**2/2 + 0.2*v1*v2", 2)
