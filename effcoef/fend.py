@@ -444,6 +444,9 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
         raise EffcoefError(f"degree must be >= {1 + step} here (the estimate uses degree - "
                            f"{step}), got {degree}")
     p = int(degree) if fixed else p0          # the reported degree; the gap is to p - step
+    if not fixed:        # a finer mesh starts lower rather than being refused at once
+        while p > 2 + step and _memory_estimate(nodes, p, d)[0] > memory_limit:
+            p -= step
 
     def level(q, frac):
         need, N = _memory_estimate(nodes, q, d)

@@ -251,19 +251,20 @@ NONSEPARABLE_2D = [
 ]
 
 
-@pytest.mark.parametrize("case", [pytest.param(NONSEPARABLE_2D[0]),
-                                  pytest.param(NONSEPARABLE_2D[1], marks=pytest.mark.slow),
-                                  pytest.param(NONSEPARABLE_2D[2], marks=pytest.mark.slow)])
-def test_nonseparable_2d_against_chebyshev_collocation(case):
+@pytest.mark.parametrize("case,n", [pytest.param(NONSEPARABLE_2D[0], 56),
+                                    pytest.param(NONSEPARABLE_2D[1], 64, marks=pytest.mark.slow),
+                                    pytest.param(NONSEPARABLE_2D[2], 64, marks=pytest.mark.slow)])
+def test_nonseparable_2d_against_chebyshev_collocation(case, n):
     """Issue 16's potentials at rtol 1e-8 against Chebyshev collocation of the generator
-    (strong form, n = 56, tail 36; its own convergence n = 56 -> 72 is below 1e-10, and it
-    agrees with the elements at rtol 1e-9 to 1e-10 on all three).  K against the reference's
+    (strong form; n = 56, tail 36 for the first, whose convergence n = 56 -> 72 is below
+    1e-10; n = 64, tail 40 for the curved valley, where n = 56 is still 2e-9 off; the two
+    discretisations agree to 1e-11..1e-10 at rtol 1e-9).  K against the reference's
     Cov_M(v)/theta quadrature."""
     from effcoef.reference.spectral import chebyshev_coefficients
     expr, th = case
     pot = P.from_expression_nd(expr, 2)
     res = effcoef.coefficients(pot, th, rtol=1e-8)
-    ref = chebyshev_coefficients(pot, th, n=56, tail=36.0)
+    ref = chebyshev_coefficients(pot, th, n=n, tail=36.0 if n == 56 else 40.0)
     err = relmat(res.D, ref.D)
     assert err <= 1e-8 and relmat(res.K, ref.K_cov) <= 1e-8
     assert err <= 3 * res.rel_error_estimate + 1e-10       # the estimate is not optimistic
@@ -322,12 +323,17 @@ def test_progress_callable_and_quiet_json(capsys):
 @pytest.mark.parametrize("dim", [2, 3])
 def test_radial_through_general_route(dim):
     """A radial potential given in Cartesian form through the general route against the
-    l = 1 radial route (rtol 1e-6 in 3D, 1e-8 in 2D)."""
+    l = 1 radial route (rtol 1e-6 in 3D, 1e-8 in 2D).  In 3D the ring needs 6^3 elements and
+    the route stops at Q5 (Q6 would need 2.2 GB): measured error 3.6e-7, estimate (Q4/Q5 gap)
+    7.9e-6, so an AccuracyWarning is allowed and the error must lie within the estimate."""
     rad = P.swarming(2, dim, rescaled=True)
     r1 = effcoef.coefficients(rad, rtol=1e-11)
     tol = 1e-8 if dim == 2 else 1e-6
-    r2 = effcoef.coefficients(rad.as_cartesian(), rad.theta, rtol=tol)
-    assert relmat(r2.D, r1.D) <= tol and relmat(r2.K, r1.K) <= tol
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", effcoef.AccuracyWarning)
+        r2 = effcoef.coefficients(rad.as_cartesian(), rad.theta, rtol=tol)
+    err = max(relmat(r2.D, r1.D), relmat(r2.K, r1.K))
+    assert err <= tol and err <= max(r2.rel_error_estimate, 1e-12)
     assert relmat(r2.K, r2.K_cov) <= 1e-10
 
 
