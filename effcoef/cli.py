@@ -8,6 +8,7 @@ Examples
     effcoef coefficients --family C --gamma 5 --delta 2 --json
     effcoef coefficients --potential "v**4/4 - v**2/2" --theta 0.1 --modes 20
     effcoef coefficients --dim 2 --potential "v1**4/4 - v1**2/2 + v2**2/2" --theta 0.5
+    effcoef coefficients --dim 3 --potential "v1**4/4 + v2**4/4 + v3**4/4 + v1*v2*v3" --theta 1
     effcoef coefficients --dim 3 --radial "r**4/4 - r**2/2" --theta 0.2
     effcoef coefficients --dim 2 --family S --gamma 5
     effcoef periodic --potential "cos(2*pi*x)" --theta 0.2 --force 3.0 --json
@@ -51,7 +52,7 @@ def _build_parser():
     src.add_argument("--radial", metavar="EXPR",
                      help="radial W(|v|) as an expression in r (with --dim 2 or 3)")
     c.add_argument("--dim", type=int, default=1, help="velocity dimension 1, 2 or 3 "
-                   "(--potential in v1, v2[, v3]; 3D needs --radial)")
+                   "(--potential in v1, v2[, v3], or --radial in r)")
     c.add_argument("--theta", type=float, help="temperature (required with --potential)")
     c.add_argument("--gamma", type=float, help="family parameter gamma > 0")
     c.add_argument("--delta", type=float, default=0.0, help="tilt delta >= 0 (family C)")
@@ -61,9 +62,9 @@ def _build_parser():
     c.add_argument("--modes", type=int, default=None, help="number N of eigenmodes in the series "
                    "(default: automatic)")
     c.add_argument("--degree", type=int, default=None,
-                   help="finite element degree (default 8; 6 for 2D elements)")
+                   help="finite element degree (default 8 in 1D; raised automatically in 2D/3D)")
     c.add_argument("--rtol", type=float, default=None,
-                   help="requested relative accuracy (default 1e-8; 1e-6 for 2D elements)")
+                   help="requested relative accuracy (default 1e-8; 1e-6 for general 3D W)")
     c.add_argument("--method", choices=["weighted", "schrodinger"], default="weighted",
                    help="1D discretisation: 'weighted' (default: sqrt(M)-weighted elements, "
                         "exact kernel) or 'schrodinger' (the paper's plain elements for "
@@ -314,13 +315,15 @@ def _coefficients(args):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AccuracyWarning)
         try:
+            # progress: stderr only, and only once a solve has run for 2 s
             res = coefficients(pot, theta, n_modes=args.modes, degree=args.degree,
-                               rtol=args.rtol, method=args.method, strict=args.strict)
+                               rtol=args.rtol, method=args.method, strict=args.strict,
+                               progress=True)
         except AccuracyError as exc:
             print(f"effcoef: accuracy not reached: {exc}", file=sys.stderr)
             return 3
-    for w in caught:
-        if issubclass(w.category, AccuracyWarning):
+    for w in caught:          # accuracy, and a series that could not be computed
+        if issubclass(w.category, (AccuracyWarning, RuntimeWarning)):
             print(f"effcoef: warning: {w.message}", file=sys.stderr)
     if args.json:
         print(json.dumps(res.to_dict()))

@@ -1,4 +1,7 @@
-r"""General (non-radial) potentials :math:`W(v_1, v_2)`: full matrices D and K by 2D finite elements.
+r"""The previous 2D route (scikit-fem ``ElementQuadP``), kept as the baseline of
+``benchmarks/bench_multid.py``; :func:`effcoef.coefficients` uses :mod:`effcoef.fend`.
+
+General (non-radial) potentials :math:`W(v_1, v_2)`: full matrices D and K by 2D finite elements.
 
 Same weighted formulation as in 1D: :math:`u = \sqrt M\varphi` with :math:`\varphi` in
 scikit-fem's ``ElementQuadP(p)`` on a tensor-product quadrilateral mesh adapted to where

@@ -80,11 +80,18 @@ ROUTE_DEFAULTS = {
                                  "rtol"}),
     "radial": dict(degree=8, h_scale=1.5, tail=45.0, rtol=1e-8, eigensolver="lanczos",
                    options={"n_modes", "degree", "h_scale", "tail", "rtol", "eigensolver"}),
-    "fe2d": dict(degree=6, h_scale=None, tail=30.0, rtol=1e-6, eigensolver="arpack",
-                 options={"n_modes", "degree", "h_scale", "tail", "rtol", "eigensolver"}),
+    # general potentials, d = 2, 3 (effcoef.fend): degree None = raised from 8 (2D) / 6 (3D)
+    # until the gap to degree p - 2 (2D) / p - 1 (3D) is below rtol; h_scale None = 4 (2D) /
+    # 12 (3D) curvature lengths per element
+    "fe2d": dict(degree=None, h_scale=None, tail=30.0, rtol=1e-8, eigensolver="lanczos",
+                 frame="auto", options={"n_modes", "degree", "h_scale", "tail", "rtol",
+                                        "eigensolver", "frame"}),
+    "fe3d": dict(degree=None, h_scale=None, tail=30.0, rtol=1e-6, eigensolver="lanczos",
+                 frame="auto", options={"n_modes", "degree", "h_scale", "tail", "rtol",
+                                        "eigensolver", "frame"}),
 }
 #: default number of modes in the series: odd sector of a symmetric 1D potential / others
-N_DEFAULT = {"weighted_symmetric": 12, "weighted": 16, "radial": 12, "fe2d": 12}
+N_DEFAULT = {"weighted_symmetric": 12, "weighted": 16, "radial": 12, "fe2d": 12, "fe3d": 12}
 
 
 def _blas_controller():
@@ -103,8 +110,8 @@ def coefficients(potential, theta: Optional[float] = None, *,
                  rtol: Optional[float] = None, strict: bool = False,
                  method: Optional[str] = None, full_spectrum: Optional[bool] = None,
                  domain=None, n_elements: Optional[int] = None, intorder: Optional[int] = None,
-                 eigensolver: Optional[str] = None, blas_threads: Optional[int] = 1,
-                 progress=None) -> CoefficientResult:
+                 eigensolver: Optional[str] = None, frame: Optional[str] = None,
+                 blas_threads: Optional[int] = 1, progress=None) -> CoefficientResult:
     r"""Effective diffusion D and drift K of :math:`Q(f) = \nabla\cdot(\nabla W f + \theta\nabla f)`.
 
     One function for every dimension; the route follows the potential (defaults in
@@ -116,9 +123,9 @@ def coefficients(potential, theta: Optional[float] = None, *,
       degree 21, 20 modes);
     * a ``potentials.RadialPotential`` (d = 2, 3): the l = 1 channel on [0, R]
       (:mod:`effcoef.radial`, same defaults as 1D);
-    * a ``potentials.PotentialND`` with d = 2: 2D finite elements (:mod:`effcoef.fem2d`,
-      degree 6, tail 30, rtol 1e-6, a mesh refined until the discretisation gap is below
-      rtol/3).
+    * a ``potentials.PotentialND`` with d = 2 or 3: tensor-product spectral elements
+      (:mod:`effcoef.fend`, routes ``fe2d`` / ``fe3d``: tail 30, rtol 1e-8 in 2D and 1e-6 in
+      3D, the degree raised until the p / p+2 gap is below rtol/3).
 
     Every route returns :class:`~effcoef.results.CoefficientResult` (the contract is in
     :mod:`effcoef.results`): ``D``, ``K`` are the completed coefficients (exact discrete
@@ -136,7 +143,9 @@ def coefficients(potential, theta: Optional[float] = None, *,
         symmetry, 12 radial and 2D).  ``"auto"``: grow N until the series alone reaches
         ``rtol / 10`` (:func:`effcoef.series.run_series`).
     degree : int
-        Polynomial degree p of the elements (scikit-fem ``ElementLinePp``; ``ElementQuadP`` in 2D).
+        Polynomial degree p of the elements (scikit-fem ``ElementLinePp`` in 1D; the
+        tensor-product GLL elements of :mod:`effcoef.tensorfe` in 2D, 3D, where None raises p
+        automatically).
     h_scale : float
         Element size in units of the local length scale (see
         :func:`effcoef.fem1d.adapted_nodes`); smaller is finer.
@@ -164,12 +173,16 @@ def coefficients(potential, theta: Optional[float] = None, *,
         ``"lanczos"``: shift-invert Lanczos with full re-orthogonalisation (banded Cholesky
         solves in 1D; ARPACK as fallback); ``"arpack"``: ``scipy.sparse.linalg.eigsh`` on the
         same shift-invert operator (the 2D default).
+    frame : {"auto", "axes"}
+        d = 2, 3: ``"auto"`` meshes in turned axes (principal axes of the Hessian at the
+        minimum or of Cov_M) when that needs fewer elements; ``"axes"`` never turns.
     blas_threads : int or None
         BLAS threads used inside the call (threadpoolctl).  The 1D matrices are small, and
         multi-threaded BLAS on them is up to 10x slower; ``None`` leaves the process alone.
     progress : bool or callable, optional
-        Progress of long solves (2D): True prints stages to stderr, a callable receives
-        ``(stage, fraction)``.  Routes that finish in milliseconds ignore it.
+        Progress of long solves (d = 2, 3): True prints stages with a time estimate to stderr
+        once the solve has run for 2 s, a callable receives ``(stage, fraction)``.  Routes
+        that finish in milliseconds ignore it.
 
     Returns
     -------
@@ -194,11 +207,12 @@ def coefficients(potential, theta: Optional[float] = None, *,
 
 
 _OPTION_NAMES = ("n_modes", "degree", "h_scale", "tail", "rtol", "full_spectrum", "domain",
-                 "n_elements", "intorder", "eigensolver")
+                 "n_elements", "intorder", "eigensolver", "frame")
 
 
 def route_of(potential, method=None) -> str:
-    """The route name for a potential: ``weighted``/``schrodinger`` (1D), ``radial``, ``fe2d``."""
+    """The route name for a potential: ``weighted``/``schrodinger`` (1D), ``radial``, ``fe2d``,
+    ``fe3d``."""
     dim = int(getattr(potential, "dim", 1))
     if dim == 1:
         m = "weighted" if method is None else method
@@ -210,10 +224,9 @@ def route_of(potential, method=None) -> str:
                            "weighted formulation)")
     if hasattr(potential, "profile"):
         return "radial"
-    if dim == 2:
-        return "fe2d"
-    raise EffcoefError(f"general (non-radial) potentials are supported in dimension 2 only, "
-                       f"got dimension {dim}; radial potentials work in 2 and 3")
+    if dim in (2, 3):
+        return f"fe{dim}d"
+    raise EffcoefError(f"general potentials are supported in dimension 2 and 3, got {dim}")
 
 
 def _route(potential, theta, kw):
@@ -241,10 +254,11 @@ def _route(potential, theta, kw):
                                   h_scale=opt["h_scale"], tail=opt["tail"], rtol=opt["rtol"],
                                   eigensolver=opt["eigensolver"])
     else:
-        from .fem2d import fe2d_coefficients
-        res = fe2d_coefficients(potential, theta, n_modes=opt["n_modes"], degree=opt["degree"],
+        from .fend import fend_coefficients
+        res = fend_coefficients(potential, theta, n_modes=opt["n_modes"], degree=opt["degree"],
                                 h_scale=opt["h_scale"], tail=opt["tail"], rtol=opt["rtol"],
-                                eigensolver=opt["eigensolver"])
+                                eigensolver=opt["eigensolver"], frame=opt["frame"],
+                                progress=kw["progress"])
     res.potential = str(getattr(potential, "name", ""))
     _check_accuracy(res, opt["rtol"], strict)
     return res
@@ -274,6 +288,9 @@ def _validate(opt):
     e = opt["eigensolver"]
     if e is not None and e not in ("lanczos", "arpack"):
         raise EffcoefError(f"unknown eigensolver {e!r} (use 'lanczos' or 'arpack')")
+    f = opt["frame"]
+    if f is not None and f not in ("auto", "axes"):
+        raise EffcoefError(f"frame must be 'auto' or 'axes', got {f!r}")
     ne = opt["n_elements"]
     if ne is not None and (isinstance(ne, bool) or int(ne) != ne or int(ne) < 1):
         raise EffcoefError(f"n_elements must be a positive integer, got {ne!r}")

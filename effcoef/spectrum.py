@@ -168,7 +168,7 @@ def _scaled_band(M, sc):
 
 
 def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine="lanczos",
-                  start=None, errors=False, _scaled=False):
+                  start=None, solve=None, errors=False, _scaled=False):
     r"""The ``k`` lowest eigenpairs of :math:`A x = \lambda B x`, excluding ``kernel``.
 
     Parameters
@@ -187,6 +187,11 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine
     start : array, optional
         Start vector.  Started from (the shift-inverted) data, the Krylov space contains
         only the modes the data see, which are exactly the modes of the series (3.6).
+    solve : callable, optional
+        :math:`y \mapsto (A + \mathrm{shift}\,B)^{-1} y` from a factorisation the caller
+        already holds (for a singular A with ``kernel`` and shift 0: any solution, e.g. from a
+        factorisation with one pinned dof; the kernel is projected out afterwards).  Default:
+        a new factorisation (banded Cholesky or sparse LU).
 
     errors : bool
         Also return the estimated relative error of each eigenvalue.
@@ -231,7 +236,11 @@ def lanczos_modes(A, B, k, *, shift, kernel=None, tol=1e-12, maxdim=None, engine
         lam, X = _dense_modes(A, B, k, kernel)
         err = 100 * _EPS * max(shift, 1.0) / np.maximum(np.abs(lam), 1e-300)
         return (lam, X, err) if errors else (lam, X)
-    solve = shift_invert_solver(A, B, shift, kernel)
+    if solve is None:
+        solve = shift_invert_solver(A, B, shift, kernel)
+    elif kernel is not None:
+        Bk0, kBk0, raw = B @ kernel, float(kernel @ (B @ kernel)), solve
+        solve = lambda y: (lambda x: x - kernel * (Bk0 @ x / kBk0))(raw(y))  # noqa: E731
     project = None
     if kernel is not None:
         Bk = B @ kernel

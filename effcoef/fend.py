@@ -1,0 +1,579 @@
+r"""General (non-radial) potentials in d = 2, 3: full D and K by tensor-product spectral elements.
+
+The weighted formulation of the 1D route in d dimensions: :math:`u = \sqrt M\varphi` with
+:math:`\varphi` continuous piecewise :math:`Q_p` on a tensor mesh of a box where
+:math:`(W - W_{\min})/\theta \le \mathrm{tail}` (:func:`domain_box`), natural (zero-flux)
+conditions on the box,
+
+.. math:: A_{IJ} = \theta\int m\,\nabla\varphi_I\cdot\nabla\varphi_J, \qquad
+          B_{IJ} = \int m\,\varphi_I\varphi_J, \qquad m = e^{-(W - W_{\min})/\theta},
+
+assembled by sum factorisation (:mod:`effcoef.tensorfe`, GLL nodal basis).  With
+:math:`\mathcal V = \int vM`, the loads :math:`\ell_{i,I} = \int m (v_i - \mathcal V_i)\varphi_I`
+and :math:`g_{i,I} = \int m\,\partial_i\varphi_I` (:math:`= \theta^{-1}\int m\,\partial_i W
+\varphi_I` up to the flux through the box, :math:`O(e^{-\mathrm{tail}})`):
+
+* the completed coefficients are the exact discrete Poisson solutions
+  :math:`\mathcal D = \ell^T A^+\ell/Z`, :math:`\mathcal K = \ell^T A^+ g/Z` (one sparse LU of
+  A with one pinned dof: A has the constants as kernel and the loads are orthogonal to them);
+  :math:`\mathcal K` equals :math:`\mathrm{Cov}_M(v)/\theta` exactly in the discrete space
+  (:math:`(v_j - \mathcal V_j)/\theta` solves :math:`A x = g_j`), so ``K_cov`` checks the
+  solve;
+* the series :math:`D^N = \sum_{k\le N}\eta_k\otimes\eta_k/\lambda_k`,
+  :math:`\eta_{k,i} = -\langle v_i - \mathcal V_i, \varphi_k\rangle_M`,
+  :math:`\omega_{k,i} = -\langle\partial_i\varphi_k, 1\rangle_M`, with the N lowest modes of
+  :math:`A x = \lambda B x` by shift-invert Lanczos that reuses the same factorisation
+  (shift 0, the kernel projected out exactly).
+
+Accuracy: the mesh (element sizes from the local curvature scale
+:math:`\sqrt{\theta/|\partial_{ii}W|}` and at most ``log_mass_step`` e-folds of m per element)
+is fixed, and the degree p is raised by 2 until the gap between the Poisson solutions at
+degree p - 2 and p on the same mesh is below rtol (if the largest degree does not reach it, the
+elements are halved once).  The reported values are those of degree p: the spectral elements
+converge exponentially in p, so the gap bounds their error with margin.  The estimate is the
+largest of that gap, the domain cut :math:`e^{-\mathrm{tail}}` and the change under one step
+of iterative refinement of the solves (a solve that lost all accuracy, as in deep tunnelling,
+is refused).  A turned mesh frame is used
+when it needs fewer elements (:func:`principal_frame`); D and K are rotated back exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse.linalg import splu
+
+from .errors import EffcoefError
+from .progress import Progress
+from .results import CoefficientResult, relative_error
+from .series import SeriesRun, run_series
+from .spectrum import lanczos_modes
+from .tensorfe import Axis, TensorSpace
+
+__all__ = ["DomainBox", "domain_box", "mesh_nodes", "principal_frame", "fend_coefficients",
+           "ModesND", "MEMORY_LIMIT"]
+
+_EPS = np.finfo(float).eps
+#: refuse problems whose estimated peak memory exceeds this many bytes
+MEMORY_LIMIT = 2.0e9
+#: default (h_scale, log_mass_step) of mesh_nodes by dimension
+_MESH = {2: (4.0, 30.0), 3: (12.0, 60.0)}
+#: default (first reported degree, largest degree, degree step) by dimension; the gap is
+#: between degree - step and degree (in 3D a step of 1: a level of degree p + 2 costs ~3x)
+_DEGREES = {2: (8, 16, 2), 3: (6, 8, 1)}
+
+
+@dataclass
+class DomainBox:
+    """The computational box: corners, location and value of the global minimum of W, the
+    estimate of what it cuts away and how the box was found."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    vmin: np.ndarray
+    Wmin: float
+    cut: float = 0.0
+    certified: bool = False
+    note: str = ""
+
+
+def domain_box(potential, theta, tail, rtol=1e-8) -> DomainBox:
+    r"""The box of the route (the one place where the domain is determined):
+    :func:`effcoef.domain.select_box` - a certified search box, the certified global minimum
+    and the wells of the sublevel set kept by their weight in D; it contains
+    :math:`\{(W - W_{\min})/\theta \le \mathrm{tail} + \log(20/\mathrm{rtol})/2\}` around
+    every kept well."""
+    from .domain import select_box
+    b = select_box(potential, theta, target=rtol / 20, tail=tail)
+    return DomainBox(np.asarray(b.lower, float), np.asarray(b.upper, float),
+                     np.asarray(b.vmin, float), float(b.Wmin), float(b.cut), bool(b.certified),
+                     b.note)
+
+
+def mesh_nodes(potential, theta, lower, upper, *, h_scale=3.0, tail=30.0, log_mass_step=20.0,
+               n_grid=None):
+    r"""Element end points along each axis of the box [lower, upper].
+
+    Along axis i the element density (elements per unit length) is
+
+    .. math:: \rho_i(x) = \max_{\text{live}}\Big(\frac{1}{h}\sqrt{|\partial_{ii}W|/\theta}
+              + \frac{|\partial_i W|}{\theta\,L}\Big) + \frac{1}{\text{box length}},
+
+    the maximum over the other coordinates where :math:`(W - W_{\min})/\theta \le` ``tail``
+    (where M lives): about ``h_scale`` = h curvature lengths per element, and at most
+    ``log_mass_step`` = L e-folds of m across an element (the weighted basis functions stay
+    well conditioned and the quadrature accurate).  Second derivatives by differences of
+    the exact gradient on a sample grid (161 points per axis in 2D, 41 in 3D).
+    """
+    d = len(lower)
+    n_grid = n_grid or (161 if d == 2 else 41)
+    lower, upper = np.asarray(lower, float), np.asarray(upper, float)
+    axes = [np.linspace(lower[i], upper[i], n_grid) for i in range(d)]
+    G = np.array(np.meshgrid(*axes, indexing="ij"))
+    W = potential.W(G)
+    finite = np.isfinite(W)
+    live = finite & ((W - np.min(W[finite])) / theta <= tail)
+    g = potential.grad(G)
+    nodes = []
+    for i in range(d):
+        curv = np.abs(np.gradient(g[i], axes[i], axis=i)) / theta
+        dens = np.sqrt(curv) / h_scale + np.abs(g[i]) / (theta * log_mass_step)
+        dens = np.where(live & np.isfinite(dens), dens, 0.0)
+        dens = dens.max(axis=tuple(j for j in range(d) if j != i)) + 1.0 / (upper[i] - lower[i])
+        x = axes[i]
+        cum = np.concatenate([[0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(x))])
+        ne = max(int(math.ceil(cum[-1])), 1)
+        nodes.append(np.interp(np.linspace(0.0, cum[-1], ne + 1), cum, x))
+    return nodes
+
+
+def _n_elements(nodes):
+    return int(np.prod([len(x) - 1 for x in nodes]))
+
+
+def _turned_box(box, R):
+    """Bounding box, in y = R^T v, of the box ``box`` (it contains the turned sublevel set)."""
+    d = len(box.lower)
+    corners = np.array(np.meshgrid(*[[box.lower[i], box.upper[i]] for i in range(d)],
+                                   indexing="ij")).reshape(d, -1)
+    y = R.T @ corners
+    return y.min(axis=1), y.max(axis=1)
+
+
+def principal_frame(potential, theta, box, *, tail=30.0, h_scale=3.0, gain=0.8):
+    r"""Rotation R of the mesh axes (mesh in y = R^T v) that needs fewer elements, or None.
+
+    A tensor mesh resolves M only along its own axes.  Candidates: the eigenvectors of the
+    Hessian of W at the minimum and of :math:`\mathrm{Cov}_M(v)` (sampled on a grid of the
+    box); the candidate with the fewest elements of :func:`mesh_nodes` is used if it needs
+    fewer than ``gain`` times the elements of the coordinate axes.  A rotation is exact
+    (D, K transform as :math:`R X R^T`): only the cost depends on it.
+    """
+    from potentials import rotated
+
+    d = len(box.lower)
+    n0 = _n_elements(mesh_nodes(potential, theta, box.lower, box.upper, h_scale=h_scale,
+                                tail=tail))
+    cands = []
+    v = np.asarray(box.vmin, float)
+    h = 1e-4 * max(1.0, float(np.max(np.abs(v))))
+    H = np.empty((d, d))
+    for j in range(d):
+        e = np.zeros(d)
+        e[j] = h
+        H[:, j] = (potential.grad((v + e)[:, None])[:, 0]
+                   - potential.grad((v - e)[:, None])[:, 0]) / (2 * h)
+    if np.all(np.isfinite(H)):
+        cands.append(np.linalg.eigh(0.5 * (H + H.T))[1])
+    n = 81 if d == 2 else 31
+    G = np.array(np.meshgrid(*[np.linspace(box.lower[i], box.upper[i], n) for i in range(d)],
+                             indexing="ij")).reshape(d, -1)
+    W = potential.W(G)
+    ok = np.isfinite(W)
+    if np.any(ok):
+        with np.errstate(under="ignore"):
+            m = np.where(ok, np.exp(-(np.where(ok, W, 0.0) - np.min(W[ok])) / theta), 0.0)
+        mean = G @ m / m.sum()
+        C = ((G - mean[:, None]) * m) @ (G - mean[:, None]).T / m.sum()
+        cands.append(np.linalg.eigh(C)[1])
+    best, nbest = None, n0
+    for R in cands:
+        if np.linalg.det(R) < 0:
+            R = R * np.r_[-1.0, np.ones(d - 1)][None, :]
+        if np.max(np.abs(np.abs(R) - np.eye(d))) < 1e-9:
+            continue                                  # the coordinate axes
+        lo, hi = _turned_box(box, R)
+        cnt = _n_elements(mesh_nodes(rotated(potential, R.T), theta, lo, hi, h_scale=h_scale,
+                                     tail=tail))
+        if cnt < nbest:
+            best, nbest = R, cnt
+    if best is None or nbest >= gain * n0:
+        return None
+    return best
+
+
+# ------------------------------------------------------------------------------------------
+# one discretisation level (mesh, degree): assembly, pinned LU, Poisson solutions
+
+def _memory_estimate(nodes, p, d):
+    """Peak bytes of a level and its number of dofs.  The sparsity pattern is the Kronecker
+    product of the 1D patterns (ne (p+1)^2 - (ne - 1) entries per axis), so nnz is exact;
+    measured peaks are ~80 bytes per entry (A and B in CSR, their scaled copies, the pinned
+    copy and the LU factors, fill ~1.1-1.6 nnz): 2.64 GB for nnz = 33M (3D, Q8, 4^3 elements),
+    plus the element data of one assembly chunk."""
+    n1 = [len(x) - 1 for x in nodes]
+    N = int(np.prod([e * p + 1 for e in n1]))
+    nnz = int(np.prod([e * (p + 1) ** 2 - (e - 1) for e in n1]))
+    return int(80 * nnz + 2 ** 28), N
+
+
+@dataclass
+class _Level:
+    p: int
+    space: TensorSpace
+    keep: np.ndarray
+    dg: np.ndarray           # sqrt(diag B) on the kept dofs (the scaling)
+    A: object                # scaled kept pencil (CSR)
+    B: object
+    lu: object               # pinned LU of A
+    pin: int                 # position of the pinned dof in keep
+    loads: np.ndarray        # (d, nk) scaled loads l
+    grads: np.ndarray        # (d, nk) scaled loads g
+    Z: float
+    V: np.ndarray
+    D: np.ndarray
+    K: np.ndarray
+    K_cov: np.ndarray
+    change: float
+
+    def solve(self, y):
+        """A pinned solution of A x = y (y orthogonal to the kernel): x[pin] = 0."""
+        y = np.asarray(y, float)
+        rest = np.delete(y, self.pin, axis=0)
+        xr = self.lu.solve(np.ascontiguousarray(rest))
+        return np.insert(xr, self.pin, 0.0, axis=0)
+
+
+def _scaled(M, keep, s):
+    """S M[keep][:, keep] S for S = diag(s), scaled in place (CSR)."""
+    M = M[keep][:, keep].tocsr()
+    M.data *= np.repeat(s, np.diff(M.indptr))
+    M.data *= s[M.indices]
+    return M
+
+
+def _level(potential, theta, nodes, p, Wmin, tail, nq=None):
+    d = len(nodes)
+    # Gauss points per element and axis: m varies by up to e^log_mass_step across an
+    # element; the 3D elements are large (few elements of high degree), and below 16 points
+    # the quadrature of m, not the polynomial degree, limits the accuracy (OU: 5e-6 at 10
+    # points, 1e-12 at 16)
+    space = TensorSpace([Axis(x, p, nq or (p + 4 if d == 2 else max(p + 4, 16)))
+                         for x in nodes])
+    X = space.grid()
+    with np.errstate(under="ignore", over="ignore", invalid="ignore"):
+        W = potential.W(X)
+    if np.any(np.isnan(W)):
+        raise EffcoefError("W is not a number at some quadrature points of the box")
+    with np.errstate(under="ignore"):
+        m = np.exp(-(W - Wmin) / theta)                  # W = +inf gives 0
+    mw = m * space.weights()
+    Z = float(mw.sum())
+    V = np.array([float((mw * X[i]).sum()) / Z for i in range(d)])
+    A, B = space.assemble(mw, theta)
+    # m spans e^-tail..1 where M lives and underflows in the box corners: the symmetric
+    # scaling diag(B)^-1/2 makes every row O(1); dofs whose support carries less than
+    # e^-2 tail of the largest B_ii (beyond the accepted mass cut) are dropped (phi = 0 there)
+    dB = np.sqrt(np.maximum(B.diagonal(), 0.0))
+    keep = np.nonzero(dB > math.exp(-tail) * dB.max())[0]
+    dg = dB[keep]
+    A = _scaled(A, keep, 1.0 / dg)
+    B = _scaled(B, keep, 1.0 / dg)
+    loads = np.array([space.load(mw * (X[i] - V[i]))[keep] / dg for i in range(d)])
+    grads = np.array([space.load_grad(mw, i)[keep] / dg for i in range(d)])
+    Xc = [X[i] - V[i] for i in range(d)]
+    K_cov = np.array([[float((mw * Xc[i] * Xc[j]).sum()) for j in range(d)]
+                      for i in range(d)]) / (Z * theta)
+    del X, Xc, W, m
+    pin = int(np.argmax(dg))
+    rest = np.delete(np.arange(len(keep)), pin)
+    Ar = A[rest][:, rest].tocsc()
+    # symmetric positive definite: minimum degree on A + A^T, no pivoting (symmetric mode)
+    try:
+        lu = splu(Ar, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                  options=dict(SymmetricMode=True))
+    except MemoryError:
+        raise EffcoefError(f"the sparse LU of the degree-{p} system ({len(keep)} dofs, "
+                           f"{Ar.nnz} nonzeros) ran out of memory; refused") from None
+    lev = _Level(p=p, space=space, keep=keep, dg=dg, A=A, B=B, lu=lu, pin=pin, loads=loads,
+                 grads=grads, Z=Z, V=V, D=None, K=None, K_cov=K_cov, change=0.0)
+    rhs = np.concatenate([loads, grads]).T                   # (nk, 2d)
+    x = lev.solve(rhs)
+    dx = lev.solve(rhs - A @ x)                              # one step of iterative refinement
+    x = x + dx
+    num = np.abs(np.einsum("ik,ik->k", rhs, dx))
+    den = np.maximum(np.abs(np.einsum("ik,ik->k", rhs, x)), 1e-300)
+    lev.change = float(np.max(num[:d] / den[:d]))
+    Dm = loads @ x[:, :d] / Z
+    lev.D = 0.5 * (Dm + Dm.T)
+    lev.K = loads @ x[:, d:] / Z
+    return lev
+
+
+# ------------------------------------------------------------------------------------------
+# eigenfunctions
+
+@dataclass
+class ModesND:
+    r"""Evaluator of :math:`\Psi_k = \sqrt M\,\varphi_k` of the d-dimensional route (plain
+    data and the potential: picklable).  ``frame`` R: the mesh lives in y = R^T v."""
+
+    potential: object
+    theta: float
+    Wmin: float
+    log_Z: float
+    nodes: list
+    degree: int
+    vectors: np.ndarray          # (N, n+1) full dof vectors of phi_0 = 1, phi_1, ...
+    frame: object = None
+
+    def __call__(self, V):
+        V = np.asarray(V, dtype=float)
+        d = len(self.nodes)
+        if V.ndim == 1:
+            V = V[:, None]
+        if V.shape[0] != d:
+            raise ValueError(f"points must have shape ({d}, npts), got {V.shape}")
+        Y = V if self.frame is None else np.asarray(self.frame).T @ V
+        lo = np.array([x[0] for x in self.nodes])
+        hi = np.array([x[-1] for x in self.nodes])
+        inside = np.all((Y >= lo[:, None]) & (Y <= hi[:, None]), axis=0)
+        out = np.zeros((self.vectors.shape[1], V.shape[1]))
+        if np.any(inside):
+            space = TensorSpace([Axis(x, self.degree, self.degree + 1) for x in self.nodes])
+            phi = (space.probes(Y[:, inside]) @ self.vectors).T
+            s = np.exp(-0.5 * ((self.potential.W(V[:, inside]) - self.Wmin) / self.theta
+                               + self.log_Z))
+            out[:, inside] = phi * s
+        return out
+
+
+@dataclass
+class _Spectrum:
+    lam: np.ndarray
+    eta: np.ndarray
+    omega: np.ndarray
+    C: np.ndarray
+    resid: np.ndarray
+
+
+def _rotate_result(res, R):
+    """A result computed for W(R y) in the coordinates y, expressed in v = R y."""
+    rot = lambda X: R @ X @ R.T                               # noqa: E731
+    rotn = lambda X: np.einsum("ij,njk,lk->nil", R, X, R)     # noqa: E731
+    res.D, res.K, res.K_cov = rot(res.D), rot(res.K), rot(res.K_cov)
+    res.D_partial, res.K_partial = rotn(res.D_partial), rotn(res.K_partial)
+    res.V = R @ res.V
+    res.eta, res.omega = res.eta @ R.T, res.omega @ R.T
+    res.info["D_coarse"], res.info["K_coarse"] = (rot(res.info["D_coarse"]),
+                                                  rot(res.info["K_coarse"]))
+    res.info["frame"] = R            # res.domain is the box in the coordinates y = R^T v
+    res.modes.frame = R
+    return res
+
+
+# ------------------------------------------------------------------------------------------
+# the route
+
+def fend_coefficients(potential, theta, *, n_modes=None, degree=None, h_scale=None, tail=30.0,
+                      rtol=1e-8, eigensolver="lanczos", frame="auto", log_mass_step=None,
+                      progress=None, memory_limit=MEMORY_LIMIT) -> CoefficientResult:
+    r"""Full D and K matrices of a general potential in d = 2, 3 (``potentials.PotentialND``).
+
+    Parameters
+    ----------
+    degree : int or None
+        Element degree p of the reported values.  None: start at 8 (2D) / 6 (3D) and raise by
+        2 (2D) / 1 (3D) until the gap to the previous degree is below ``rtol`` (at most 16 /
+        8).  An integer fixes p (the estimate is that gap, whatever its size).
+    h_scale, log_mass_step : float
+        Elements about ``h_scale`` curvature lengths wide, with at most ``log_mass_step``
+        e-folds of m across one (:func:`mesh_nodes`); defaults 4 and 30 in 2D, 12 and 60 in
+        3D (few large elements of high degree; at 100 e-folds per element the weighted mass
+        matrix of a Q6 element becomes numerically singular and the Lanczos finds spurious
+        modes).
+    tail : float
+        The box holds :math:`(W - W_{\min})/\theta \le` ``tail``.
+    n_modes : int, "auto" or None
+        Modes of the series (default 12).
+    frame : {"auto", "axes"}
+        ``"auto"`` meshes in turned axes when that needs fewer elements.
+    progress : bool or callable
+        Stages on stderr (after 2 s) or ``progress(stage, fraction)``.
+    memory_limit : float
+        Refuse (EffcoefError, before assembling) a level whose estimated peak memory is
+        larger, with the estimate in the message.
+    """
+    d = int(potential.dim)
+    if d not in (2, 3):
+        raise ValueError(f"the tensor-product route is for dimension 2 or 3, got {d}")
+    if frame not in ("auto", "axes"):
+        raise ValueError(f"frame must be 'auto' or 'axes', got {frame!r}")
+    h_scale = float(h_scale) if h_scale is not None else _MESH[d][0]
+    log_mass_step = float(log_mass_step) if log_mass_step is not None else _MESH[d][1]
+    report = progress if isinstance(progress, Progress) else Progress(progress)
+    report("domain box", 0.02)
+    box = domain_box(potential, theta, tail, rtol)
+    if frame == "auto":
+        report("mesh frame", 0.08)
+        R = principal_frame(potential, theta, box, tail=tail, h_scale=h_scale)
+        if R is not None:
+            from potentials import rotated
+            turned_pot = rotated(potential, R.T)
+            # the box of W(R y) itself: the bounding box of the turned box (_turned_box)
+            # would add dead corners whose elements span hundreds of e-folds of m
+            turned = domain_box(turned_pot, theta, tail, rtol)
+            res = _solve(turned_pot, theta, turned, n_modes=n_modes, degree=degree,
+                         h_scale=h_scale, tail=tail, rtol=rtol, eigensolver=eigensolver,
+                         log_mass_step=log_mass_step, report=report,
+                         memory_limit=memory_limit)
+            res.modes.potential = potential
+            return _rotate_result(res, R)
+    return _solve(potential, theta, box, n_modes=n_modes, degree=degree, h_scale=h_scale,
+                  tail=tail, rtol=rtol, eigensolver=eigensolver, log_mass_step=log_mass_step,
+                  report=report, memory_limit=memory_limit)
+
+
+def _check_solve(lev, theta):
+    """Refuse when the Poisson solve has lost all accuracy (iterative refinement changes D by
+    more than 10%): the pencil has an exponentially small eigenvalue (tunnelling across a
+    barrier of many theta), below what a factorisation resolves in double precision."""
+    if not lev.change <= 0.1:
+        raise EffcoefError(
+            f"the Poisson solve lost all accuracy (one step of iterative refinement changes D by "
+            f"{lev.change:.1e}): the operator has an exponentially small eigenvalue (wells "
+            f"separated by a barrier of many theta = {theta:g}); D ~ e^(barrier/theta) is not "
+            "computable in double precision by this route (raise theta)")
+
+
+def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigensolver,
+           log_mass_step, report, memory_limit):
+    d = int(potential.dim)
+    nodes = mesh_nodes(potential, theta, box.lower, box.upper, h_scale=h_scale, tail=tail,
+                       log_mass_step=log_mass_step)
+    p0, pmax, step = _DEGREES[d]
+    fixed = degree is not None
+    if fixed and int(degree) < 1 + step:
+        raise EffcoefError(f"degree must be >= {1 + step} here (the estimate uses degree - "
+                           f"{step}), got {degree}")
+    p = int(degree) if fixed else p0          # the reported degree; the gap is to p - step
+    if not fixed:        # a finer mesh starts lower rather than being refused at once
+        while p > 2 + step and _memory_estimate(nodes, p, d)[0] > memory_limit:
+            p -= step
+
+    def level(q, frac):
+        need, N = _memory_estimate(nodes, q, d)
+        if need > memory_limit:
+            raise EffcoefError(
+                f"the {d}D discretisation would need about {need / 1e9:.1f} GB ({N} dofs, "
+                f"degree {q}, {_n_elements(nodes)} elements) > {memory_limit / 1e9:.1f} GB; "
+                "refused (ask for a larger rtol, raise theta or give a smaller tail)")
+        report(f"degree {q}: {N} dofs, assembly and factorisation", frac)
+        return _level(potential, theta, nodes, q, box.Wmin, tail)
+
+    def frac(q):
+        return 0.15 + 0.55 * min((q - p0 + step) / max(pmax - p0 + step, 1), 1.0)
+
+    coarse = level(p - step, 0.15)
+    _check_solve(coarse, theta)
+    refined = False
+    while True:
+        fine = level(p, frac(p))
+        _check_solve(fine, theta)     # every level: one that lost its accuracy is no value
+        gap = max(relative_error(coarse.D, fine.D), relative_error(coarse.K, fine.K))
+        if fixed or gap <= rtol:
+            break
+        if p + step > pmax:
+            if refined:
+                break
+            # the degree is exhausted: halve the elements once and start again (unless that
+            # is refused for its memory: then the last pair stands, with its estimate)
+            refined = True
+            finer = mesh_nodes(potential, theta, box.lower, box.upper, h_scale=h_scale / 2,
+                               tail=tail, log_mass_step=log_mass_step / 2)
+            if max(_memory_estimate(finer, q, d)[0] for q in (p0 - step, p0)) > memory_limit:
+                break
+            nodes, p = finer, p0
+            h_scale, log_mass_step = h_scale / 2, log_mass_step / 2
+            coarse = level(p - step, 0.15)
+            _check_solve(coarse, theta)
+            continue
+        if _memory_estimate(nodes, p + step, d)[0] > memory_limit:
+            break                 # the next degree is refused: the last pair stands
+        coarse, p = fine, p + step
+    change = max(coarse.change, fine.change)
+    # the reported values are those of the finer level (degree p); the gap to degree
+    # p - step bounds their error with margin (exponential convergence in p)
+    base = fine
+
+    report(f"eigenmodes (degree {p})", 0.75)
+    kernel = base.dg.copy()                 # the constant in scaled dofs
+    nk = len(base.keep)
+
+    def compute(N):
+        k = min(N, nk - 2)
+        # Ritz residuals rtol/10 (at most 1e-7, at least 1e-10): eta, D^N to that accuracy
+        # (the series is the spectrum's view of D, which does not depend on it; n_modes="auto"
+        # asks the series for rtol/10), eigenvalues to its square over the gap; a Krylov space
+        # of 4k + 60 avoids most ARPACK restarts on the near-degenerate clusters of
+        # (near-)separable potentials
+        lam, X = lanczos_modes(base.A, base.B, k, shift=0.0, kernel=kernel, engine=eigensolver,
+                               tol=min(1e-7, max(rtol / 10, 1e-10)), solve=base.solve,
+                               maxdim=min(nk - 2, 4 * k + 60))
+        if not (np.all(np.isfinite(lam)) and np.all(np.isfinite(X))):
+            raise FloatingPointError("the eigensolver returned non-finite modes (the weighted mass "
+                                     "matrix is numerically singular: lower h_scale)")
+        if np.any(lam <= 0):
+            raise FloatingPointError("the eigensolver returned non-positive eigenvalues (the "
+                                     "weighted mass matrix is numerically singular: lower "
+                                     "h_scale)")
+        resid = np.linalg.norm(base.A @ X - (base.B @ X) * lam, axis=0) / (
+            lam * np.linalg.norm(base.B @ X, axis=0))
+        C = X * math.sqrt(base.Z)
+        eta = -(base.loads @ C).T / base.Z
+        omega = -(base.grads @ C).T / base.Z
+        return _Spectrum(lam=lam, eta=eta, omega=omega, C=C, resid=resid)
+
+    series_error = None
+    try:
+        run = run_series(compute, n_modes=n_modes, default=12, D_inf=base.D, K_inf=base.K,
+                         rtol=rtol, cap=320)
+    except (FloatingPointError, np.linalg.LinAlgError, ArithmeticError) as exc:
+        # D and K do not depend on the modes: keep them, without a series (n_modes = 0)
+        series_error = str(exc)
+        warnings.warn(f"no spectral series: {exc}; D and K (completed values) are unaffected",
+                      RuntimeWarning, stacklevel=3)
+        empty = _Spectrum(lam=np.zeros(0), eta=np.zeros((0, d)), omega=np.zeros((0, d)),
+                          C=np.zeros((nk, 0)), resid=np.zeros(0))
+        run = SeriesRun(empty, np.zeros((1, d, d)), np.zeros((1, d, d)), np.zeros(0), 0)
+    spec = run.spectrum
+    report("done", 1.0)
+    comps = {
+        "discretisation": gap,
+        "domain": box.cut,
+        "linear_solve": change,
+    }
+    N_full = base.space.N
+    full = np.zeros((N_full, spec.C.shape[1] + 1))
+    full[:, 0] = 1.0
+    full[base.keep, 1:] = spec.C / base.dg[:, None]
+    modes = ModesND(potential=potential, theta=theta, Wmin=box.Wmin, log_Z=math.log(base.Z),
+                    nodes=[np.asarray(x) for x in nodes], degree=p, vectors=full)
+    nel = [len(x) - 1 for x in nodes]
+    return CoefficientResult(
+        dim=d, D=base.D, K=base.K, V=base.V, theta=theta, K_cov=base.K_cov,
+        eigenvalues=np.concatenate([[0.0], spec.lam]),
+        eta=np.concatenate([np.zeros((1, d)), spec.eta]),
+        omega=np.concatenate([np.zeros((1, d)), spec.omega]), D_partial=run.D_partial,
+        K_partial=run.K_partial, rel_error_estimate=float(max(comps.values())),
+        error_components=comps,
+        error_method=(f"max of the discretisation gap Q{p - step} vs Q{p} on the same mesh (exact "
+                      f"discrete Poisson solutions, Frobenius norm; the values are those of Q{p}),"
+                      " the estimate of what the box cuts away (effcoef.domain.select_box; "
+                      + ("certified box" if box.certified else "HEURISTIC box: W sampled")
+                      + ") and the linear solve (change under one step of iterative "
+                      "refinement)"),
+        rtol=rtol, n_dofs=int(nk), method="fe2d" if d == 2 else "fe3d", D_is="completed",
+        parity=None,
+        eigenvalue_errors=np.concatenate([[0.0], np.maximum(spec.resid, 100 * _EPS)]),
+        domain=(tuple(box.lower), tuple(box.upper)),
+        info={"n_elements": int(np.prod(nel)), "elements_per_axis": tuple(nel), "degree": p,
+              "frame": None, "h_scale": h_scale, "shift": 0.0, "D_coarse": coarse.D,
+              "K_coarse": coarse.K, "n_dofs_coarse": int(len(coarse.keep)),
+              "seconds": {k: round(v, 3) for k, v in report.durations().items()},
+              "series_error": series_error, "domain_certified": box.certified,
+              "domain_note": box.note},
+        modes=modes)
