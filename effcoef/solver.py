@@ -89,6 +89,10 @@ ROUTE_DEFAULTS = {
     "fe3d": dict(degree=None, h_scale=None, tail=30.0, rtol=1e-6, eigensolver="lanczos",
                  frame="auto", options={"n_modes", "degree", "h_scale", "tail", "rtol",
                                         "eigensolver", "frame"}),
+    # W = sum_i W_i(v_i) read off the expression tree (effcoef.separable): d 1D problems with
+    # the 1D route's defaults (method="general" forces the route above instead)
+    "separable": dict(degree=8, h_scale=None, tail=45.0, rtol=1e-8, eigensolver="lanczos",
+                      options={"n_modes", "degree", "h_scale", "tail", "rtol", "eigensolver"}),
 }
 #: default number of modes in the series: odd sector of a symmetric 1D potential / others
 N_DEFAULT = {"weighted_symmetric": 12, "weighted": 16, "radial": 12, "fe2d": 12, "fe3d": 12}
@@ -219,12 +223,17 @@ def route_of(potential, method=None) -> str:
         if m not in ("weighted", "schrodinger"):
             raise EffcoefError(f"unknown method {m!r} (use 'weighted' or 'schrodinger')")
         return m
-    if method not in (None, "weighted"):
+    if method not in (None, "weighted", "general"):
         raise EffcoefError(f"method {method!r} exists in 1D only (dimension {dim} uses the "
-                           "weighted formulation)")
+                           "weighted formulation; method='general' forces the general "
+                           "finite elements for a separable W)")
     if hasattr(potential, "profile"):
         return "radial"
     if dim in (2, 3):
+        if method != "general":
+            from potentials.nd import separable_parts
+            if separable_parts(potential) is not None:
+                return "separable"
         return f"fe{dim}d"
     raise EffcoefError(f"general potentials are supported in dimension 2 and 3, got {dim}")
 
@@ -248,6 +257,14 @@ def _route(potential, theta, kw):
         res = _weighted(potential, theta, opt, kw["progress"], auto_mesh=kw["h_scale"] is None)
     elif route == "schrodinger":
         res = _schrodinger(potential, theta, opt)
+    elif route == "separable":
+        from potentials.nd import separable_parts
+
+        from .separable import separable_coefficients
+        res = separable_coefficients(
+            potential, separable_parts(potential), theta, rtol=opt["rtol"],
+            **{k: opt[k] for k in ("n_modes", "degree", "tail", "eigensolver")},
+            **({} if kw["h_scale"] is None else {"h_scale": opt["h_scale"]}))
     elif route == "radial":
         from .radial import radial_coefficients
         res = radial_coefficients(potential, theta, n_modes=opt["n_modes"], degree=opt["degree"],

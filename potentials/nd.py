@@ -33,7 +33,12 @@ from numpy.typing import ArrayLike
 from .core import MassInterval, Potential, reconstructible, reduce_recipe
 from .errors import NonConfiningError
 from .expression import (
+    Add,
     Const,
+    Div,
+    Mul,
+    Neg,
+    Sub,
     Var,
     add,
     from_expression,
@@ -50,7 +55,7 @@ from .validation import check_dim, check_gamma, check_positive, check_theta
 __all__ = [
     "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",
     "radial_from_expression", "swarming", "ornstein_uhlenbeck_nd",
-    "separable", "rotated", "tilted", "AnyPotential",
+    "separable", "rotated", "tilted", "separable_parts", "AnyPotential",
 ]
 
 #: search cubes [-R, R]^d, R = 1, 2, 4, ..., 8192 and finally 1e4
@@ -881,3 +886,56 @@ def tilted(pot: Union[Potential, PotentialND], force: ArrayLike) -> PotentialND:
     if pot.tree is not None:
         _attach_nd(out, sub(pot.tree, _linear(F, _VARS[d])))
     return out
+
+
+def separable_parts(pot: "PotentialND") -> Optional[list]:
+    r"""The 1D parts of a separable expression potential, :math:`W(v) = \sum_i W_i(v_i)`.
+
+    Read off the expression tree: its top-level sums and differences are split into terms;
+    every term must depend on at most one variable (constants go to the first part).  Returns
+    ``[W_1, ..., W_d]`` as 1D :class:`Potential` objects in the variables ``v1, ..., vd`` (from
+    their expression text, so with trees and exact derivatives), or None if the tree is not of
+    that form (or the potential has no tree).  A potential that is separable only in turned
+    axes is not recognised.
+    """
+    tree = getattr(pot, "tree", None)
+    if tree is None:
+        return None
+    names = tuple(f"v{i + 1}" for i in range(pot.dim))
+    terms = []                       # (factor text or None, node): W = sum factor * node
+    stack = [(None, tree)]
+
+    def scaled(f, g):
+        return g if f is None else (f if g is None else f"({f})*({g})")
+
+    while stack:
+        f, n = stack.pop()
+        if isinstance(n, Add):
+            stack += [(f, n.a), (f, n.b)]
+        elif isinstance(n, Sub):
+            stack += [(f, n.a), (scaled(f, "-1"), n.b)]
+        elif isinstance(n, Neg):
+            stack.append((scaled(f, "-1"), n.a))
+        elif isinstance(n, Mul) and not n.a.variables and n.b.variables:
+            stack.append((scaled(f, str(n.a)), n.b))        # c*(u + w) = c*u + c*w
+        elif isinstance(n, Mul) and not n.b.variables and n.a.variables:
+            stack.append((scaled(f, str(n.b)), n.a))
+        elif isinstance(n, Div) and not n.b.variables and n.a.variables:
+            stack.append((scaled(f, f"1/({n.b})"), n.a))   # (u + w)/c
+        else:
+            terms.append((f, n))
+    groups = {x: [] for x in names}
+    consts = []
+    for f, n in terms:
+        used = [x for x in names if n.has_var(x)]
+        if len(used) > 1:
+            return None
+        (groups[used[0]] if used else consts).append((f, n))
+    if any(not g for g in groups.values()):
+        return None
+    groups[names[0]] += consts
+    parts = []
+    for x in names:
+        text = " + ".join(f"({n})" if f is None else f"({f})*({n})" for f, n in groups[x])
+        parts.append(from_expression(text, var=x, name=f"{pot.name} [{x} part]"))
+    return parts

@@ -86,11 +86,14 @@ def test_ou_full_coupling_matrix(dim):
     assert res.accurate
 
 
-def test_separable_gives_diagonal_1d_values():
-    """W = W_1(v1) + W_2(v2), W_1 tilted (V_1 != 0): D = diag(D_1, D_2) with the 1D values."""
+@pytest.mark.parametrize("method", [None, "general"])
+def test_separable_gives_diagonal_1d_values(method):
+    """W = W_1(v1) + W_2(v2), W_1 tilted (V_1 != 0): D = diag(D_1, D_2) with the 1D values,
+    through the separable route (default) and the general finite elements (forced)."""
     th = 0.25
     p1, p2 = P.case_c(4, 1.0), P.from_expression("v**2/2 + v**4/8")
-    res = effcoef.coefficients(P.separable(p1, p2), th, rtol=1e-6)
+    res = effcoef.coefficients(P.separable(p1, p2), th, rtol=1e-6, method=method)
+    assert res.method == ("separable" if method is None else "fe2d")
     q1, q2 = quadrature_coefficients(p1, th), quadrature_coefficients(p2, th)
     assert relmat(res.D, np.diag([q1.D, q2.D])) <= 1e-6
     assert relmat(res.K, np.diag([q1.K, q2.K])) <= 1e-6
@@ -197,11 +200,23 @@ def test_radial_convergence_in_N():
     assert e[-1] <= 1e-12 and e[9] <= 1e-3 * e[1]
 
 
+def test_separable_deep_tunnelling_double_well_is_computed():
+    """Issue 14's 2D case 5*(v1**2-1)**2 + v2**2/2 at theta 0.05 (MemoryError after 2 min
+    before): separable, so D = diag(D_1, theta) with the tunnelling-safe 1D route, checked
+    against the independent 1D quadrature (D_1 ~ 3e42)."""
+    th = 0.05
+    res = effcoef.coefficients(P.from_expression_nd("5*(v1**2-1)**2 + v2**2/2", 2), th)
+    q = quadrature_coefficients(P.from_expression("5*(v**2-1)**2"), th)
+    assert res.method == "separable" and res.accurate
+    assert relmat(res.D, np.diag([q.D, th])) <= 1e-8
+    assert relmat(res.K, np.diag([q.K, 1.0])) <= 1e-8
+
+
 def test_double_well_deep_tunnelling_is_refused_quickly():
-    """Barrier 100 theta (lambda_1 ~ e^-100): no factorisation resolves it in double
-    precision; refused after the first level with the reason (issue 14's case)."""
+    """Barrier 100 theta (lambda_1 ~ e^-100) in a coupled (non-separable) W: no factorisation
+    resolves it in double precision; refused with the reason, in seconds."""
     import time
-    pot = P.from_expression_nd("5*(v1**2-1)**2 + v2**2/2", 2)
+    pot = P.from_expression_nd("5*(v1**2-1)**2 + v2**2/2 + 0.1*v1*v2", 2)
     t = time.perf_counter()
     with pytest.raises(effcoef.EffcoefError, match="lost all accuracy"):
         effcoef.coefficients(pot, 0.05)
@@ -381,15 +396,27 @@ def test_cli_radial_dim3_json(capsys):
 
 
 def test_cli_dim3_general_json(capsys):
-    """--dim 3 --potential: the general 3D route through the CLI (separable OU at degree 3,
-    cheap: its correctors are linear, exact in the discrete space), a 3x3 D."""
+    """--dim 3 --potential: the general 3D route through the CLI (a coupled OU at degree 3,
+    cheap: its correctors are linear, exact in the discrete space), a full 3x3 D = theta A^-2
+    with A the Hessian."""
     code = cli_main(["coefficients", "--dim", "3", "--potential",
-                     "v1**2/2 + v2**2 + 1.5*v3**2", "--theta", "0.5", "--degree", "3",
-                     "--json"])
+                     "v1**2/2 + v2**2 + 1.5*v3**2 + 0.3*v1*v2", "--theta", "0.5", "--degree",
+                     "3", "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["method"] == "fe3d"
-    np.testing.assert_allclose(data["D"], 0.5 * np.diag([1, 1 / 4, 1 / 9]), rtol=1e-6,
-                               atol=1e-12)
+    A = np.array([[1.0, 0.3, 0.0], [0.3, 2.0, 0.0], [0.0, 0.0, 3.0]])
+    Ai = np.linalg.inv(A)
+    np.testing.assert_allclose(data["D"], 0.5 * Ai @ Ai, rtol=1e-6, atol=1e-12)
+
+
+def test_cli_dim3_separable_json(capsys):
+    """A separable 3D W through the CLI: the separable route, D = theta diag(1/a_i^2)."""
+    code = cli_main(["coefficients", "--dim", "3", "--potential",
+                     "v1**2/2 + v2**2 + 1.5*v3**2", "--theta", "0.5", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["method"] == "separable"
+    np.testing.assert_allclose(data["D"], 0.5 * np.diag([1, 1 / 4, 1 / 9]), rtol=1e-10,
+                               atol=1e-14)
 
 
 def test_cli_dim_errors(capsys):
