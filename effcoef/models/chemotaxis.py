@@ -928,12 +928,12 @@ def fluctuation_controls(u, degree):
 
     ``u`` of shape ``(R, N, d)``: the initial positions mapped to :math:`[-1, 1]^d`, i.i.d.
     uniform.  With the orthonormal Legendre basis
-    :math:`e_lpha(u) = \prod_a\sqrt{2lpha_a + 1}P_{lpha_a}(u_a)`,
-    :math:`1 \le |lpha| \le` ``degree``, the projections
-    :math:`C_lpha = \sqrt N\,rac1N\sum_j e_lpha(u_j)` of
-    :math:`\sqrt N(\mu_N^0 - \mu^{in})` satisfy :math:`E[C_lpha C_eta] = \delta_{lphaeta}`
-    exactly, so :math:`Q_{lphaeta} = C_lpha C_eta - \delta_{lphaeta}`
-    (:math:`lpha \le eta`) have mean zero.  Returns ``(R, q)``.
+    :math:`e_\alpha(u) = \prod_a\sqrt{2\alpha_a + 1}P_{\alpha_a}(u_a)`,
+    :math:`1 \le |\alpha| \le` ``degree``, the projections
+    :math:`C_\alpha = \sqrt N\,\frac1N\sum_j e_\alpha(u_j)` of
+    :math:`\sqrt N(\mu_N^0 - \mu^{in})` satisfy :math:`E[C_\alpha C_\beta] = \delta_{\alpha\beta}`
+    exactly, so :math:`Q_{\alpha\beta} = C_\alpha C_\beta - \delta_{\alpha\beta}`
+    (:math:`\alpha \le \beta`) have mean zero.  Returns ``(R, q)``.
     """
     from numpy.polynomial import legendre
     R, N, d = u.shape
@@ -955,8 +955,8 @@ def fluctuation_controls(u, degree):
 def control_variate_estimate(y, Q, level=0.95) -> MCEstimate:
     r"""Control-variate estimate of :math:`E y` from replicas ``y`` ``(R,)`` and zero-mean controls ``Q`` ``(R, q)``.
 
-    The intercept of the least-squares fit :math:`y pprox c + Q b` (the classical
-    regression estimator :math:`ar y - \hat b^Tar Q`); standard error from the
+    The intercept of the least-squares fit :math:`y \approx c + Q b` (the classical
+    regression estimator :math:`\bar y - \hat b^T\bar Q`); standard error from the
     residual variance, :math:`s^2 (X^TX)^{-1}_{00}` with :math:`R - q - 1` degrees of
     freedom, Student-t interval.  Its bias from estimating b is :math:`O(1/R)`.
     """
