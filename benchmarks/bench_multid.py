@@ -6,8 +6,8 @@ finer radial discretisation (P12, elements 3x smaller, N = 64).  Target: 1e-9 in
 
 2D finite elements (non-radial): rotated separable potentials (turned by 0.4 and 1 rad, and
 a narrow valley along the diagonal, meshed in the turned frame: fem2d.principal_frame), whose
-exact D and K are the rotated 1D quadrature values R diag(D_1, D_2) R^T, and the swarming potential in Cartesian
-form against the radial route.  Target: 1e-6 in <= 30 s.
+exact D and K are the rotated 1D quadrature values R diag(D_1, D_2) R^T, and the swarming
+potential in Cartesian form against the radial route.  Target: 1e-6 in <= 30 s.
 
 Run:  python benchmarks/bench_multid.py [--repeat R]
 """

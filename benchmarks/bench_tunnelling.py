@@ -85,8 +85,10 @@ def main():
     for case, g, d in CASES:
         pot = potentials.paper_family(case, g, delta=d)
         ref = quadrature_coefficients(pot, pot.theta)
-        err = lambda D, K: max(abs(D - ref.D) / ref.D, abs(K - ref.K) / ref.K)  # noqa: E731
-        res, t = median_time(lambda: effcoef.coefficients(pot, rtol=1e-10), args.repeat)
+        def err(D, K, ref=ref):
+            return max(abs(D - ref.D) / ref.D, abs(K - ref.K) / ref.K)
+
+        res, t = median_time(lambda pot=pot: effcoef.coefficients(pot, rtol=1e-10), args.repeat)
         times.append(t)
         worst = max(worst, err(res.D, res.K))
         cols = [f"{t:8.4f}", f"{err(res.D, res.K):9.1e}"]
@@ -94,7 +96,7 @@ def main():
             cols += [f"{'':>8}", f"{'':>9}"]
         else:
             try:
-                pr, tp = median_time(lambda: effcoef.coefficients(
+                pr, tp = median_time(lambda pot=pot: effcoef.coefficients(
                     pot, method="schrodinger", domain=(-10.0, 10.0), n_elements=1000, degree=10,
                     intorder=21, n_modes=20), 1)
                 cols += [f"{tp:8.3f}", f"{err(pr.D, pr.K):9.1e}"]
@@ -102,7 +104,8 @@ def main():
                 cols += [f"{'fail':>8}", f"{'-':>9}"]
         if have_slise:
             try:
-                (Ds, Ks, l1), ts = median_time(lambda: slise_coefficients(pot, pot.theta), 1)
+                (Ds, Ks, l1), ts = median_time(
+                    lambda pot=pot: slise_coefficients(pot, pot.theta), 1)
                 ok = abs(l1 - res.eigenvalues[1]) <= 1e-3 * res.eigenvalues[1]
                 cols += [f"{ts:8.3f}", f"{err(Ds, Ks):9.1e}" if ok else f"{'wrong':>9}"]
             except Exception:

@@ -15,11 +15,13 @@ Bad input exits with status 2 and a one-line reason on stderr; an accuracy
 that cannot be certified is reported as a warning (status 3 with ``--strict``).
 """
 
+from __future__ import annotations
+
 import argparse
 import json
-import math
 import sys
 import warnings
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -27,11 +29,15 @@ __all__ = ["main", "build_parser"]
 
 
 def _build_parser():
+    from . import __version__
+
     p = argparse.ArgumentParser(prog="effcoef", description="Effective drift and diffusion "
                                 "coefficients of Fokker-Planck operators (diffusion limit).")
+    p.add_argument("--version", action="version", version=f"effcoef {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("coefficients", help="compute D and K for one potential",
-                       description="Compute D and K for Q(f) = (W'f + theta f')' in one dimension.")
+                       description="Compute D and K for Q(f) = div(grad W f + theta grad f) in "
+                       "velocity dimension 1, 2 or 3 (--dim).")
     src = c.add_mutually_exclusive_group(required=True)
     src.add_argument("--potential", metavar="EXPR",
                      help="W(v) as an expression in v, e.g. 'v**4/4 - v**2/2' "
@@ -55,7 +61,10 @@ def _build_parser():
                    help="finite element degree (default 8; 6 for 2D elements)")
     c.add_argument("--rtol", type=float, default=None,
                    help="requested relative accuracy (default 1e-8; 1e-6 for 2D elements)")
-    c.add_argument("--method", choices=["weighted", "schrodinger"], default="weighted")
+    c.add_argument("--method", choices=["weighted", "schrodinger"], default="weighted",
+                   help="1D discretisation: 'weighted' (default: sqrt(M)-weighted elements, "
+                        "exact kernel) or 'schrodinger' (the paper's plain elements for "
+                        "H = -theta d^2 + Phi)")
     c.add_argument("--strict", action="store_true", help="exit with status 3 if the accuracy "
                    "estimate exceeds --rtol")
     c.add_argument("--json", action="store_true", help="print one JSON object")
@@ -70,7 +79,8 @@ def _add_sweep_parser(sub):
                        "Values: start:stop:num[:log] or a comma list.")
     src = s.add_mutually_exclusive_group()
     src.add_argument("--case", default=None,
-                     help="paper family case(s) A, B, C (comma list; default A)")
+                     help="paper 004 family case(s): A, B or C, or a comma list such as A,C "
+                          "(default: A)")
     src.add_argument("--expression", metavar="TEMPLATE",
                      help="W(v) template with {gamma}/{delta}/{theta} placeholders, "
                           "e.g. 'v**4/4 - v**2/2 - {delta}*v' (needs --theta)")
@@ -82,7 +92,8 @@ def _add_sweep_parser(sub):
                    help="local worker processes (default: all cores)")
     s.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on a dask.distributed scheduler, e.g. tcp://host:8786")
-    s.add_argument("--rtol", type=float, default=1e-8, help="requested relative accuracy")
+    s.add_argument("--rtol", type=float, default=1e-8,
+                   help="requested relative accuracy of every point (default: %(default)g)")
     s.add_argument("--retry-failed", action="store_true",
                    help="recompute points recorded as failed")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -116,8 +127,8 @@ def _sweep_cmd(args):
         try:
             from dask.distributed import Client
         except ImportError:
-            raise ValueError("--scheduler needs dask.distributed: "
-                             "pip install 'effcoef[sweep]'") from None
+            raise ValueError("--scheduler needs dask.distributed: run "
+                             "pip install -e '.[sweep]' in the effcoef folder") from None
         try:
             client = Client(args.scheduler, timeout="20s")
         except (OSError, TimeoutError) as exc:
@@ -169,6 +180,16 @@ def _potential(args):
     return pot, theta
 
 
+def _odd_sector(res):
+    """True only for a 1D result whose eigenvalues are all from the odd sector (the default for
+    even W): radial and 2D results, and 1D results with both sectors, are not labelled odd."""
+    parity = getattr(res, "parity", None)
+    if int(getattr(res, "dim", 1)) != 1 or parity is None:
+        return False
+    parity = np.asarray(parity)
+    return parity.size > 1 and bool(np.all(parity[1:] == -1))
+
+
 def _coefficients(args):
     from .errors import AccuracyError, AccuracyWarning
     from .solver import coefficients
@@ -196,8 +217,7 @@ def _coefficients(args):
         print(f"D         : {fmt(res.D)}")
         print(f"K         : {fmt(res.K)}")
         print(f"V         : {fmt(res.V)}")
-        odd = res.parity is not None and np.all(res.parity[1:] == -1)
-        label = "lambda odd" if odd else "lambda_1..."   # default 1D: the data (odd) sector
+        label = "lambda odd" if _odd_sector(res) else "lambda_1..."
         print(f"{label:<10}: {', '.join(f'{x:.10g}' for x in res.eigenvalues[1:6])}")
         print(f"modes N   : {res.n_modes}")
         print(f"rel. error: {res.rel_error_estimate:.1e} ({res.error_method})")
@@ -212,19 +232,36 @@ def build_parser() -> argparse.ArgumentParser:
     return _build_parser()
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
+        status = 1
         if args.command == "coefficients":
-            return _coefficients(args)
-        if args.command == "sweep":
-            return _sweep_cmd(args)
+            status = _coefficients(args)
+        elif args.command == "sweep":
+            status = _sweep_cmd(args)
+        sys.stdout.flush()              # a closed pipe shows up here, not at interpreter exit
+        return status
     except (ValueError, ArithmeticError) as exc:  # PotentialError, EffcoefError are ValueErrors
         msg = " ".join(str(exc).split())
         print(f"effcoef: error: {msg}", file=sys.stderr)
         return 2
-    return 1
+    except BrokenPipeError:
+        return _broken_pipe()
+
+
+def _broken_pipe():
+    """The reader of stdout went away (``effcoef ... | head``): no traceback, status 141
+    (128 + SIGPIPE, what a shell reports for a command killed by the signal).  stdout is
+    pointed at devnull so that the interpreter's final flush does not raise again."""
+    import os
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):   # stdout without a file descriptor
+        pass
+    return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -266,7 +266,7 @@ def _sampled_landscape(pot, half):
         c = 0.5 * (a0 + b0)
         a0, b0 = (0.0, max(b0, 1e-3)) if half else (c - 1e-3, c + 1e-3)
     edges = np.linspace(a0, b0, 4097)
-    lo, hi = _sampled_bounds(pot, edges)
+    lo, hi = _sampled_cells(pot, edges[:-1], edges[1:])
     land = Landscape(potential=pot, certified=False, half_line=half, a0=a0, b0=b0, edges=edges,
                      W_lo=lo, W_hi=hi, left=None if half else tails[-1][:3], right=tails[1][:3])
     land.note = ("heuristic: W and W' sampled (no expression tree; nothing between samples "
@@ -983,7 +983,7 @@ def select_box(potential, theta, *, target, tail) -> Box:
 
 
 def _select_box(potential, theta, *, target, tail):
-    from potentials.bnb import (box_boundary_above, certified_minimum_nd, sublevel_cover_nd)
+    from potentials.bnb import box_boundary_above, certified_minimum_nd, sublevel_cover_nd
     from potentials.intervals import enclose_W_nd
 
     pot = potential
@@ -1025,13 +1025,23 @@ def _select_box(potential, theta, *, target, tail):
     rng = np.random.default_rng(12345)
     u = rng.uniform(-1.0, 1.0, size=(d, 256))
     u = u / np.max(np.abs(u), axis=0)
+    gmin = []
     for k in range(1, 21):
         with np.errstate(all="ignore"):
-            w = pot.W(c[:, None] + r * 2.0 ** k * u)
+            pts = c[:, None] + r * 2.0 ** k * u
+            w = pot.W(pts)
+            gmin.append(float(np.nanmin(np.sqrt(np.sum(pot.grad(pts) ** 2, axis=0)))))
         if np.any(~(w > W_est + L_big * theta)):
             raise EffcoefError(f"{pot.name}: W comes back below Wmin + {L_big:.0f} theta at "
                                f"|v - c| ~ {r * 2.0 ** k:.3g}, beyond the certified box of "
                                f"radius {r:.3g} (far wells or no confinement)")
+    if not gmin[-1] >= 2.0 * gmin[0]:
+        from potentials import NonConfiningError
+        raise NonConfiningError(
+            f"{pot.name}: potential is not confining for the Schrödinger operator: |grad W| "
+            f"stays bounded far out ({gmin[0]:.3g} at |v| ~ {2 * r:.3g}, {gmin[-1]:.3g} at "
+            f"{r * 2.0 ** 20:.3g}), so |grad W|^2/(4 theta) - Laplacian(W)/2 does not tend to "
+            "infinity and the spectrum is not discrete")
     mn = certified_minimum_nd(pot, lower, upper, atol=0.1 * theta, rtol=0.0)
     Wmin, vmin = float(mn.Wx), np.asarray(mn.x, float)
     if Wmin - mn.lo > 50 * theta:

@@ -39,25 +39,52 @@ Two Galerkin discretisations of the Schrödinger operator
     baseline of the benchmarks and as an independent second discretisation.
 """
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Optional, Sequence
 
 import numpy as np
 from numpy.polynomial import legendre as npleg
+from numpy.typing import ArrayLike
 from scipy import sparse
-import scipy.sparse.linalg  # noqa: F401  (sparse.linalg.spsolve)
 from skfem import Basis, BilinearForm, ElementLinePp, MeshLine
+
+from potentials import Potential
 
 from .operator import log_weight, schrodinger_potential, sqrt_maxwellian
 
-try:  # scipy's compiled CSR kernel: a third of the cost of `csr @ x` for these small vectors
-    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
-except ImportError:  # pragma: no cover - private scipy module moved
-    _csr_matvec = None
+
+def _load_csr_matvec():
+    """scipy's compiled CSR kernel ``csr_matvec(n_row, n_col, indptr, indices, data, x, y)``,
+    or None.
+
+    It is a private scipy function (``scipy.sparse._sparsetools``, unchanged since scipy 0.x;
+    checked here up to 1.17).  It costs a third less than ``csr_matrix @ x`` for the ~80
+    products of one 1D solve (~6% of its time), so it is used when present - but only after
+    a self-check against the public product on a small matrix; if the import or the check
+    fails (moved or changed in a future scipy) the public ``csr_matrix @ x`` is used.  Both
+    paths are tested against each other (``tests/test_fem1d_basis.py``).
+    """
+    try:
+        from scipy.sparse._sparsetools import csr_matvec
+        indptr = np.array([0, 2, 3], dtype=np.int32)
+        indices = np.array([0, 1, 1], dtype=np.int32)
+        data = np.array([2.0, -1.0, 3.0])
+        x, y = np.array([1.0, 2.0]), np.zeros(2)
+        csr_matvec(2, 2, indptr, indices, data, x, y)
+        expected = sparse.csr_matrix((data, indices, indptr), shape=(2, 2)) @ x
+        return csr_matvec if np.array_equal(y, expected) else None
+    except Exception:  # pragma: no cover - depends on scipy's private layout
+        return None
+
+
+_csr_matvec = _load_csr_matvec()
 
 __all__ = [
     "adapted_nodes",
     "gauss_rule",
+    "integrated_legendre",
     "WeightedFE",
     "weighted_fe",
     "green_solve",
@@ -68,7 +95,7 @@ __all__ = [
 
 
 @lru_cache(maxsize=64)
-def gauss_rule(nq):
+def gauss_rule(nq: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Legendre rule on the reference element [0, 1]: (points (nq,), weights (nq,))."""
     x, w = npleg.leggauss(nq)
     x, w = 0.5 * (x + 1.0), 0.5 * w
@@ -76,12 +103,52 @@ def gauss_rule(nq):
     return x, w
 
 
+def integrated_legendre(y: ArrayLike, p: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Values and reference derivatives of scikit-fem's ``ElementLinePp(p)`` shape functions.
+
+    On the reference element :math:`y \in [0, 1]`, :math:`x = 2y - 1`: the vertex hats
+    :math:`N_0 = 1 - y`, :math:`N_1 = y` and the integrated Legendre bubbles
+
+    .. math:: N_n(y) = \sqrt{\tfrac{2n-1}{2}}\int_{-1}^{x} L_{n-1}(t)\,dt
+              = \frac{L_n(x) - L_{n-2}(x)}{\sqrt{2(2n-1)}}, \qquad
+              N_n'(y) = 2\sqrt{\tfrac{2n-1}{2}}\,L_{n-1}(x), \qquad n = 2, \dots, p,
+
+    with the Legendre polynomials :math:`L_n` from Bonnet's recurrence
+    :math:`(n+1)L_{n+1} = (2n+1)xL_n - nL_{n-1}`.  The bubbles vanish exactly at both vertices
+    (:math:`L_n(\pm1) = L_{n-2}(\pm1)`).  Same functions and local order (0: left vertex,
+    1: right vertex, 2..p: bubbles) as ``ElementLinePp(p).lbasis`` (tested to round-off against
+    it); computed here so that no private scikit-fem function is needed.
+
+    Returns ``(P, dP)``, arrays of shape ``(p + 1,) + y.shape``.
+    """
+    y = np.asarray(y, dtype=float)
+    p = int(p)
+    if p < 1:
+        raise ValueError(f"degree must be >= 1, got {p}")
+    x = 2.0 * y - 1.0
+    L = [np.ones_like(x), x]
+    for n in range(1, p):
+        L.append(((2 * n + 1) * x * L[n] - n * L[n - 1]) / (n + 1))
+    P = np.empty((p + 1,) + y.shape)
+    dP = np.empty((p + 1,) + y.shape)
+    P[0], P[1] = 1.0 - y, y
+    dP[0], dP[1] = -1.0, 1.0
+    for n in range(2, p + 1):
+        c = math.sqrt((2 * n - 1) / 2.0)
+        P[n] = (L[n] - L[n - 2]) * (c / (2 * n - 1))
+        dP[n] = (2.0 * c) * L[n - 1]
+    return P, dP
+
+
 #: most elements a 1D mesh may have (about 1.8M dofs at degree 8, ~130 MB per band matrix)
 MAX_ELEMENTS = 200_000
 
 
-def adapted_nodes(potential, theta, a, b, *, h_scale=1.5, fixed=(), min_elements=4,
-                  n_sample=4001, samples=None, max_elements=MAX_ELEMENTS):
+def adapted_nodes(potential: Potential, theta: float, a: float, b: float, *,
+                  h_scale: float = 1.5, fixed: Sequence[float] = (),
+                  min_elements: int = 4, n_sample: int = 4001,
+                  samples: Optional[ArrayLike] = None,
+                  max_elements: int = MAX_ELEMENTS) -> np.ndarray:
     r"""Mesh nodes on ``[a, b]`` adapted to where :math:`M` lives and varies.
 
     The local length scale is
@@ -154,7 +221,7 @@ class BandedSym:
     bands scipy's CSR product has less call overhead than BLAS ``sbmv``).
     """
 
-    def __init__(self, ab):
+    def __init__(self, ab: ArrayLike) -> None:
         self.ab = np.asarray(ab, dtype=float)
         self.u = self.ab.shape[0] - 1
         self.shape = (self.ab.shape[1], self.ab.shape[1])
@@ -174,18 +241,12 @@ class BandedSym:
             return y
         return sparse.csr_matrix((data, indices, indptr), shape=self.shape) @ x
 
-    def dot(self, x):
+    def dot(self, x: ArrayLike) -> np.ndarray:
         return self @ x
 
-    def __add__(self, other):
-        return BandedSym(self.ab + other.ab)
-
-    def __rmul__(self, c):
-        return BandedSym(c * self.ab)
-
-    def tosparse(self):
+    def tosparse(self) -> sparse.csc_matrix:
         """The full symmetric matrix as scipy.sparse CSC (tests, eigsh fallback)."""
-        u, n = self.u, self.shape[0]
+        u = self.u
         offs = list(range(-u, u + 1))
         diags = [self.ab[u - abs(o), abs(o):] for o in offs]
         return sparse.diags(diags, offs, shape=self.shape, format="csc")
@@ -222,18 +283,18 @@ class WeightedFE:
     kernel: np.ndarray = None
 
     @property
-    def n_dofs(self):
+    def n_dofs(self) -> Optional[int]:
         return None if self.A is None else int(self.A.shape[0])
 
-    def integrate(self, f):
+    def integrate(self, f: np.ndarray) -> float:
         r""":math:`\int f` with the element quadrature (f given at the quadrature points)."""
         return float(np.sum(f * self.dx))
 
-    def mean(self, f):
+    def mean(self, f: np.ndarray) -> float:
         r""":math:`\int M f` over the sector, :math:`M = m/Z`."""
         return self.integrate(self.m * f) / self.Z
 
-    def mean_square(self, f):
+    def mean_square(self, f: np.ndarray) -> float:
         r""":math:`\int M f^2`, formed as :math:`(\sqrt m f)^2` so that a huge f where m is
         tiny (the flux of a tunnelling mode across the barrier) does not overflow."""
         return self.integrate(np.square(np.sqrt(self.m) * f)) / self.Z
@@ -244,7 +305,7 @@ class WeightedFE:
             C = np.concatenate([np.zeros((1,) + C.shape[1:]), C])
         return C
 
-    def values(self, C):
+    def values(self, C: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Values and derivatives at the quadrature points of FE vectors ``C`` ((n, k)),
         as arrays of shape (k, n_elements, nq)."""
         p, ne = self.degree, self.X.shape[0]
@@ -255,7 +316,7 @@ class WeightedFE:
         ders = (loc.transpose(2, 0, 1) @ dP) / h[None, :, None]
         return vals, ders
 
-    def load(self, f):
+    def load(self, f: np.ndarray) -> np.ndarray:
         r"""Load vector :math:`\ell_i = \int m f \varphi_i` (f at the quadrature points)."""
         p, ne = self.degree, self.X.shape[0]
         P, _ = _reference_tables(p, self.X.shape[1])
@@ -264,7 +325,7 @@ class WeightedFE:
                                                        P).ravel(), minlength=ne * p + 1)
         return b[1:] if self.dirichlet_left else b
 
-    def to_dofs(self, phi):
+    def to_dofs(self, phi: np.ndarray) -> np.ndarray:
         """Dof vector of a function of the FE space given at the quadrature points
         (unweighted L2 projection, exact for members of the space)."""
         from scipy.linalg import solveh_banded
@@ -277,7 +338,7 @@ class WeightedFE:
         c = solveh_banded(G, rhs)
         return c[1:] if self.dirichlet_left else c
 
-    def evaluate(self, c, v):
+    def evaluate(self, c: ArrayLike, v: ArrayLike) -> np.ndarray:
         """The FE function with dof vector ``c`` at points ``v`` inside the mesh."""
         return evaluate_fe(self.nodes, self.degree, self.dirichlet_left, c, v)
 
@@ -290,7 +351,7 @@ def evaluate_fe(nodes, degree, dirichlet_left, c, v):
     p = degree
     e = np.clip(np.searchsorted(nodes, v, side="right") - 1, 0, len(nodes) - 2)
     y = (v - nodes[e]) / (nodes[e + 1] - nodes[e])
-    P, _ = ElementLinePp._reval_legendre(y, p)            # (p+1, len(v)) reference basis
+    P, _ = integrated_legendre(y, p)                      # (p+1, len(v)) reference basis
     c = np.asarray(c, dtype=float)
     full = np.concatenate([[0.0], c]) if dirichlet_left else c
     gdofs = _local_to_global(p, len(nodes) - 1)[e]         # (len(v), p+1)
@@ -343,14 +404,14 @@ def _assemble_banded(p, Ke):
 def _reference_tables(p, nq):
     """ElementLinePp(p) values and reference derivatives at the nq Gauss points of [0, 1]."""
     xi, _ = gauss_rule(nq)
-    P, dP = ElementLinePp._reval_legendre(np.asarray(xi), p)
-    P, dP = P, dP[:, 0]
+    P, dP = integrated_legendre(np.asarray(xi), p)
     P.flags.writeable = dP.flags.writeable = False
     return P, dP
 
 
-def weighted_fe(potential, theta, nodes, Wmin, *, degree=8, dirichlet_left=False,
-                assemble=True, nq=None, radial_dim=None):
+def weighted_fe(potential: Potential, theta: float, nodes: ArrayLike, Wmin: float, *,
+                degree: int = 8, dirichlet_left: bool = False, assemble: bool = True,
+                nq: Optional[int] = None, radial_dim: Optional[int] = None) -> WeightedFE:
     """Build the weighted discretisation on ``nodes`` (matrices only if ``assemble``).
 
     The element is scikit-fem's ``ElementLinePp(degree)`` (hierarchical: vertex hats and
@@ -428,7 +489,7 @@ def _legendre_tables(p, nq):
     return P, Hl, Hr
 
 
-def green_solve(fe, u):
+def green_solve(fe: WeightedFE, u: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     r"""Solve :math:`A\varphi = \ell(u)` exactly in derivative coordinates.
 
     Parameters
@@ -515,7 +576,8 @@ class SchrodingerFE:
     theta: float
 
 
-def schrodinger_fe(potential, theta, nodes, Wmin, log_Z, *, degree=10, intorder=21):
+def schrodinger_fe(potential: Potential, theta: float, nodes: ArrayLike, Wmin: float, log_Z: float,
+                   *, degree: int = 10, intorder: int = 21) -> SchrodingerFE:
     r"""Paper 004 Steps 1-2: :math:`\theta\int u'v' + \int\Phi uv` and :math:`\int uv` on
     :math:`H^1_0(a, b)`, Gauss quadrature exact to degree ``intorder``."""
     mesh = MeshLine(np.asarray(nodes))

@@ -27,37 +27,29 @@ never overflows, and :math:`m = e^{\log m} \le 1` underflows only where
 the mass is negligible.
 """
 
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+from potentials import Potential
+from potentials.validation import check_theta  # the one theta check (re-exported here)
 
 __all__ = ["check_theta", "log_weight", "schrodinger_potential", "sqrt_maxwellian"]
 
 
-def check_theta(theta):
-    """Return ``theta`` as a float, or raise ``ValueError`` unless finite and > 0
-    (booleans are refused: ``True`` is not a temperature)."""
-    msg = f"theta must be a finite positive number, got {theta!r}"
-    if isinstance(theta, (bool, np.bool_)):
-        raise ValueError(msg)
-    try:
-        t = float(theta)
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(msg) from None
-    if not np.isfinite(t) or t <= 0.0:
-        raise ValueError(msg)
-    return t
-
-
-def log_weight(potential, theta, v, Wmin):
+def log_weight(potential: Potential, theta: float, v: ArrayLike, Wmin: float) -> np.ndarray:
     r"""Unnormalised log-Maxwellian :math:`\log m(v) = -(W(v) - W_{\min})/\theta \le 0`."""
     return -(potential.W(v) - Wmin) / theta
 
 
-def schrodinger_potential(potential, theta, v):
+def schrodinger_potential(potential: Potential, theta: float, v: ArrayLike) -> np.ndarray:
     r""":math:`\Phi(v) = -W''(v)/2 + W'(v)^2/(4\theta)` (paper 004, eq. 3.1)."""
     dW = potential.dW(v)
     return -0.5 * potential.d2W(v) + dW * dW / (4.0 * theta)
 
 
-def sqrt_maxwellian(potential, theta, v, Wmin, log_Z):
+def sqrt_maxwellian(potential: Potential, theta: float, v: ArrayLike, Wmin: float,
+                    log_Z: float) -> np.ndarray:
     r""":math:`\sqrt{M(v)} = \exp\big(\tfrac12(\log m(v) - \log Z)\big)`, computed in log space."""
     return np.exp(0.5 * (log_weight(potential, theta, v, Wmin) - log_Z))

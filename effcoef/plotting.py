@@ -7,7 +7,7 @@ except what is plotted (eigenfunction values, relative errors); nothing is shown
 including ``Agg``.
 
 matplotlib is imported on first use, so ``import effcoef`` and
-``import effcoef.plotting`` work without it (``pip install 'effcoef[plot]'``).
+``import effcoef.plotting`` work without it (``pip install -e '.[plot]'`` in the effcoef folder).
 
 Conventions: ``results`` are :class:`effcoef.CoefficientResult` objects (one per
 parameter value), ``refs`` the matching :class:`effcoef.reference.quadrature.QuadratureResult`
@@ -40,8 +40,8 @@ def _pyplot():
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:                       # pragma: no cover - depends on env
-        raise ImportError("effcoef.plotting needs matplotlib: pip install 'effcoef[plot]'") \
-            from exc
+        raise ImportError("effcoef.plotting needs matplotlib: run pip install -e '.[plot]' "
+                          "in the effcoef folder") from exc
     return plt
 
 

@@ -122,7 +122,7 @@ def radial_coefficients(potential, theta, *, n_modes=None, degree=8, h_scale=1.5
     if dim not in (2, 3):
         raise ValueError(f"radial potentials need dim 2 or 3, got {dim}")
     target = rtol / 20
-    for attempt in range(3):
+    for _attempt in range(3):
         iv = select_interval(potential, theta, target=target, tail=tail, radial_dim=dim)
         r_lo, R = iv.a, iv.b
         if iv.max_level > LOG_UNDERFLOW:

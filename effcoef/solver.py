@@ -55,8 +55,7 @@ from typing import Optional, Union
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from .domain import (LOG_UNDERFLOW, cut_bound, rounding_floor, scaled, select_interval,
-                     with_ends)
+from .domain import LOG_UNDERFLOW, cut_bound, rounding_floor, scaled, select_interval, with_ends
 from .errors import AccuracyError, AccuracyWarning, EffcoefError
 from .fem1d import adapted_nodes, evaluate_fe, green_solve, schrodinger_fe, weighted_fe
 from .operator import check_theta, log_weight, sqrt_maxwellian
@@ -412,6 +411,11 @@ def _weighted(potential, theta, opt, progress=None, auto_mesh=True):
                 raise EffcoefError(f"domain must be an interval (a, b) with a < b, got "
                                    f"({a}, {b})")
             iv = with_ends(iv, a, b)
+        if potential.symmetric and iv.a != -iv.b:
+            # the symmetric sectors live on [-hi, hi]: bound what that interval cuts (and
+            # its 1/m integral), not a slightly asymmetric one
+            hi = max(-iv.a, iv.b)
+            iv = with_ends(iv, -hi, hi)
         res = _weighted_scaled(potential, theta, opt, iv)
         comps = res.error_components
         if opt["domain"] is None and comps["domain"] > rtol / 3 and target > rtol * 1e-9:

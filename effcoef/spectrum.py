@@ -24,11 +24,11 @@ Two tools, used together in one dimension:
 import math
 
 import numpy as np
-
-_EPS = np.finfo(float).eps
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .fem1d import green_solve
+
+_EPS = np.finfo(float).eps
 
 __all__ = ["lanczos_modes", "green_inverse_iteration"]
 

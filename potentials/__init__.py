@@ -21,17 +21,40 @@ Certified bounds: :mod:`potentials.intervals` (rigorous interval enclosures of
 the expression trees ``tree``/``dtree``/``d2tree``/``grad_trees``) and
 :mod:`potentials.bnb` (certified minimum, sublevel covers, monotone tails,
 with bounded work; :class:`BudgetExceededError`).
+
+Argument checks shared with :mod:`effcoef` (:func:`check_theta`, :func:`theta_of`, and the
+others in :mod:`potentials.validation`) live here because this package never imports
+:mod:`effcoef`.
 """
 
-from .errors import ExpressionError, NonConfiningError, PotentialError
 from .bnb import BudgetExceededError
 from .core import MassInterval, Potential, affine
+from .errors import ExpressionError, NonConfiningError, PotentialError
 from .expression import from_expression
-from .library import (case_a, case_b, case_c, double_well, fitzhugh_nagumo,
-                      ornstein_uhlenbeck, paper_family, power_law)
-from .nd import (MassBox, PotentialND, RadialPotential, from_expression_nd,
-                 ornstein_uhlenbeck_nd, radial_from_expression, rotated, separable,
-                 swarming, tilted)
+from .library import (
+    case_a,
+    case_b,
+    case_c,
+    double_well,
+    fitzhugh_nagumo,
+    ornstein_uhlenbeck,
+    paper_family,
+    power_law,
+)
+from .nd import (
+    AnyPotential,
+    MassBox,
+    PotentialND,
+    RadialPotential,
+    from_expression_nd,
+    ornstein_uhlenbeck_nd,
+    radial_from_expression,
+    rotated,
+    separable,
+    swarming,
+    tilted,
+)
+from .validation import check_theta, theta_of
 
 __all__ = [
     "PotentialError", "ExpressionError", "NonConfiningError", "BudgetExceededError",
@@ -40,5 +63,5 @@ __all__ = [
     "power_law", "fitzhugh_nagumo", "double_well",
     "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",
     "radial_from_expression", "swarming", "ornstein_uhlenbeck_nd", "separable",
-    "rotated", "tilted",
+    "rotated", "tilted", "check_theta", "theta_of", "AnyPotential",
 ]

@@ -37,7 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .errors import PotentialError
-from .intervals import (enclose, enclose_dW, enclose_W, enclose_W_nd, nd_names, tree_var)
+from .intervals import enclose, enclose_dW, enclose_W, enclose_W_nd, nd_names, tree_var
 
 __all__ = [
     "BudgetExceededError", "MinimumResult", "Cover", "CellBounds", "TailResult",
@@ -566,7 +566,6 @@ def _tail_search(pot, side, start, margin_fn, sub=8, rtol=1e-9, max_iter=200):
     if not math.isfinite(u0):
         raise ValueError(f"start must be finite, got {start!r}")
     e = _shell_edges(u0)
-    ns = e.size - 1
     # each shell whole first; only the shells not certified that way are split into `sub`
     # uniform sub-cells (the certificate of a shell is the minimum over its sub-cells)
     mins = np.asarray(margin_fn(e[:-1], e[1:]), dtype=float)

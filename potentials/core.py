@@ -13,11 +13,14 @@ whose kernel is spanned by the Maxwellian
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import mpmath as mp
 import numpy as np
+from numpy.typing import ArrayLike
+
 from .errors import NonConfiningError
+from .validation import check_positive, check_theta
 
 __all__ = ["Potential", "MassInterval", "affine", "reconstructible"]
 
@@ -153,19 +156,17 @@ class Potential:
     d2tree = None
     var = "v"
 
-    def __init__(self, W, dW, d2W, *, name, symmetric=None, breakpoints=(),
-                 theta=None, params=None, W_mp=None, expr=None):
+    def __init__(self, W: Callable, dW: Callable, d2W: Callable, *, name: str,
+                 symmetric: Optional[bool] = None, breakpoints: Sequence[float] = (),
+                 theta: Optional[float] = None, params: Optional[dict] = None,
+                 W_mp: Optional[Callable] = None, expr: Optional[str] = None) -> None:
         self._W = _wrap(W)
         self._dW = _wrap(dW)
         self._d2W = _wrap(d2W)
         self._W_mp = W_mp
         self.name = str(name)
         self.expr = None if expr is None else str(expr)
-        if theta is not None:
-            theta = float(theta)
-            if not (math.isfinite(theta) and theta > 0):
-                raise ValueError(f"theta must be finite and > 0, got {theta!r}")
-        self.theta = theta
+        self.theta = None if theta is None else check_theta(theta)
         self.params = dict(params) if params is not None else {}
         bps = sorted({float(b) for b in breakpoints})
         if any(not math.isfinite(b) for b in bps):
@@ -177,19 +178,19 @@ class Potential:
 
     # ------------------------------------------------------------------
     # evaluation
-    def W(self, v):
+    def W(self, v: ArrayLike) -> np.ndarray:
         """Potential :math:`W(v)` (vectorised, float64)."""
         return self._W(v)
 
-    def dW(self, v):
+    def dW(self, v: ArrayLike) -> np.ndarray:
         """First derivative :math:`W'(v)` (vectorised, float64)."""
         return self._dW(v)
 
-    def d2W(self, v):
+    def d2W(self, v: ArrayLike) -> np.ndarray:
         """Second derivative :math:`W''(v)` (a.e. value at kinks)."""
         return self._d2W(v)
 
-    def W_mp(self, v):
+    def W_mp(self, v: Any) -> mp.mpf:
         """Evaluate :math:`W` at ``v`` with mpmath at the current precision."""
         v = mp.mpf(v)
         if self._W_mp is None:
@@ -214,7 +215,7 @@ class Potential:
         return bool(np.all(diff <= 1e-12 * (1.0 + np.abs(wp[ok]))))
 
     # ------------------------------------------------------------------
-    def mass_interval(self, theta, tail=45.0) -> MassInterval:
+    def mass_interval(self, theta: float, tail: float = 45.0) -> MassInterval:
         r"""Interval carrying the mass of the Maxwellian :math:`e^{-W/\theta}`.
 
         Returns the convex hull :math:`[a, b]` of the sublevel set
@@ -257,12 +258,8 @@ class Potential:
         """
         from scipy.optimize import minimize_scalar  # lazy: keeps `import potentials` cheap
 
-        theta = float(theta)
-        if not (math.isfinite(theta) and theta > 0):
-            raise ValueError(f"mass_interval: theta must be finite and > 0, got {theta!r}")
-        tail = float(tail)
-        if not (math.isfinite(tail) and tail > 0):
-            raise ValueError(f"mass_interval: tail must be finite and > 0, got {tail!r}")
+        theta = check_theta(theta, "mass_interval: theta")
+        tail = check_positive(tail, "mass_interval: tail")
         level_gap = tail * theta
 
         R = 1.0
@@ -345,7 +342,7 @@ class Potential:
         wc = np.where(np.isfinite(w), w, np.where(w == np.inf, _BIG, np.nan))
         inner = np.nanmin(wc) if np.any(np.isfinite(wc)) else np.nan
         n = len(v)
-        for side, j, jh, sym in (("left", 0, n // 4, "-inf"), ("right", n - 1, 3 * n // 4, "+inf")):
+        for j, jh, sym in ((0, n // 4, "-inf"), (n - 1, 3 * n // 4, "+inf")):
             wend, whalf = wc[j], wc[jh]
             if not np.isfinite(wend):
                 continue

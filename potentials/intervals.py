@@ -65,7 +65,7 @@ import math
 
 import numpy as np
 
-from .expression import (Add, Const, Div, Func, Mul, Neg, Node, Pow, Sub, Var, dag_nodes)
+from .expression import Add, Const, Div, Func, Mul, Neg, Node, Pow, Sub, Var, dag_nodes
 
 __all__ = [
     "TRANSCENDENTAL_ULPS", "enclose", "enclose_many", "enclose_W", "enclose_dW",

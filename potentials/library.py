@@ -24,53 +24,35 @@ Case A: :math:`\sigma = 0, \delta = 0`; case B: :math:`\sigma = 1,
 from __future__ import annotations
 
 import math
-import numbers
+from typing import Callable, Optional
 
 import mpmath as mp
 import numpy as np
 
 from .core import Potential, reconstructible
 from .expression import Const, Var, add, div, func, mul, pow_, simplify, sub
+from .validation import check_delta, check_gamma, check_real
 
 __all__ = [
     "case_a", "case_b", "case_c", "paper_family", "ornstein_uhlenbeck",
-    "power_law", "fitzhugh_nagumo", "double_well", "attach_trees",
+    "power_law", "fitzhugh_nagumo", "double_well", "quartic", "attach_trees",
 ]
-
-
-def _real(x, what):
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise ValueError(f"{what} must be a real number, got {x!r}")
-    x = float(x)
-    if not math.isfinite(x):
-        raise ValueError(f"{what} must be finite, got {x!r}")
-    return x
-
-
-def _check_gamma(gamma):
-    g = _real(gamma, "gamma")
-    if not g > 0:
-        raise ValueError(f"gamma must be > 0, got {g!r}")
-    return g
-
-
-def _check_delta(delta):
-    d = _real(delta, "delta")
-    if d < 0:
-        raise ValueError(f"delta must be >= 0, got {d!r}")
-    return d
 
 
 def _fmt(x):
     return f"{x:g}"
 
 
-def _quartic(coeffs, *, name, symmetric, params, theta=None, expr=None):
+def quartic(coeffs: Callable, *, name: str, symmetric: bool, params: dict,
+            theta: Optional[float] = None, expr: Optional[str] = None) -> Potential:
     r"""Potential :math:`c_4 v^4 + c_3 |v|^3 + c_2 v^2 + c_1 v`.
 
     ``coeffs(num, sqrt)`` returns ``(c4, c3, c2, c1)`` computed with the
     number constructor ``num`` and square root ``sqrt`` (float/math or
     mpmath), so that ``W_mp`` uses coefficients at the current precision.
+    The building block of the paper family, of the Ornstein-Uhlenbeck and
+    double-well potentials and of the radial swarming profile
+    (:func:`potentials.swarming`).
     """
     c4, c3, c2, c1 = (float(c) for c in coeffs(float, math.sqrt))
 
@@ -143,12 +125,12 @@ def _paper(case, sigma, gamma, delta, rescaled):
     pars = f"gamma={_fmt(g)}" + (f", delta={_fmt(delta)}" if case == "C" else "")
     kind = "rescaled" if rescaled else "original"
     name = f"paper004 case {case} ({kind}, {pars}): W = {form}"
-    return _quartic(coeffs, name=name, symmetric=(delta == 0.0), params=params,
+    return quartic(coeffs, name=name, symmetric=(delta == 0.0), params=params,
                     theta=theta)
 
 
 @reconstructible
-def case_a(gamma, rescaled=True) -> Potential:
+def case_a(gamma: float, rescaled: bool = True) -> Potential:
     r"""Paper 004 case A: :math:`\sigma = 0`, :math:`\delta = 0`.
 
     Rescaled: :math:`\tilde W(v) = v^4/4 - v^2/2`, ``theta = 1/gamma``.
@@ -161,22 +143,22 @@ def case_a(gamma, rescaled=True) -> Potential:
     rescaled : bool, optional
         Return the rescaled (default) or the original form.
     """
-    return _paper("A", 0, _check_gamma(gamma), 0.0, rescaled)
+    return _paper("A", 0, check_gamma(gamma), 0.0, rescaled)
 
 
 @reconstructible
-def case_b(gamma, rescaled=True) -> Potential:
+def case_b(gamma: float, rescaled: bool = True) -> Potential:
     r"""Paper 004 case B: :math:`\sigma = 1`, :math:`\delta = 0`.
 
     Rescaled: :math:`\tilde W(v) = v^4/4 - \sqrt\gamma\,|v|^3/3`,
     ``theta = 1/gamma``.  Original: :math:`W(v) = v^4/(4\gamma) - |v|^3/3`,
     ``theta = 1``.  ``breakpoints = (0.0,)``.
     """
-    return _paper("B", 1, _check_gamma(gamma), 0.0, rescaled)
+    return _paper("B", 1, check_gamma(gamma), 0.0, rescaled)
 
 
 @reconstructible
-def case_c(gamma, delta, rescaled=True) -> Potential:
+def case_c(gamma: float, delta: float, rescaled: bool = True) -> Potential:
     r"""Paper 004 case C: :math:`\sigma = 0`, tilt :math:`\delta \ge 0`.
 
     Rescaled: :math:`\tilde W(v) = v^4/4 - v^2/2 - (\delta/\sqrt\gamma) v`,
@@ -184,11 +166,11 @@ def case_c(gamma, delta, rescaled=True) -> Potential:
     :math:`W(v) = v^4/(4\gamma) - v^2/2 - \delta v`, ``theta = 1``.
     Symmetric only if :math:`\delta = 0`.
     """
-    return _paper("C", 0, _check_gamma(gamma), _check_delta(delta), rescaled)
+    return _paper("C", 0, check_gamma(gamma), check_delta(delta), rescaled)
 
 
 @reconstructible
-def paper_family(case, gamma, delta=0.0, rescaled=True) -> Potential:
+def paper_family(case: str, gamma: float, delta: float = 0.0, rescaled: bool = True) -> Potential:
     r"""Dispatch to :func:`case_a`, :func:`case_b`, :func:`case_c`.
 
     Parameters
@@ -210,7 +192,7 @@ def paper_family(case, gamma, delta=0.0, rescaled=True) -> Potential:
     c = str(case).strip().upper()
     if c not in ("A", "B", "C"):
         raise ValueError(f"case must be 'A', 'B' or 'C', got {case!r}")
-    d = _check_delta(delta)
+    d = check_delta(delta)
     if c == "C":
         return case_c(gamma, d, rescaled)
     if d != 0.0:
@@ -221,34 +203,34 @@ def paper_family(case, gamma, delta=0.0, rescaled=True) -> Potential:
 @reconstructible
 def ornstein_uhlenbeck() -> Potential:
     r"""Ornstein-Uhlenbeck potential :math:`W(v) = v^2/2` (Gaussian Maxwellian)."""
-    return _quartic(lambda num, sqrt: (num(0), num(0), num(1) / 2, num(0)),
+    return quartic(lambda num, sqrt: (num(0), num(0), num(1) / 2, num(0)),
                     name="Ornstein-Uhlenbeck: W = v^2/2", symmetric=True, params={})
 
 
 @reconstructible
-def fitzhugh_nagumo(delta=0.0) -> Potential:
+def fitzhugh_nagumo(delta: float = 0.0) -> Potential:
     r"""FitzHugh-Nagumo voltage potential :math:`W(v) = v^4/4 - v^2/2 - \delta v`.
 
     :math:`W' = -(v - v^3) - \delta`, i.e. minus the integral of the cubic
     nonlinearity :math:`v - v^3`, tilted by :math:`\delta` (any finite real).
     """
-    d = _real(delta, "delta")
-    return _quartic(lambda num, sqrt: (num(1) / 4, num(0), -num(1) / 2, -num(d)),
+    d = check_real(delta, "delta")
+    return quartic(lambda num, sqrt: (num(1) / 4, num(0), -num(1) / 2, -num(d)),
                     name=f"FitzHugh-Nagumo (delta={_fmt(d)}): W = v^4/4 - v^2/2 - delta v",
                     symmetric=(d == 0.0), params={"delta": d})
 
 
 @reconstructible
-def double_well(a=1.0) -> Potential:
+def double_well(a: float = 1.0) -> Potential:
     r"""Double well :math:`W(v) = v^4/4 - a v^2/2` (single well if :math:`a \le 0`)."""
-    a = _real(a, "a")
-    return _quartic(lambda num, sqrt: (num(1) / 4, num(0), -num(a) / 2, num(0)),
+    a = check_real(a, "a")
+    return quartic(lambda num, sqrt: (num(1) / 4, num(0), -num(a) / 2, num(0)),
                     name=f"double well (a={_fmt(a)}): W = v^4/4 - a v^2/2",
                     symmetric=True, params={"a": a})
 
 
 @reconstructible
-def power_law(a, b, gamma=1.0) -> Potential:
+def power_law(a: float, b: float, gamma: float = 1.0) -> Potential:
     r"""Power-law potential :math:`W(v) = |v|^a/(a\gamma) - |v|^b/b`.
 
     .. math::
@@ -268,9 +250,9 @@ def power_law(a, b, gamma=1.0) -> Potential:
     ``breakpoints = (0.0,)``.  A term with coefficient 0 in :math:`W''`
     (``b == 1``) is dropped, so that :math:`W''(0)` is not ``0*inf``.
     """
-    a = _real(a, "a")
-    b = _real(b, "b")
-    g = _check_gamma(gamma)
+    a = check_real(a, "a")
+    b = check_real(b, "b")
+    g = check_gamma(gamma)
     if not (a > b >= 1.0):
         raise ValueError(f"power_law requires a > b >= 1, got a={a!r}, b={b!r}")
 

@@ -24,22 +24,33 @@ with exact symbolic derivatives), :func:`radial_from_expression`
 
 from __future__ import annotations
 
-import math
-from typing import NamedTuple
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
 
 import mpmath as mp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .core import MassInterval, Potential, reconstructible, reduce_recipe
 from .errors import NonConfiningError
-from .expression import (Const, Var, add, from_expression, func, mul, parse, simplify, sub,
-                         substitute)
-from .library import _check_gamma, _quartic, ornstein_uhlenbeck
+from .expression import (
+    Const,
+    Var,
+    add,
+    from_expression,
+    func,
+    mul,
+    parse,
+    simplify,
+    sub,
+    substitute,
+)
+from .library import ornstein_uhlenbeck, quartic
+from .validation import check_dim, check_gamma, check_positive, check_theta
 
 __all__ = [
     "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",
     "radial_from_expression", "swarming", "ornstein_uhlenbeck_nd",
-    "separable", "rotated", "tilted",
+    "separable", "rotated", "tilted", "AnyPotential",
 ]
 
 #: search cubes [-R, R]^d, R = 1, 2, 4, ..., 8192 and finally 1e4
@@ -50,22 +61,6 @@ _N_GRID = {2: 201, 3: 61}
 _BIG = 1.0e300
 #: relative tolerance of the numerical symmetry detection
 _SYM_RTOL = 1e-12
-
-
-def _check_dim(dim):
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or int(dim) not in (2, 3):
-        raise ValueError(f"dim must be 2 or 3, got {dim!r}")
-    return int(dim)
-
-
-def _check_theta(theta, what="theta"):
-    try:
-        t = float(theta)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a finite number > 0, got {theta!r}") from None
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError(f"{what} must be finite and > 0, got {theta!r}")
-    return t
 
 
 class MassBox(NamedTuple):
@@ -154,16 +149,18 @@ class PotentialND:
         """``str()`` of the Laplacian tree (None without a tree)."""
         return None if self.laplacian_tree is None else str(self.laplacian_tree)
 
-    def __init__(self, W, grad, laplacian, dim, *, name, theta=None, params=None,
-                 expr=None, symmetric=None, W_mp=None):
-        self.dim = _check_dim(dim)
+    def __init__(self, W: Callable, grad: Callable, laplacian: Callable, dim: int, *, name: str,
+                 theta: Optional[float] = None, params: Optional[dict] = None,
+                 expr: Optional[str] = None, symmetric: Optional[bool] = None,
+                 W_mp: Optional[Callable] = None) -> None:
+        self.dim = check_dim(dim)
         self._W = W
         self._grad = grad
         self._lap = laplacian
         self._W_mp = W_mp
         self.name = str(name)
         self.expr = None if expr is None else str(expr)
-        self.theta = None if theta is None else _check_theta(theta)
+        self.theta = None if theta is None else check_theta(theta)
         self.params = dict(params) if params is not None else {}
         if symmetric is None:
             symmetric = self._detect_symmetry()
@@ -177,14 +174,14 @@ class PotentialND:
                              f"got shape {V.shape}")
         return V
 
-    def W(self, V):
+    def W(self, V: ArrayLike) -> np.ndarray:
         """Potential :math:`W(V)`; ``V`` of shape ``(d, ...)``, result ``(...)``."""
         V = self._asV(V)
         with np.errstate(all="ignore"):
             y = np.asarray(self._W(V), dtype=np.float64)
         return np.broadcast_to(y, V.shape[1:]).copy()
 
-    def grad(self, V):
+    def grad(self, V: ArrayLike) -> np.ndarray:
         r"""Gradient :math:`\nabla W(V)`, shape ``(d, ...)``."""
         V = self._asV(V)
         with np.errstate(all="ignore"):
@@ -193,14 +190,14 @@ class PotentialND:
                           for gi in g])
         return g
 
-    def laplacian(self, V):
+    def laplacian(self, V: ArrayLike) -> np.ndarray:
         r"""Laplacian :math:`\Delta W(V)`, shape ``(...)``."""
         V = self._asV(V)
         with np.errstate(all="ignore"):
             y = np.asarray(self._lap(V), dtype=np.float64)
         return np.broadcast_to(y, V.shape[1:]).copy()
 
-    def W_mp(self, v):
+    def W_mp(self, v: Sequence) -> mp.mpf:
         """Evaluate :math:`W` at the point ``v`` (``d`` numbers) with mpmath."""
         v = [mp.mpf(x) for x in v]
         if len(v) != self.dim:
@@ -225,7 +222,7 @@ class PotentialND:
         return bool(np.all(np.abs(wp[ok] - wm[ok]) <= _SYM_RTOL * (1.0 + np.abs(wp[ok]))))
 
     # ------------------------------------------------------------------
-    def mass_box(self, theta, tail=45.0) -> MassBox:
+    def mass_box(self, theta: float, tail: float = 45.0) -> MassBox:
         r"""Box carrying the mass of the Maxwellian :math:`e^{-W/\theta}`.
 
         Returns a box :math:`\prod_k [\text{lower}_k, \text{upper}_k]`
@@ -286,8 +283,8 @@ class PotentialND:
         """
         from scipy.optimize import minimize
 
-        theta = _check_theta(theta, "mass_box: theta")
-        tail = _check_theta(tail, "mass_box: tail")
+        theta = check_theta(theta, "mass_box: theta")
+        tail = check_positive(tail, "mass_box: tail")
         gap = tail * theta
         d = self.dim
         n = _N_GRID[d]
@@ -545,31 +542,32 @@ class RadialPotential:
 
     symmetric = True
 
-    def __init__(self, profile, dim, *, name=None, theta=None, params=None):
+    def __init__(self, profile: Potential, dim: int, *, name: Optional[str] = None,
+                 theta: Optional[float] = None, params: Optional[dict] = None) -> None:
         if not isinstance(profile, Potential):
             raise TypeError(f"profile must be a potentials.Potential, got {type(profile).__name__}")
         self.profile = profile
-        self.dim = _check_dim(dim)
+        self.dim = check_dim(dim)
         self.name = str(name) if name is not None else f"radial (d={self.dim}): {profile.name}"
         if theta is None:
             theta = profile.theta
-        self.theta = None if theta is None else _check_theta(theta)
+        self.theta = None if theta is None else check_theta(theta)
         self.params = dict(params) if params is not None else dict(profile.params)
         self.expr = profile.expr
 
-    def W(self, r):
+    def W(self, r: ArrayLike) -> np.ndarray:
         """Profile :math:`w(r)`, :math:`r \\ge 0` (vectorised)."""
         return self.profile.W(r)
 
-    def dW(self, r):
+    def dW(self, r: ArrayLike) -> np.ndarray:
         """Radial derivative :math:`w'(r)`."""
         return self.profile.dW(r)
 
-    def d2W(self, r):
+    def d2W(self, r: ArrayLike) -> np.ndarray:
         """Second radial derivative :math:`w''(r)`."""
         return self.profile.d2W(r)
 
-    def W_mp(self, r):
+    def W_mp(self, r: Any) -> mp.mpf:
         """:math:`w(r)` with mpmath at the current precision."""
         return self.profile.W_mp(r)
 
@@ -579,7 +577,7 @@ class RadialPotential:
     def __reduce__(self):
         return reduce_recipe(self)
 
-    def mass_interval(self, theta, tail=45.0) -> MassInterval:
+    def mass_interval(self, theta: float, tail: float = 45.0) -> MassInterval:
         r"""Radial interval :math:`[0, R]` carrying the mass.
 
         :math:`R` is the largest :math:`r \ge 0` with
@@ -649,7 +647,9 @@ _VARS = {2: ("v1", "v2"), 3: ("v1", "v2", "v3")}
 
 
 @reconstructible
-def from_expression_nd(text, dim, *, name=None, theta=None, symmetric=None) -> PotentialND:
+def from_expression_nd(text: str, dim: int, *, name: Optional[str] = None,
+                       theta: Optional[float] = None,
+                       symmetric: Optional[bool] = None) -> PotentialND:
     r"""Build a :class:`PotentialND` from an expression in ``v1, v2`` (``, v3``).
 
     Same whitelist and safety as :func:`~potentials.from_expression`
@@ -666,7 +666,7 @@ def from_expression_nd(text, dim, *, name=None, theta=None, symmetric=None) -> P
     ValueError
         If ``dim`` is not 2 or 3.
     """
-    d = _check_dim(dim)
+    d = check_dim(dim)
     names = _VARS[d]
     tree = parse(text, names)
     s = simplify(tree)
@@ -703,48 +703,55 @@ def from_expression_nd(text, dim, *, name=None, theta=None, symmetric=None) -> P
 
 
 @reconstructible
-def radial_from_expression(text, dim, *, name=None, theta=None) -> RadialPotential:
+def radial_from_expression(text: str, dim: int, *, name: Optional[str] = None,
+                           theta: Optional[float] = None) -> RadialPotential:
     r"""Radial potential :math:`W(v) = w(|v|)` with the profile given in ``r``.
 
     The profile is :func:`~potentials.from_expression` ``(text, var="r")``.
     """
-    d = _check_dim(dim)
+    d = check_dim(dim)
     prof = from_expression(text, var="r", theta=theta, symmetric=False)
     return RadialPotential(prof, d, name=name if name is not None
                            else f"W(v) = w(|v|), w(r) = {prof.expr} (d={d})", theta=theta)
 
+
+
+#: any potential that :func:`effcoef.coefficients` and the models accept
+AnyPotential = Union[Potential, RadialPotential, PotentialND]
 
 # ----------------------------------------------------------------------
 # library
 
 
 @reconstructible
-def swarming(gamma, dim, rescaled=False) -> RadialPotential:
+def swarming(gamma: float, dim: int, rescaled: bool = False) -> RadialPotential:
     r"""Swarming potential of paper 004 (2.1): :math:`W(v) = |v|^4/(4\gamma) - |v|^2/2`.
 
     With ``rescaled=True`` (:math:`v = \sqrt\gamma\,\tilde v`):
     :math:`\tilde W = r^4/4 - r^2/2` and ``theta = 1/gamma``; otherwise
     ``theta`` is None (the model's own temperature is not fixed here).
     """
-    g = _check_gamma(gamma)
-    d = _check_dim(dim)
+    g = check_gamma(gamma)
+    d = check_dim(dim)
     if rescaled:
-        coeffs = (lambda num, sqrt: (num(1) / 4, num(0), -num(1) / 2, num(0)))
+        def coeffs(num, sqrt):
+            return (num(1) / 4, num(0), -num(1) / 2, num(0))
         theta, form = 1.0 / g, "r^4/4 - r^2/2"
     else:
-        coeffs = (lambda num, sqrt: (num(1) / (4 * num(g)), num(0), -num(1) / 2, num(0)))
+        def coeffs(num, sqrt):
+            return (num(1) / (4 * num(g)), num(0), -num(1) / 2, num(0))
         theta, form = None, "r^4/(4 gamma) - r^2/2"
     kind = "rescaled" if rescaled else "original"
     params = {"gamma": g, "rescaled": bool(rescaled)}
     name = f"swarming ({kind}, gamma={g:g}, d={d}): W = {form}"
-    prof = _quartic(coeffs, name=name, symmetric=True, params=params, theta=theta)
+    prof = quartic(coeffs, name=name, symmetric=True, params=params, theta=theta)
     return RadialPotential(prof, d, name=name, theta=theta, params=params)
 
 
 @reconstructible
-def ornstein_uhlenbeck_nd(dim) -> RadialPotential:
+def ornstein_uhlenbeck_nd(dim: int) -> RadialPotential:
     r"""Radial Ornstein-Uhlenbeck potential :math:`W(v) = |v|^2/2`."""
-    d = _check_dim(dim)
+    d = check_dim(dim)
     return RadialPotential(ornstein_uhlenbeck(), d,
                            name=f"Ornstein-Uhlenbeck (d={d}): W = |v|^2/2", params={})
 
@@ -758,7 +765,7 @@ def _as_nd(pot):
 
 
 @reconstructible
-def separable(*pots1d) -> PotentialND:
+def separable(*pots1d: Potential) -> PotentialND:
     r"""Separable potential :math:`W(v) = \sum_i W_i(v_i)` of 1D potentials.
 
     ``d = len(pots1d)`` (2 or 3).  ``theta`` is the common ``theta`` of the
@@ -801,7 +808,7 @@ def separable(*pots1d) -> PotentialND:
 
 
 @reconstructible
-def rotated(pot, R) -> PotentialND:
+def rotated(pot: Union[Potential, PotentialND], R: ArrayLike) -> PotentialND:
     r"""Rotated potential :math:`W_R(v) = W(R^T v)` for an orthogonal matrix ``R``.
 
     :math:`\nabla W_R(v) = R\,\nabla W(R^T v)`, :math:`\Delta W_R(v) = \Delta W(R^T v)`.
@@ -850,7 +857,7 @@ def rotated(pot, R) -> PotentialND:
 
 
 @reconstructible
-def tilted(pot, force) -> PotentialND:
+def tilted(pot: Union[Potential, PotentialND], force: ArrayLike) -> PotentialND:
     r"""Tilted potential :math:`W(v) - F\cdot v` (gradient :math:`\nabla W - F`, same Laplacian)."""
     pot = _as_nd(pot)
     d = pot.dim

@@ -69,7 +69,7 @@ def test_eyring_kramers_J0():
     ratios = []
     for th in [0.03, 0.02]:
         pot = fhn.frozen_potential(0.05, 0.0, 0.0, 0.0, N=Ncub)
-        g = fhn.spectral_gap(0.0, x=0.05, N=Ncub, sigma=np.sqrt(2 * th), n_modes=4)
+        g = fhn.spectral_gap(0.0, x=0.05, N=Ncub, sigma=np.sqrt(2 * th))
         ek = eyring_kramers(pot, th).lam1
         assert g < 1e-3                     # metastable: exponentially small gap
         ratios.append(g / ek)
@@ -125,7 +125,9 @@ def test_effective_drift_correction_is_second_order():
         P = Npp * theta / (2 * (J + Np))
         mu = mo.mean_quad
         Pmu = float(fhn.N_eval(mu, deriv=2)) * theta / (2 * (J + float(fhn.N_eval(mu, deriv=1))))
-        err_m.append(D - P); err_mu.append(D - Pmu); rel.append(abs(D / P - 1))
+        err_m.append(D - P)
+        err_mu.append(D - Pmu)
+        rel.append(abs(D / P - 1))
     err_m, err_mu = np.array(err_m), np.array(err_mu)
     c_pred = -3 * c3 * theta * (float(fhn.N_eval(m)) + x)
     assert abs(err_m[-1] * Js[-1] ** 2 / c_pred - 1) < 0.02          # measured 0.96%

@@ -123,7 +123,7 @@ def test_w2_to_dirac_scales_like_sqrt_eps(front_runs, sites):
     # initial layer exp(-rho0 t/eps), here < e^-25), V the limit (1.6); with deterministic w0,
     # W2^2 = E|v - V|^2 + E|w - W|^2 exactly. Measured: rms over [t0, T] per site, sup over sites.
     w2v, w2 = [], []
-    for eps, r, V, W in front_runs:
+    for _eps, r, V, W in front_runs:
         sel = r.t >= T0
         w2v.append(np.sqrt((r.w2_voltage(V)[sel] ** 2).mean(0)))
         w2.append(np.sqrt((r.w2(V, W)[sel] ** 2).mean(0)))

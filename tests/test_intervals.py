@@ -229,9 +229,18 @@ def test_centered_form_is_tight_near_a_minimum():
 from scipy.optimize import minimize, minimize_scalar  # noqa: E402
 
 import potentials as P  # noqa: E402
-from potentials.bnb import (BudgetExceededError, adaptive_cell_bounds, box_boundary_above,  # noqa: E402
-                            cell_bounds, certified_minimum, certified_minimum_nd,
-                            level_radius, monotone_radius, sublevel_cover, sublevel_cover_nd)
+from potentials.bnb import (  # noqa: E402
+    BudgetExceededError,
+    adaptive_cell_bounds,
+    box_boundary_above,
+    cell_bounds,
+    certified_minimum,
+    certified_minimum_nd,
+    level_radius,
+    monotone_radius,
+    sublevel_cover,
+    sublevel_cover_nd,
+)
 from potentials.nd import from_expression_nd, radial_from_expression  # noqa: E402
 
 ISSUE_1D = [

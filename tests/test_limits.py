@@ -131,3 +131,14 @@ def test_nested_expression_costs_seconds():
     res = effcoef.coefficients(P.from_expression("v**2 + " + body), 1.0)
     assert time.perf_counter() - t < 60
     assert res.accurate and res.K == res.K_cov
+
+
+def test_2d_linear_growth_refused(capsys):
+    """|v| in 2D (it ended in 'cannot convert float NaN to integer'): M is integrable but
+    |grad W| = 1, the spectrum is not discrete: one line saying so."""
+    from effcoef.cli import main
+    code = main(["coefficients", "--dim", "2", "--potential", "(v1**2+v2**2)**0.5",
+                 "--theta", "1"])
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "not discrete" in lines[0]

@@ -3,6 +3,7 @@
 The notebooks reproduce paper 004's figures and assert the numbers they show
 (accuracy against the closed forms, parity, Eyring-Kramers limit...).  They run in
 the current environment's ``python3`` kernel, with the Agg matplotlib backend.
+Marked ``heavy``: not in the default run, run by ``.ci/run`` (``python -m pytest -m heavy``).
 """
 
 from pathlib import Path
@@ -17,6 +18,7 @@ NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb"))
 
 
+@pytest.mark.heavy          # ~80 s together on 2 cores: run by .ci/run after the default run
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(path, monkeypatch):
     pytest.importorskip("ipykernel")

@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 
 import potentials as P
-from potentials import (ExpressionError, MassBox, NonConfiningError, PotentialND,
-                        RadialPotential, from_expression, from_expression_nd)
+from potentials import (
+    ExpressionError,
+    MassBox,
+    NonConfiningError,
+    PotentialND,
+    RadialPotential,
+    from_expression,
+    from_expression_nd,
+)
 
 RNG = np.random.default_rng(12345)
 # random points of [-2, 2]^d (none at the origin or on the axes in practice)

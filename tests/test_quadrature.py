@@ -10,8 +10,11 @@ import warnings
 import numpy as np
 import pytest
 
-from effcoef.reference.quadrature import (QuadratureResult, quadrature_coefficients,
-                                quadrature_coefficients_mp)
+from effcoef.reference.quadrature import (
+    QuadratureResult,
+    quadrature_coefficients,
+    quadrature_coefficients_mp,
+)
 
 try:  # the real potentials package
     from potentials import from_expression

@@ -139,6 +139,7 @@ def test_odd_sector_default_matches_full_spectrum():
 def test_weighted_matrices_equal_scikit_fem_forms():
     """A and B built from the basis tables equal scikit-fem's BilinearForm assembly."""
     from skfem import Basis, BilinearForm, ElementLinePp, MeshLine
+
     from effcoef.fem1d import _local_to_global, adapted_nodes, gauss_rule, weighted_fe
     pot = P.case_c(5, 2)
     mi = pot.mass_interval(pot.theta)

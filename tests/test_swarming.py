@@ -1,9 +1,14 @@
 """Particle and kinetic validation of D and K (effcoef.models.swarming, issue 6).
 
-Monte Carlo estimates (fixed seeds) are compared with the spectral solver
-within 3 standard errors; the standard errors are required to be a few
-percent (meaningful) and at least 3x the heuristic O(dt) bias (the bias does
-not dominate; the slow tests check it by halving dt).
+Monte Carlo estimates (fixed seeds) are compared with the spectral solver by their z-score
+(value - reference) / stderr.  With 40 batches the z-score of a fair estimator is Student-t
+with 39 degrees of freedom; the bound is ``montecarlo.z_bound(0.999, n_tests, dof=39)``, a
+union (Bonferroni) bound over the ``n_tests`` estimates checked in one test, so each test
+passes with probability >= 0.999 for any seed (one estimate: |z| <= 3.56, two: 3.80, nine:
+4.30).  The committed seeds are not tuned: seeds 20-25 of every default case were run as well
+(max |z| = 2.50 over 72 estimates).  The standard errors are required to be a few percent
+(meaningful) and at least 3x the heuristic O(dt) bias (the bias does not dominate; the slow
+tests check it by halving dt).
 """
 
 import numpy as np
@@ -11,6 +16,7 @@ import pytest
 
 import effcoef
 import potentials
+from effcoef.models import montecarlo as mc
 from effcoef.models import swarming as sw
 
 CASES = {  # potential, theta, seed, particles for K (its variance differs a lot between cases)
@@ -25,10 +31,19 @@ def _spectral(pot, theta):
     return sw._iso(res.D), sw._iso(res.K), res
 
 
-def _check(est, ref, bias, max_rel_se=0.04):
+def _check(est, ref, bias, n_tests, max_rel_se=0.06):
+    """``est`` agrees with ``ref``: |z| <= z_bound(0.999, n_tests, dof) (see the module doc).
+
+    ``max_rel_se`` only asks for a meaningful test; it is itself a random quantity (relative
+    standard errors measured over seeds 20-25: 0.007-0.045, typically 0.02-0.035), so it is
+    set well above them (0.04 failed for seed 22 of Case A, gamma = 1).
+    """
     assert est.rel_stderr <= max_rel_se, f"standard error too large: {est}"
     assert est.stderr >= 3 * bias * abs(ref), f"time-step bias not negligible: {est}, bias {bias}"
-    assert abs(est.zscore(ref)) <= 3.0, f"{est} vs spectral {ref}"
+    assert est.dof == 39
+    assert est.agrees(ref, 0.999, n_tests), \
+        f"{est} vs spectral {ref}: z = {est.zscore(ref):.2f}, bound " \
+        f"{mc.z_bound(0.999, n_tests, est.dof):.2f}"
     lo, hi = est.ci
     assert lo < est.value < hi
 
@@ -91,6 +106,7 @@ def test_unstable_time_step_is_detected():
 
 
 def test_mc_estimate_interval():
+    assert sw.MCEstimate is mc.MCEstimate                # re-exported for existing callers
     est = sw.MCEstimate.from_batches(np.arange(10.0), level=0.95)
     assert est.value == 4.5
     assert est.stderr == pytest.approx(np.std(np.arange(10.0), ddof=1) / np.sqrt(10))
@@ -134,8 +150,8 @@ def test_diffusion_green_kubo_and_msd(case):
     D, _, _ = _spectral(pot, theta)
     bias = sw.timestep_bias_estimate(pot, theta, dt=2e-3)
     dm = sw.diffusion_mc(pot, theta, n_particles=3000, seed=seed)
-    _check(dm.green_kubo, D, bias)
-    _check(dm.msd, D, bias)
+    _check(dm.green_kubo, D, bias, n_tests=2)
+    _check(dm.msd, D, bias, n_tests=2)
     # the running Green-Kubo integral has reached its plateau
     assert dm.t_corr * dm.lambda1 >= 7.9
 
@@ -147,7 +163,7 @@ def test_drift_linear_response(case):
     _, K, _ = _spectral(pot, theta)
     bias = sw.timestep_bias_estimate(pot, theta, dt=2e-3)
     est = sw.drift_linear_response(pot, theta, n_particles=n_k, seed=seed + 10)
-    _check(est, K, bias)
+    _check(est, K, bias, n_tests=1)
 
 
 def test_l1_distance_decreases_with_eps():
@@ -179,12 +195,16 @@ def test_slow_more_particles_and_halved_dt(case):
         kl = sw.drift_linear_response(pot, theta, n_particles=12_000, dt=dt, seed=200 + seed)
         for name, e, ref in (("gk", dm.green_kubo, D), ("msd", dm.msd, D), ("k", kl, K)):
             assert e.rel_stderr <= 0.02
-            assert abs(e.zscore(ref)) <= 3.0, (case, name, dt, e, ref)
+            # 6 z-scores against the solver + 3 differences below: union bound over 9
+            assert e.agrees(ref, 0.999, n_tests=9), (case, name, dt, e, ref)
             est[name, dt] = e
     for name in ("gk", "msd", "k"):
         a, b = est[name, 2e-3], est[name, 1e-3]
         # halving dt changes nothing beyond the statistical error: the O(dt) bias is negligible
-        assert abs(a.value - b.value) <= 3 * np.hypot(a.stderr, b.stderr), (case, name, a, b)
+        # (z against hypot(se_a, se_b) with ~78 dof: conservative, the common seed draws the
+        # same initial velocities for both dt, which correlates a and b positively)
+        z = (a.value - b.value) / np.hypot(a.stderr, b.stderr)
+        assert abs(z) <= mc.z_bound(0.999, 9, dof=78), (case, name, a, b)
 
 
 @pytest.mark.slow
@@ -205,5 +225,5 @@ def test_swarming_3d():
     D, K, _ = _spectral(pot, 1.0)
     bias = sw.timestep_bias_estimate(pot, 1.0, dt=2e-3)
     dm = sw.diffusion_mc(pot, 1.0, n_particles=1500, seed=4)
-    _check(dm.green_kubo, D, bias)
-    _check(sw.drift_linear_response(pot, 1.0, n_particles=400, seed=5), K, bias)
+    _check(dm.green_kubo, D, bias, n_tests=2)
+    _check(sw.drift_linear_response(pot, 1.0, n_particles=400, seed=5), K, bias, n_tests=2)

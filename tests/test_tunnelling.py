@@ -110,6 +110,7 @@ def test_barrier_states_not_lost_deep_tunnelling(case, gamma):
     tunnelling pair."""
     import scipy.sparse as sp
     from scipy.sparse.linalg import eigsh
+
     from effcoef.operator import schrodinger_potential
     pot = P.paper_family(case, gamma)
     th = pot.theta

@@ -139,14 +139,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 import potentials
+from potentials.validation import check_positive, check_theta
+
 from ..solver import coefficients
-from . import swarming as _sw
-from .swarming import MCEstimate
+from . import montecarlo, swarming
+from .montecarlo import MCEstimate
 
 __all__ = [
     "HybridModel", "PeriodicChemical", "cubic_bspline", "HybridRun", "simulate",
@@ -158,29 +161,11 @@ __all__ = [
 ]
 
 
-def _rng(seed):
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(seed)
-
-
-def _positive(name, value, allow_zero=False):
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    ok = (x >= 0) if allow_zero else (x > 0)
-    if not (math.isfinite(x) and ok):
-        raise ValueError(f"{name} must be finite and {'>= 0' if allow_zero else '> 0'}, "
-                         f"got {value!r}")
-    return x
-
-
 # ----------------------------------------------------------------------
 # source kernel and chemical
 
 
-def cubic_bspline(t):
+def cubic_bspline(t: ArrayLike) -> np.ndarray:
     r"""Centred cubic B-spline :math:`B_3` on [-2, 2] (:math:`C^2`, :math:`\int B_3 = 1`).
 
     :math:`B_3(t) = 2/3 - t^2 + |t|^3/2` for :math:`|t| \le 1`,
@@ -193,7 +178,8 @@ def cubic_bspline(t):
 
 
 class PeriodicChemical:
-    r"""Fourier-Galerkin solver of :math:`\varphi_t = D_c\Delta\varphi - \kappa\varphi + f` on :math:`[0, L)^d`.
+    r"""Fourier-Galerkin solver of :math:`\varphi_t = D_c\Delta\varphi - \kappa\varphi + f`
+    on :math:`[0, L)^d`.
 
     Real fields :math:`\varphi(x) = \mathrm{Re}\sum_{k\in H} w_k\hat\varphi_k e^{i\omega_k\cdot x}`
     over the half set H of :math:`\{-K..K\}^d` (k = 0 and the vectors whose last non-zero
@@ -217,21 +203,22 @@ class PeriodicChemical:
         :math:`m_\chi = \int\chi \ge 0`.
     """
 
-    def __init__(self, dim, length, diffusion, kappa, n_modes, chi_width=0.125, chi_mass=1.0):
+    def __init__(self, dim: int, length: float, diffusion: float, kappa: float, n_modes: int,
+                 chi_width: float = 0.125, chi_mass: float = 1.0) -> None:
         if dim not in (1, 2):
             raise ValueError(f"dim must be 1 or 2, got {dim!r}")
         self.dim = int(dim)
-        self.length = _positive("length", length)
-        self.diffusion = _positive("diffusion", diffusion, allow_zero=True)
-        self.kappa = _positive("kappa", kappa, allow_zero=True)
+        self.length = check_positive(length, "length")
+        self.diffusion = check_positive(diffusion, "diffusion", allow_zero=True)
+        self.kappa = check_positive(kappa, "kappa", allow_zero=True)
         if int(n_modes) != n_modes or n_modes < 1:
             raise ValueError(f"n_modes must be a positive integer, got {n_modes!r}")
         self.n_modes = int(n_modes)
-        self.chi_width = _positive("chi_width", chi_width)
+        self.chi_width = check_positive(chi_width, "chi_width")
         if 4 * self.chi_width >= self.length:
             raise ValueError(f"the support 4h = {4 * self.chi_width:g} of chi must be shorter "
                              f"than the period L = {self.length:g}")
-        self.chi_mass = _positive("chi_mass", chi_mass, allow_zero=True)
+        self.chi_mass = check_positive(chi_mass, "chi_mass", allow_zero=True)
         K = self.n_modes
         ax = np.arange(-K, K + 1)
         grids = np.meshgrid(*([ax] * dim), indexing="ij")
@@ -251,23 +238,24 @@ class PeriodicChemical:
         self._w1 = 2.0 * math.pi / self.length
 
     @property
-    def n(self):
+    def n(self) -> np.ndarray:
         """Number of stored (half-set) modes."""
         return len(self.k)
 
-    def kernel_hat(self, omega):
+    def kernel_hat(self, omega: ArrayLike) -> np.ndarray:
         r""":math:`\prod_a \mathrm{sinc}^4(\omega_a h/2)` (Fourier transform of the unit-mass kernel)."""
         z = 0.5 * self.chi_width * np.asarray(omega, dtype=float)
         return np.prod(np.sinc(z / math.pi) ** 4, axis=-1)
 
-    def chi(self, x):
+    def chi(self, x: ArrayLike) -> np.ndarray:
         r"""The source kernel :math:`\chi(x)` for points of shape ``(..., d)`` (not periodised)."""
         x = np.asarray(x, dtype=float)
         return self.chi_mass * np.prod(cubic_bspline(x / self.chi_width), axis=-1) \
             / self.chi_width ** self.dim
 
-    def truncation_bound(self, gradient=True):
-        r"""Bound on the change of :math:`\sup|\nabla\varphi|` (or :math:`\sup|\varphi|`) by dropping the modes :math:`\max_a|k_a| > K`.
+    def truncation_bound(self, gradient: bool = True) -> float:
+        r"""Bound on the change of :math:`\sup|\nabla\varphi|` (or :math:`\sup|\varphi|`) by
+        dropping the modes :math:`\max_a|k_a| > K`.
 
         For any source of the form :math:`\frac1N\sum_j\chi(\cdot - x_j)` and any t (with
         :math:`\varphi^{in} = 0`), :math:`|\hat\varphi_k| \le \sup|\hat f_k|/\lambda_k \le
@@ -294,7 +282,7 @@ class PeriodicChemical:
         return float(terms.sum())
 
     # -- particles <-> modes -------------------------------------------
-    def phases(self, x):
+    def phases(self, x: ArrayLike) -> np.ndarray:
         r""":math:`e^{i\omega_k\cdot x}` for positions ``x`` of shape ``(..., d)`` -> ``(..., M)``.
 
         Per axis one complex exponential and its powers (cumulative products; the
@@ -315,7 +303,8 @@ class PeriodicChemical:
             out = pa if out is None else out * pa
         return out
 
-    def deposit(self, x=None, *, phases=None):
+    def deposit(self, x: Optional[ArrayLike] = None, *,
+                phases: Optional[ArrayLike] = None) -> np.ndarray:
         r"""Fourier coefficients :math:`\hat f_k` of :math:`f = \frac1N\sum_j\chi(\cdot - x_j)`.
 
         ``x`` has shape ``(R, N, d)`` (or pass ``phases``); returns ``(R, M)``.
@@ -323,18 +312,21 @@ class PeriodicChemical:
         E = self.phases(x) if phases is None else phases
         return self.source_coef * np.conj(E).mean(axis=-2)
 
-    def evaluate(self, phi_hat, x=None, *, phases=None):
-        r""":math:`\varphi` at positions ``x`` ``(R, n, d)`` for modes ``phi_hat`` ``(R, M)`` -> ``(R, n)``."""
+    def evaluate(self, phi_hat: ArrayLike, x: Optional[ArrayLike] = None, *,
+                 phases: Optional[ArrayLike] = None) -> np.ndarray:
+        r""":math:`\varphi` at positions ``x`` ``(R, n, d)`` for modes ``phi_hat`` ``(R, M)``
+        -> ``(R, n)``."""
         E = self.phases(x) if phases is None else phases
         return np.einsum("rnm,rm->rn", E, self.weights * phi_hat).real
 
-    def gradient(self, phi_hat, x=None, *, phases=None):
+    def gradient(self, phi_hat: ArrayLike, x: Optional[ArrayLike] = None, *,
+                 phases: Optional[ArrayLike] = None) -> np.ndarray:
         r""":math:`\nabla\varphi` at positions ``x`` ``(R, n, d)`` -> ``(R, n, d)``."""
         E = self.phases(x) if phases is None else phases
         coef = 1j * (self.weights * phi_hat)[..., None] * self.omega   # (R, M, d)
         return np.einsum("rnm,rmd->rnd", E, coef).real
 
-    def project(self, func, n_grid=None):
+    def project(self, func: Callable, n_grid: Optional[int] = None) -> np.ndarray:
         r"""Modes of an L-periodic function ``func(x)`` (``x`` of shape ``(..., d)``) by FFT.
 
         Samples on an ``n_grid``:sup:`d` grid (default 4K) and keeps the modes
@@ -348,14 +340,15 @@ class PeriodicChemical:
         F = np.fft.fftn(np.asarray(func(pts), dtype=float)) / n ** self.dim
         return F[tuple((self.k % n).T)]
 
-    def propagate(self, phi_hat, t, source_hat=None):
+    def propagate(self, phi_hat: ArrayLike, t: float,
+                  source_hat: Optional[ArrayLike] = None) -> np.ndarray:
         r"""Exact solution after time t with a source constant in time (Duhamel):
 
         :math:`\hat\varphi_k(t) = e^{-\lambda_k t}\hat\varphi_k(0)
         + \frac{1 - e^{-\lambda_k t}}{\lambda_k}\hat f_k` (:math:`t\hat f_k` if
         :math:`\lambda_k = 0`).
         """
-        t = _positive("t", t, allow_zero=True)
+        t = check_positive(t, "t", allow_zero=True)
         e = np.exp(-self.rates * t)
         out = e * phi_hat
         if source_hat is not None:
@@ -420,8 +413,8 @@ class HybridModel:
         if self.dim not in (1, 2):
             raise ValueError(f"dim must be 1 or 2, got {self.dim!r}")
         for name in ("beta", "eta", "cs_exponent", "theta"):
-            _positive(name, getattr(self, name), allow_zero=True)
-        _positive("cs_radius", self.cs_radius)
+            check_positive(getattr(self, name), name, allow_zero=True)
+        check_positive(self.cs_radius, "cs_radius")
         if self.external_force is not None and not callable(self.external_force):
             raise ValueError("external_force must be a callable x -> F(x) or None")
         if self.friction is not None:
@@ -444,7 +437,7 @@ class HybridModel:
         return PeriodicChemical(self.dim, self.length, self.chem_diffusion, self.kappa,
                                 self.n_modes, self.chi_width, self.chi_mass)
 
-    def psi(self, r2):
+    def psi(self, r2: ArrayLike) -> np.ndarray:
         r"""Cucker-Smale weight :math:`\psi` as a function of :math:`|y|^2` (reference implementation)."""
         s = 1.0 + np.asarray(r2) / self.cs_radius ** 2
         e = self.cs_exponent
@@ -495,20 +488,14 @@ class HybridRun:
     v_record: np.ndarray = field(repr=False)
     seconds: float = 0.0
 
-    def chemical(self, points):
+    def chemical(self, points: ArrayLike) -> np.ndarray:
         r""":math:`\varphi(t)` at ``points`` ``(n, d)`` for every replica -> ``(R, n)``."""
         pts = np.asarray(points, dtype=float).reshape(1, -1, self.model.dim)
         ch = self.model.chemical()
         return ch.evaluate(self.phi_hat, np.broadcast_to(pts, (len(self.phi_hat),) + pts.shape[1:]))
 
-    def chemical_gradient(self, points):
-        r""":math:`\nabla\varphi(t)` at ``points`` ``(n, d)`` -> ``(R, n, d)``."""
-        pts = np.asarray(points, dtype=float).reshape(1, -1, self.model.dim)
-        ch = self.model.chemical()
-        return ch.gradient(self.phi_hat, np.broadcast_to(pts, (len(self.phi_hat),) + pts.shape[1:]))
-
     @property
-    def momentum(self):
+    def momentum(self) -> np.ndarray:
         """Mean velocity per replica, shape (R, d)."""
         return self.v.mean(axis=1)
 
@@ -527,7 +514,8 @@ def _as_state(a, dim, name):
 
 
 def _phi_functions(z):
-    r""":math:`\varphi_1, \varphi_2, \varphi_3` of real :math:`z \le 0` (Taylor series for :math:`|z| < 1`)."""
+    r""":math:`\varphi_1, \varphi_2, \varphi_3` of real :math:`z \le 0` (Taylor series for
+    :math:`|z| < 1`)."""
     z = np.asarray(z, dtype=float)
     small = np.abs(z) < 1.0
     zs = np.where(small, z, 0.0)
@@ -559,7 +547,7 @@ class _Dynamics:
         if model.friction is not None:
             th = model.theta if model.theta > 0 else (getattr(model.friction, "theta", None)
                                                        or 1.0)
-            sde = _sw.VelocitySDE(model.friction, th)   # only its gradient is used
+            sde = swarming.VelocitySDE(model.friction, th)   # only its gradient is used
             d = model.dim
 
             def grad_w(V):
@@ -641,8 +629,10 @@ class _Dynamics:
         return (v, a, s, vt, at)
 
 
-def simulate(model: HybridModel, x0, v0, t_final, dt, *, tracers=None, phi0=None, seed=None,
-             n_record=0, progress=False) -> HybridRun:
+def simulate(model: HybridModel, x0: ArrayLike, v0: ArrayLike, t_final: float, dt: float, *,
+             tracers: Optional[tuple] = None, phi0: Optional[ArrayLike] = None,
+             seed: montecarlo.SeedLike = None, n_record: int = 0,
+             progress: bool = False) -> HybridRun:
     r"""Integrate (P) from ``(x0, v0)`` (shape ``(R, N, d)``; ``(N, d)`` or ``(N,)`` in 1D) to ``t_final``.
 
     ``dt`` is rounded down so that an integer number of steps reaches ``t_final``.
@@ -677,8 +667,8 @@ def simulate(model: HybridModel, x0, v0, t_final, dt, *, tracers=None, phi0=None
     if x.shape != v.shape:
         raise ValueError(f"x0 and v0 have different shapes {x.shape} and {v.shape}")
     R = x.shape[0]
-    t_final = _positive("t_final", t_final, allow_zero=True)
-    dt = _positive("dt", dt)
+    t_final = check_positive(t_final, "t_final", allow_zero=True)
+    dt = check_positive(dt, "dt")
     n_steps = max(1, int(math.ceil(t_final / dt - 1e-9))) if t_final > 0 else 0
     h = t_final / n_steps if n_steps else 0.0
     if tracers is None:
@@ -695,7 +685,7 @@ def simulate(model: HybridModel, x0, v0, t_final, dt, *, tracers=None, phi0=None
         p = np.zeros((R, ch.n), complex)
     else:
         p = np.broadcast_to(np.asarray(phi0, complex), (R, ch.n)).copy()
-    rng = _rng(seed) if model.theta > 0 else None
+    rng = montecarlo.rng(seed) if model.theta > 0 else None
     kick = math.sqrt(model.theta * h) if model.theta > 0 else 0.0
     if n_steps:
         z = -ch.rates * h
@@ -777,7 +767,7 @@ class MonokineticData:
         if not (math.isfinite(self.low) and math.isfinite(self.high) and self.high > self.low):
             raise ValueError(f"need finite low < high, got {self.low!r}, {self.high!r}")
 
-    def velocity(self, x):
+    def velocity(self, x: ArrayLike) -> np.ndarray:
         r""":math:`u^{in}(x)` for ``x`` of shape ``(..., d)``."""
         x = np.asarray(x, dtype=float)
         if self.velocity_field is not None:
@@ -785,14 +775,14 @@ class MonokineticData:
         c, ell = 0.5 * (self.low + self.high), 0.5 * (self.high - self.low)
         return self.amplitude * np.sin(math.pi * (x - c) / ell) + self.drift
 
-    def sample(self, shape, seed=None):
+    def sample(self, shape: tuple, seed: montecarlo.SeedLike = None) -> tuple:
         r"""I.i.d. samples: returns ``(x, v)`` of shape ``shape + (d,)`` (e.g. ``shape = (R, N)``)."""
-        rng = _rng(seed)
+        rng = montecarlo.rng(seed)
         shape = tuple(np.atleast_1d(shape).astype(int))
         x = self.low + (self.high - self.low) * rng.random(shape + (self.dim,))
         return x, self.velocity(x)
 
-    def quantile(self, n):
+    def quantile(self, n: int) -> tuple:
         r"""Deterministic 'quantile' particles: the midpoint rule in the Lagrangian label.
 
         d = 1: :math:`x_j = a + (b-a)(j - 1/2)/n`; d = 2: the tensor grid of
@@ -816,7 +806,8 @@ class MonokineticData:
 # Wasserstein distances
 
 
-def w2_squared(a, b, weights_a=None, weights_b=None) -> float:
+def w2_squared(a: ArrayLike, b: ArrayLike, weights_a: Optional[ArrayLike] = None,
+               weights_b: Optional[ArrayLike] = None) -> float:
     r""":math:`W_2^2` between two discrete measures on :math:`\mathbb R^m` by exact optimal transport (POT).
 
     ``a`` ``(n, m)``, ``b`` ``(k, m)`` (1D arrays are single coordinates); uniform
@@ -843,7 +834,7 @@ def w2_squared(a, b, weights_a=None, weights_b=None) -> float:
     return float(val)
 
 
-def w2_squared_1d(a, b) -> float:
+def w2_squared_1d(a: ArrayLike, b: ArrayLike) -> float:
     r""":math:`W_2^2` of two equal-weight samples on the line, exactly, by the quantile coupling.
 
     :math:`\int_0^1|F_a^{-1}(u) - F_b^{-1}(u)|^2du` with piecewise constant quantile
@@ -882,10 +873,10 @@ class RateFit:
         return f"{self.slope:.3f} +- {self.stderr:.3f}"
 
 
-def fit_power_law(n_values, estimates) -> RateFit:
+def fit_power_law(n_values: ArrayLike, estimates: Sequence) -> RateFit:
     r"""Fit :math:`\log y = \log C + p\log N` with weights :math:`(y/\mathrm{se})^2` (delta method).
 
-    ``estimates``: :class:`~effcoef.models.swarming.MCEstimate` objects (or ``(value, stderr)``
+    ``estimates``: :class:`~effcoef.models.montecarlo.MCEstimate` objects (or ``(value, stderr)``
     pairs).  All values must be positive and at least three points are required.
     """
     n = np.asarray(n_values, dtype=float)
@@ -923,7 +914,7 @@ def _multi_indices(dim, degree):
     return out
 
 
-def fluctuation_controls(u, degree):
+def fluctuation_controls(u: np.ndarray, degree: int) -> np.ndarray:
     r"""Quadratic control variates of the initial fluctuation field (exact mean 0).
 
     ``u`` of shape ``(R, N, d)``: the initial positions mapped to :math:`[-1, 1]^d`, i.i.d.
@@ -952,15 +943,15 @@ def fluctuation_controls(u, degree):
     return np.column_stack(cols)
 
 
-def control_variate_estimate(y, Q, level=0.95) -> MCEstimate:
-    r"""Control-variate estimate of :math:`E y` from replicas ``y`` ``(R,)`` and zero-mean controls ``Q`` ``(R, q)``.
+def control_variate_estimate(y: ArrayLike, Q: ArrayLike, level: float = 0.95) -> MCEstimate:
+    r"""Control-variate estimate of :math:`E y` from replicas ``y`` ``(R,)`` and zero-mean
+    controls ``Q`` ``(R, q)``.
 
     The intercept of the least-squares fit :math:`y \approx c + Q b` (the classical
     regression estimator :math:`\bar y - \hat b^T\bar Q`); standard error from the
     residual variance, :math:`s^2 (X^TX)^{-1}_{00}` with :math:`R - q - 1` degrees of
     freedom, Student-t interval.  Its bias from estimating b is :math:`O(1/R)`.
     """
-    from scipy.stats import t as student_t
     y = np.asarray(y, dtype=float)
     Q = np.asarray(Q, dtype=float).reshape(len(y), -1)
     R, q = Q.shape
@@ -973,9 +964,7 @@ def control_variate_estimate(y, Q, level=0.95) -> MCEstimate:
     res = y - X @ coef
     s2 = float(res @ res) / dof
     se = math.sqrt(s2 * np.linalg.inv(X.T @ X)[0, 0])
-    val = float(coef[0])
-    qt = float(student_t.ppf(0.5 + 0.5 * level, dof))
-    return MCEstimate(val, se, (val - qt * se, val + qt * se), float(level), y)
+    return MCEstimate.from_stderr(float(coef[0]), se, dof, level, y)
 
 
 @dataclass
@@ -1030,7 +1019,7 @@ class W2Convergence:
     data: MonokineticData = field(repr=False)
     seconds: float = 0.0
 
-    def table(self):
+    def table(self) -> str:
         """A plain-text table of the estimates."""
         rows = [f"{'N':>6} {'E W2^2(emp)':>20} {'floor (tracers)':>20} {'excess':>20} "
                 f"{'E|Z - Zbar|^2':>20}"]
@@ -1051,7 +1040,7 @@ def _phase_space(x, v):
     return np.concatenate([x, v], axis=-1)
 
 
-def mean_field_tracers(ref: HybridRun, data: MonokineticData, x0):
+def mean_field_tracers(ref: HybridRun, data: MonokineticData, x0: np.ndarray) -> tuple:
     r"""Mean-field characteristics from initial positions ``x0`` (``(..., 1)``) by Lagrangian interpolation.
 
     For monokinetic data in d = 1 the characteristic from :math:`(x_0, u^{in}(x_0))` is the
@@ -1077,9 +1066,10 @@ def mean_field_tracers(ref: HybridRun, data: MonokineticData, x0):
     return sx(s)[..., None], sv(s)[..., None]
 
 
-def w2_convergence(model: HybridModel, data: MonokineticData, n_values, *, n_replicas=32,
-                   t_final=1.0, dt=0.05, n_reference=512, tracers="interpolate",
-                   control_degree=4, seed=0, progress=False) -> W2Convergence:
+def w2_convergence(model: HybridModel, data: MonokineticData, n_values: Sequence[int], *,
+                   n_replicas: int = 32, t_final: float = 1.0, dt: float = 0.05,
+                   n_reference: int = 512, tracers: str = "interpolate", control_degree: int = 4,
+                   seed: montecarlo.SeedLike = 0, progress: bool = False) -> W2Convergence:
     r"""W2 of the one-particle law at ``t_final`` against a mean-field reference, for each N.
 
     For each N in ``n_values``: ``n_replicas`` independent systems with i.i.d.
@@ -1157,7 +1147,7 @@ def w2_convergence(model: HybridModel, data: MonokineticData, n_values, *, n_rep
         if p:
             Q = fluctuation_controls(2.0 * (x0 - data.low) / (data.high - data.low) - 1.0, p)
 
-            def est(y):
+            def est(y, Q=Q):
                 return control_variate_estimate(y, Q)
         else:
             Q = None
@@ -1185,7 +1175,8 @@ def w2_convergence(model: HybridModel, data: MonokineticData, n_values, *, n_rep
 
 @dataclass
 class KellerSegelCoefficients:
-    r"""Coefficients of :math:`\rho_t = \nabla\cdot(D\nabla\rho - \chi_0\rho K\nabla S)` (module docstring, section 3).
+    r"""Coefficients of :math:`\rho_t = \nabla\cdot(D\nabla\rho - \chi_0\rho K\nabla S)`
+    (module docstring, section 3).
 
     Attributes
     ----------
@@ -1214,7 +1205,7 @@ class KellerSegelCoefficients:
     rel_error_estimate: float
     solver_result: object = field(repr=False)
 
-    def drift(self, grad_S):
+    def drift(self, grad_S: ArrayLike) -> Union[float, np.ndarray]:
         r"""Chemotactic drift velocity :math:`u = \chi_0 K\nabla S` (vector of length d; float in 1D)."""
         g = np.atleast_1d(np.asarray(grad_S, dtype=float))
         if g.shape != (self.dim,):
@@ -1223,15 +1214,8 @@ class KellerSegelCoefficients:
         return float(u[0]) if self.dim == 1 else u
 
 
-def _theta_of(pot, theta):
-    if theta is None:
-        theta = getattr(pot, "theta", None)
-    if theta is None:
-        raise ValueError(f"{pot!r} has no attached theta; pass theta explicitly")
-    return _positive("theta", theta)
-
-
-def keller_segel_coefficients(pot, theta=None, chi0=1.0) -> KellerSegelCoefficients:
+def keller_segel_coefficients(pot: potentials.AnyPotential, theta: Optional[float] = None,
+                              chi0: float = 1.0) -> KellerSegelCoefficients:
     r"""Keller-Segel diffusion D and chemotactic coefficient :math:`\chi_0 K` from the solver.
 
     ``pot``: friction potential W (``potentials.Potential`` in 1D, ``RadialPotential`` or
@@ -1239,7 +1223,7 @@ def keller_segel_coefficients(pot, theta=None, chi0=1.0) -> KellerSegelCoefficie
     ``chi0``: chemotactic sensitivity :math:`\chi_0 = \eta` (finite, may be negative for
     chemorepulsion).
     """
-    theta = _theta_of(pot, theta)
+    theta = potentials.theta_of(pot, theta)
     chi0 = float(chi0)
     if not math.isfinite(chi0):
         raise ValueError(f"chi0 must be finite, got {chi0!r}")
@@ -1252,8 +1236,10 @@ def keller_segel_coefficients(pot, theta=None, chi0=1.0) -> KellerSegelCoefficie
                                    float(res.rel_error_estimate), res)
 
 
-def stationary_drift(pot, theta, force):
-    r"""Exact mean velocity :math:`u(F) = \int v\,M_F\,dv` of the tilted Maxwellian :math:`M_F \propto e^{-(W - F\cdot v)/\theta}`.
+def stationary_drift(pot: potentials.AnyPotential, theta: float,
+                     force: ArrayLike) -> Union[float, np.ndarray]:
+    r"""Exact mean velocity :math:`u(F) = \int v\,M_F\,dv` of the tilted Maxwellian
+    :math:`M_F \propto e^{-(W - F\cdot v)/\theta}`.
 
     1D: trapezoidal quadrature on a fine grid over the (widened) mass interval.  Radial
     W in d = 2: :math:`u = \hat F\int r^2e^{-w/\theta}I_1(|F|r/\theta)dr /
@@ -1264,7 +1250,7 @@ def stationary_drift(pot, theta, force):
     Returns a float (1D) or an array of length d.
     """
     from scipy.special import i0e, i1e
-    theta = _positive("theta", theta)
+    theta = check_theta(theta)
     F = np.atleast_1d(np.asarray(force, dtype=float))
     trap = getattr(np, "trapezoid", None) or np.trapz
     if isinstance(pot, potentials.Potential):
@@ -1324,7 +1310,8 @@ class ChemotacticDrift:
     force : ndarray
         :math:`F = \chi_0\nabla S`.
     timestep_bias : float
-        Heuristic relative O(dt) bias of Euler-Maruyama (:func:`effcoef.models.swarming.timestep_bias_estimate`).
+        Heuristic relative O(dt) bias of Euler-Maruyama
+        (:func:`effcoef.models.swarming.timestep_bias_estimate`).
     t_burn, t_avg, dt : float
     n_particles : int
     seconds : float
@@ -1346,9 +1333,13 @@ class ChemotacticDrift:
     seconds: float
 
 
-def chemotactic_drift(pot, theta=None, *, chi0=1.0, grad_S=None, n_particles=2000, t_burn=None,
-                      t_avg=None, burn_factor=5.0, avg_factor=10.0, dt=None, method="sde",
-                      n_batches=40, seed=0, progress=False) -> ChemotacticDrift:
+def chemotactic_drift(pot: potentials.AnyPotential, theta: Optional[float] = None, *,
+                      chi0: float = 1.0, grad_S: Optional[ArrayLike] = None,
+                      n_particles: int = 2000, t_burn: Optional[float] = None,
+                      t_avg: Optional[float] = None, burn_factor: float = 5.0,
+                      avg_factor: float = 10.0, dt: Optional[float] = None, method: str = "sde",
+                      n_batches: int = 40, seed: montecarlo.SeedLike = 0,
+                      progress: bool = False) -> ChemotacticDrift:
     r"""Particle drift up a fixed chemical gradient vs :math:`\chi_0 K\nabla S` from the solver.
 
     The velocity SDE :math:`dv = (-\nabla W(v) + \chi_0\nabla S)dt + \sqrt{2\theta}dB`,
@@ -1371,13 +1362,14 @@ def chemotactic_drift(pot, theta=None, *, chi0=1.0, grad_S=None, n_particles=200
     ``dt``: 2e-3 (``"sde"``), 2e-2 (``"hybrid"``).
     """
     t0 = time.perf_counter()
-    sde = _sw.VelocitySDE(pot, theta)
+    sde = swarming.VelocitySDE(pot, theta)
     theta = sde.theta
     ks = keller_segel_coefficients(pot, theta, chi0)
     d = sde.dim
     lam1 = float(ks.solver_result.eigenvalues[1])
-    t_burn = burn_factor / lam1 if t_burn is None else _positive("t_burn", t_burn, True)
-    t_avg = avg_factor / lam1 if t_avg is None else _positive("t_avg", t_avg)
+    t_burn = (burn_factor / lam1 if t_burn is None
+              else check_positive(t_burn, "t_burn", allow_zero=True))
+    t_avg = avg_factor / lam1 if t_avg is None else check_positive(t_avg, "t_avg")
     if ks.chi0 == 0:
         raise ValueError("chi0 = 0: there is no chemotactic drift to measure")
     if grad_S is None:
@@ -1395,7 +1387,7 @@ def chemotactic_drift(pot, theta=None, *, chi0=1.0, grad_S=None, n_particles=200
         raise ValueError(f"method must be 'sde' or 'hybrid', got {method!r}")
     if method == "hybrid" and d not in (1, 2):
         raise ValueError("method='hybrid' needs d = 1 or 2")
-    dt = (2e-3 if method == "sde" else 2e-2) if dt is None else _positive("dt", dt)
+    dt = (2e-3 if method == "sde" else 2e-2) if dt is None else check_positive(dt, "dt")
     n_burn = int(round(t_burn / dt))
     n_avg = max(1, int(round(t_avg / dt)))
     disp = []
@@ -1426,9 +1418,9 @@ def chemotactic_drift(pot, theta=None, *, chi0=1.0, grad_S=None, n_particles=200
             run = simulate(model, x, v, n_avg * dt, dt, seed=rng, progress=progress)
             disp.append(run.x[0].T)
     per = (disp[0] - disp[1]) / (2.0 * n_avg * dt)               # (d, n)
-    comps = [MCEstimate.from_batches(_sw._batches(per[i], n_batches)) for i in range(d)]
+    comps = [MCEstimate.from_batches(montecarlo.batch_means(per[i], n_batches)) for i in range(d)]
     ghat = g / np.linalg.norm(g)
-    along = MCEstimate.from_batches(_sw._batches(ghat @ per, n_batches))
+    along = MCEstimate.from_batches(montecarlo.batch_means(ghat @ per, n_batches))
     pred = np.atleast_1d(ks.drift(g)).astype(float)
     try:
         up = np.atleast_1d(stationary_drift(pot, theta, F if d > 1 else F[0]))
@@ -1437,7 +1429,7 @@ def chemotactic_drift(pot, theta=None, *, chi0=1.0, grad_S=None, n_particles=200
     except ValueError:
         exact = None
     if method == "sde" and (d == 1 or isinstance(pot, potentials.RadialPotential)):
-        bias = _sw.timestep_bias_estimate(pot, theta, dt)
+        bias = swarming.timestep_bias_estimate(pot, theta, dt)
     else:
         bias = float("nan")
     pa = float(ghat @ pred)

@@ -28,13 +28,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 import potentials
 
-__all__ = ["fhn_cubic", "N_eval", "frozen_potential", "spectral_gap", "ground_moments",
+from ..solver import coefficients
+from . import montecarlo
+
+__all__ = ["fhn_cubic", "cubic_coefficients", "N_eval", "frozen_potential", "spectral_gap", "ground_moments",
            "effective_drift", "limit_rhs", "solve_limit_ode", "fixed_points", "jacobian", "hopf_points",
            "NetworkResult", "simulate_network"]
 
@@ -44,16 +48,19 @@ def fhn_cubic(lam: float = 4.0) -> tuple:
     return (0.0, float(lam), -(1.0 + lam), 1.0)
 
 
-def _coef(N, lam):
+def cubic_coefficients(N: Optional[Sequence[float]] = None, lam: float = 4.0) -> tuple:
+    """Validated coefficients ``(c0, c1, c2, c3)`` of the cubic: ``N`` if given, else
+    :func:`fhn_cubic` ``(lam)``; ``ValueError`` unless four numbers with ``c3 > 0``."""
     c = fhn_cubic(lam) if N is None else tuple(float(t) for t in N)
     if len(c) != 4 or not c[3] > 0:
         raise ValueError("N must be (c0, c1, c2, c3) with c3 > 0 (confining cubic)")
     return c
 
 
-def N_eval(v, N=None, lam: float = 4.0, deriv: int = 0):
+def N_eval(v: ArrayLike, N: Optional[Sequence[float]] = None, lam: float = 4.0,
+           deriv: int = 0) -> np.ndarray:
     """N(v) (deriv=0), N'(v) (1) or N''(v) (2) for the cubic N."""
-    c0, c1, c2, c3 = _coef(N, lam)
+    c0, c1, c2, c3 = cubic_coefficients(N, lam)
     v = np.asarray(v, dtype=float)
     if deriv == 0:
         return c0 + v * (c1 + v * (c2 + v * c3))
@@ -68,10 +75,11 @@ def _lit(a: float) -> str:
     return "(" + repr(float(a)) + ")"
 
 
-def frozen_potential(x: float, m: float, J: float, I: float = 0.0, *, N=None, lam: float = 4.0,
-                     theta: Optional[float] = None):
+def frozen_potential(x: float, m: float, J: float, I: float = 0.0, *,
+                     N: Optional[Sequence[float]] = None, lam: float = 4.0,
+                     theta: Optional[float] = None) -> potentials.Potential:
     """Potential W(v) = int_0^v N + (x - I) v + (J/2)(v - m)^2 of the frozen voltage operator."""
-    c0, c1, c2, c3 = _coef(N, lam)
+    c0, c1, c2, c3 = cubic_coefficients(N, lam)
     # int_0^v N = c0 v + c1 v^2/2 + c2 v^3/3 + c3 v^4/4; expand (J/2)(v-m)^2 (drop constant)
     q4 = c3 / 4.0
     q3 = c2 / 3.0
@@ -82,17 +90,21 @@ def frozen_potential(x: float, m: float, J: float, I: float = 0.0, *, N=None, la
     return potentials.from_expression(text, name=name, theta=theta)
 
 
-def _result(pot, theta, n_modes):
-    import warnings
-    import effcoef
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", effcoef.AccuracyWarning)
-        return effcoef.coefficients(pot, theta, full_spectrum=True, n_modes=n_modes)
+def _result(pot, theta, n_modes=None):
+    """The solver's result (both parity sectors).  Its AccuracyWarning is not hidden: with the
+    automatic series length (``n_modes=None``) the estimate of the series is within rtol, and
+    a warning means the numbers cannot be certified (a forced short series warns as well)."""
+    return coefficients(pot, theta, full_spectrum=True, n_modes=n_modes)
 
 
 def spectral_gap(J: float, *, x: float = 0.0, m: float = 0.0, I: float = 0.0, sigma: float = 1.0,
-                 N=None, lam: float = 4.0, n_modes: int = 6) -> float:
-    """Spectral gap lambda_1 of the frozen voltage operator (theta = sigma^2/2)."""
+                 N: Optional[Sequence[float]] = None, lam: float = 4.0,
+                 n_modes: Optional[int] = None) -> float:
+    """Spectral gap lambda_1 of the frozen voltage operator (theta = sigma^2/2).
+
+    ``n_modes``: series length of the solve (default automatic; a small fixed value saves a
+    few ms but the solver then warns that D, K are truncated - lambda_1 is not affected).
+    """
     theta = sigma ** 2 / 2.0
     pot = frozen_potential(x, m, J, I, N=N, lam=lam)
     return float(_result(pot, theta, n_modes).eigenvalues[1])
@@ -122,30 +134,32 @@ class Moments:
 
 
 def ground_moments(J: float, *, x: float = 0.0, m: float = 0.0, I: float = 0.0, sigma: float = 1.0,
-                   N=None, lam: float = 4.0) -> Moments:
+                   N: Optional[Sequence[float]] = None, lam: float = 4.0) -> Moments:
     """Mean and variance of v under the Maxwellian M of the frozen operator, and <N>_M."""
     theta = sigma ** 2 / 2.0
     pot = frozen_potential(x, m, J, I, N=N, lam=lam)
-    V = float(_result(pot, theta, 4).V)
-    c = _coef(N, lam)
+    V = float(_result(pot, theta).V)
+    c = cubic_coefficients(N, lam)
     mq, m2, Nm = _gauss_moments(pot, theta, [lambda v: v, lambda v: v * v,
                                              lambda v: N_eval(v, c)])
     return Moments(mean=V, mean_quad=mq, var=m2 - mq * mq, N_mean=Nm)
 
 
-def effective_drift(J: float, **kw) -> float:
+def effective_drift(J: float, **kw: Any) -> float:
     """<N>_M under the frozen Maxwellian (the mean voltage moves as -<N>_M - x + I)."""
     return ground_moments(J, **kw).N_mean
 
 
 # ---------------------------------------------------------------- limit ODE (6.4)
 
-def limit_rhs(t, y, a, b, I=0.0, N=None, lam=4.0):
+def limit_rhs(t: float, y: ArrayLike, a: float, b: float, I: float = 0.0,
+              N: Optional[Sequence[float]] = None, lam: float = 4.0) -> np.ndarray:
     al, be = y
     return np.array([-float(N_eval(al, N, lam)) - be + I, -a * be + b * al])
 
 
-def solve_limit_ode(y0, t_eval, a, b, I=0.0, N=None, lam=4.0):
+def solve_limit_ode(y0: ArrayLike, t_eval: ArrayLike, a: float, b: float, I: float = 0.0,
+                    N: Optional[Sequence[float]] = None, lam: float = 4.0) -> np.ndarray:
     from scipy.integrate import solve_ivp
     t_eval = np.asarray(t_eval, float)
     sol = solve_ivp(limit_rhs, (t_eval[0], t_eval[-1]), np.asarray(y0, float), t_eval=t_eval,
@@ -153,13 +167,15 @@ def solve_limit_ode(y0, t_eval, a, b, I=0.0, N=None, lam=4.0):
     return sol.y
 
 
-def jacobian(al, a, b, N=None, lam=4.0):
+def jacobian(al: float, a: float, b: float, N: Optional[Sequence[float]] = None,
+             lam: float = 4.0) -> np.ndarray:
     return np.array([[-float(N_eval(al, N, lam, 1)), -1.0], [b, -a]])
 
 
-def fixed_points(a, b, I=0.0, N=None, lam=4.0):
+def fixed_points(a: float, b: float, I: float = 0.0, N: Optional[Sequence[float]] = None,
+                 lam: float = 4.0) -> list:
     """Fixed points (alpha, beta, eigenvalues of the Jacobian) of the limit ODE."""
-    c0, c1, c2, c3 = _coef(N, lam)
+    c0, c1, c2, c3 = cubic_coefficients(N, lam)
     # beta = (b/a) alpha;  N(alpha) + (b/a) alpha - I = 0
     roots = np.roots([c3, c2, c1 + b / a, c0 - I])
     out = []
@@ -168,7 +184,7 @@ def fixed_points(a, b, I=0.0, N=None, lam=4.0):
     return out
 
 
-def hopf_points(a, b, N=None, lam=4.0):
+def hopf_points(a: float, b: float, N: Optional[Sequence[float]] = None, lam: float = 4.0) -> list:
     r"""Hopf points ``(I_H, alpha_H)`` of the limit ODE (6.4), sorted by ``I_H``.
 
     At a fixed point the Jacobian ``[[-N'(alpha), -1], [b, -a]]`` has trace ``-N'(alpha) - a``
@@ -179,7 +195,7 @@ def hopf_points(a, b, N=None, lam=4.0):
     """
     if not a > 0:
         raise ValueError("hopf_points needs a > 0 (fixed points beta = (b/a) alpha)")
-    c0, c1, c2, c3 = _coef(N, lam)
+    c0, c1, c2, c3 = cubic_coefficients(N, lam)
     out = []
     if not b > a * a:                 # det = a N' + b = b - a^2 at trace 0
         return out
@@ -203,8 +219,9 @@ class NetworkResult:
 
 
 def simulate_network(n: int, J: float, T: float, dt: float, *, a: float, b: float, I: float = 0.0,
-                     sigma: float = 1.0, sigma_x: float = 0.0, v0=0.0, x0=0.0, N=None,
-                     lam: float = 4.0, seed: int = 0, save_every: int = 1) -> NetworkResult:
+                     sigma: float = 1.0, sigma_x: float = 0.0, v0: ArrayLike = 0.0,
+                     x0: ArrayLike = 0.0, N: Optional[Sequence[float]] = None, lam: float = 4.0,
+                     seed: int = 0, save_every: int = 1) -> NetworkResult:
     """Network (1.1) / (6.6): Euler-Maruyama with the stiff coupling solved exactly.
 
     Lie splitting per step: (i) explicit Euler for -N(v) - x + I and dx = (-a x + b v) dt
@@ -220,8 +237,8 @@ def simulate_network(n: int, J: float, T: float, dt: float, *, a: float, b: floa
         raise ValueError("need T > 0 and 0 < dt <= T")
     if not (isinstance(save_every, (int, np.integer)) and save_every >= 1):
         raise ValueError("save_every must be a positive integer")
-    rng = np.random.default_rng(seed)
-    c = _coef(N, lam)
+    rng = montecarlo.rng(seed)
+    c = cubic_coefficients(N, lam)
     v = np.broadcast_to(np.asarray(v0, float), (n,)).copy()
     x = np.broadcast_to(np.asarray(x0, float), (n,)).copy()
     nsteps = int(round(T / dt))
@@ -241,7 +258,10 @@ def simulate_network(n: int, J: float, T: float, dt: float, *, a: float, b: floa
         m = v.mean()
         v = m + sigma * sq * xb + e * (v - m) + s_ou * (xi - xb)
         if k % save_every == 0:
-            ts.append(k * dt); mv.append(v.mean()); mx.append(x.mean()); vv.append(v.var())
+            ts.append(k * dt)
+            mv.append(v.mean())
+            mx.append(x.mean())
+            vv.append(v.var())
             vx.append(x.var())
     return NetworkResult(np.array(ts), np.array(mv), np.array(mx), np.array(vv), v, x,
                          np.array(vx))

@@ -45,11 +45,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .fhn import N_eval, _coef
+from . import montecarlo
+from .fhn import N_eval, cubic_coefficients
 
 __all__ = ["periodic_gaussian_kernel", "Sites", "make_sites", "nonlocal_operator",
            "limit_rhs_spatial", "solve_limit_spatial", "variance_prediction", "SpatialResult",
@@ -107,7 +109,8 @@ def _site_values(f, x, name):
     return out
 
 
-def make_sites(K: int, *, L: float = 1.0, rho0=1.0, Psi: Optional[Callable] = None) -> Sites:
+def make_sites(K: int, *, L: float = 1.0, rho0: ArrayLike = 1.0,
+               Psi: Optional[Callable] = None) -> Sites:
     """Periodic grid of ``K`` sites on ``[0, L)`` with density ``rho0`` (scalar, array or
     callable of x, > 0) and kernel ``Psi(x, x')`` (vectorised callable; None = no long-range
     interaction)."""
@@ -129,7 +132,7 @@ def make_sites(K: int, *, L: float = 1.0, rho0=1.0, Psi: Optional[Callable] = No
     return Sites(x=x, h=h, L=float(L), rho0=r, P=P, psi_rho=P @ r)
 
 
-def nonlocal_operator(V, sites: Sites) -> np.ndarray:
+def nonlocal_operator(V: ArrayLike, sites: Sites) -> np.ndarray:
     """``L_rho0[V] = V (Psi *_r rho0) - Psi *_r (rho0 V)`` (paper 000, after (1.4))."""
     V = np.asarray(V, float)
     return V * sites.psi_rho - sites.P @ (sites.rho0 * V)
@@ -137,8 +140,9 @@ def nonlocal_operator(V, sites: Sites) -> np.ndarray:
 
 # ---------------------------------------------------------------- limit (1.6)
 
-def limit_rhs_spatial(t, y, sites: Sites, a, b, c=0.0, I=0.0, N=None, lam=4.0,
-                      corr: Optional[np.ndarray] = None):
+def limit_rhs_spatial(t: float, y: ArrayLike, sites: Sites, a: float, b: float, c: float = 0.0,
+                      I: float = 0.0, N: Optional[Sequence[float]] = None, lam: float = 4.0,
+                      corr: Optional[np.ndarray] = None) -> np.ndarray:
     """Right-hand side of the limit (1.6) on the sites, ``y = (V_0..V_{K-1}, W_0..W_{K-1})``.
 
     ``corr`` (per site) multiplies ``N''(V)`` and is subtracted from dV/dt (the conjectured
@@ -152,10 +156,11 @@ def limit_rhs_spatial(t, y, sites: Sites, a, b, c=0.0, I=0.0, N=None, lam=4.0,
     return np.concatenate([dV, b * V - a * W + c])
 
 
-def solve_limit_spatial(V0, W0, t_eval, sites: Sites, *, a: float, b: float, c: float = 0.0,
-                        I: float = 0.0, N=None, lam: float = 4.0,
+def solve_limit_spatial(V0: ArrayLike, W0: ArrayLike, t_eval: ArrayLike, sites: Sites, *, a: float,
+                        b: float, c: float = 0.0, I: float = 0.0,
+                        N: Optional[Sequence[float]] = None, lam: float = 4.0,
                         eps_correction: Optional[float] = None, sigma: float = math.sqrt(2.0),
-                        rtol: float = 1e-10, atol: float = 1e-12):
+                        rtol: float = 1e-10, atol: float = 1e-12) -> tuple:
     """Method of lines for the nonlocal reaction-diffusion limit (1.6) on ``sites``.
 
     Returns ``(V, W)``, arrays of shape ``(len(t_eval), K)``. With ``eps_correction = eps``
@@ -164,7 +169,7 @@ def solve_limit_spatial(V0, W0, t_eval, sites: Sites, *, a: float, b: float, c: 
     Adaptive DOP853 with tolerances ``rtol``, ``atol``.
     """
     from scipy.integrate import solve_ivp
-    _coef(N, lam)
+    cubic_coefficients(N, lam)
     t_eval = np.asarray(t_eval, float)
     if t_eval.ndim != 1 or t_eval.size < 1 or np.any(np.diff(t_eval) < 0):
         raise ValueError("t_eval must be a non-empty increasing 1D array")
@@ -186,8 +191,8 @@ def solve_limit_spatial(V0, W0, t_eval, sites: Sites, *, a: float, b: float, c: 
     return sol.y[:K].T, sol.y[K:].T
 
 
-def variance_prediction(eps: float, sites: Sites, V, *, sigma: float = math.sqrt(2.0), N=None,
-                        lam: float = 4.0):
+def variance_prediction(eps: float, sites: Sites, V: ArrayLike, *, sigma: float = math.sqrt(2.0),
+                        N: Optional[Sequence[float]] = None, lam: float = 4.0) -> tuple:
     """``(theta / (J_k + N'(V_k)), theta eps / rho0_k)`` with ``J_k = rho0_k/eps + Psi *_r rho0``.
 
     The first is the variance of the Gaussian approximation of the frozen site operator
@@ -212,19 +217,20 @@ class SpatialResult:
     v: np.ndarray           # final particles, shape (K, n)
     w: np.ndarray
 
-    def w2_voltage(self, Vref) -> np.ndarray:
+    def w2_voltage(self, Vref: ArrayLike) -> np.ndarray:
         """``W2(mu^v_{t,x}, delta_{Vref})`` of the empirical voltage law: sqrt(E|v - Vref|^2)."""
         return np.sqrt(self.var_v + (self.mean_v - np.asarray(Vref, float)) ** 2)
 
-    def w2(self, Vref, Wref) -> np.ndarray:
+    def w2(self, Vref: ArrayLike, Wref: ArrayLike) -> np.ndarray:
         """``W2(mu_{t,x}, delta_{Vref} (x) delta_{Wref})`` (mu_bar = delta_W: deterministic w0)."""
         return np.sqrt(self.var_v + (self.mean_v - np.asarray(Vref, float)) ** 2
                        + self.var_w + (self.mean_w - np.asarray(Wref, float)) ** 2)
 
 
-def simulate_spatial(eps: float, n: int, T: float, dt: float, sites: Sites, *, a: float,
-                     b: float, c: float = 0.0, I: float = 0.0, sigma: float = math.sqrt(2.0),
-                     v0=0.0, w0=0.0, s0=0.0, N=None, lam: float = 4.0, seed: int = 0,
+def simulate_spatial(eps: float, n: int, T: float, dt: float, sites: Sites, *, a: float, b: float,
+                     c: float = 0.0, I: float = 0.0, sigma: float = math.sqrt(2.0),
+                     v0: ArrayLike = 0.0, w0: ArrayLike = 0.0, s0: ArrayLike = 0.0,
+                     N: Optional[Sequence[float]] = None, lam: float = 4.0, seed: int = 0,
                      save_every: int = 1, center_noise: bool = True) -> SpatialResult:
     """Particle solver of paper 000's mesoscopic equation (1.3) on ``sites`` (see module doc).
 
@@ -252,13 +258,13 @@ def simulate_spatial(eps: float, n: int, T: float, dt: float, sites: Sites, *, a
         raise ValueError("save_every must be a positive integer")
     if not sigma >= 0:
         raise ValueError("sigma must be >= 0")
-    cN = _coef(N, lam)
+    cN = cubic_coefficients(N, lam)
     K = sites.K
     J = sites.rho0 / eps + sites.psi_rho
     if not np.all(J > 0):
         raise ValueError("rho0/eps + Psi *_r rho0 must be > 0 at every site (eps too large for "
                          "this inhibitory kernel)")
-    rng = np.random.default_rng(seed)
+    rng = montecarlo.rng(seed)
     V0 = _site_values(v0, sites.x, "v0")
     W0 = _site_values(w0, sites.x, "w0")
     S0 = _site_values(s0, sites.x, "s0")
@@ -301,7 +307,7 @@ def simulate_spatial(eps: float, n: int, T: float, dt: float, sites: Sites, *, a
     return SpatialResult(t=t, mean_v=mv, var_v=vv, mean_w=mw, var_w=vw, v=v, w=w)
 
 
-def loglog_slope(x, y):
+def loglog_slope(x: ArrayLike, y: ArrayLike) -> tuple:
     """Least-squares slope of ``log y`` vs ``log x`` and its standard error."""
     lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
     if lx.size < 3:

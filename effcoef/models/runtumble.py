@@ -108,13 +108,17 @@ at rate ``psi_max`` (thinning), between candidates the exact OU transition of y 
 averaged rate (1.12) (exact exponential run times).
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import linalg
-from scipy.special import ndtr
 
 from ..fem1d import weighted_fe
+from . import montecarlo
 
 __all__ = ["RunTumbleResult", "runtumble_coefficients", "limit_coefficients",
            "spectral_decomposition", "exact_msd", "simulate_internal", "simulate_limit",
@@ -133,13 +137,13 @@ class RunTumbleResult:
     chi_second_order: float = None     # chi from the psi'-resolvent form (if dpsi given)
 
 
-def gauss_mean(f, n=200):
+def gauss_mean(f: Callable, n: int = 200) -> float:
     r""":math:`\mathbb E[f(Z)]`, :math:`Z\sim\mathcal N(0,1)` (Gauss-Hermite, n nodes)."""
     z, sw = _gauss_hermite(n)
     return float(np.sum(sw * sw * f(z)))
 
 
-def velocity_variance(s=1.0, dim=1, velocity_set="sphere"):
+def velocity_variance(s: float = 1.0, dim: int = 1, velocity_set: str = "sphere") -> float:
     r"""Per-component variance :math:`\sigma^2 = E[v_1^2]` of the isotropic redistribution:
     V = {-s, s} (dim 1): :math:`s^2`; sphere of radius s: :math:`s^2/d`; ball of radius s
     (uniform): :math:`s^2/(d+2)`.  D and chi are proportional to it (after a tumble the
@@ -151,7 +155,8 @@ def velocity_variance(s=1.0, dim=1, velocity_set="sphere"):
     raise ValueError(f"velocity_set must be 'sphere' or 'ball', not {velocity_set!r}")
 
 
-def limit_coefficients(psi, *, s=1.0, dim=1, velocity_set="sphere"):
+def limit_coefficients(psi: Callable, *, s: float = 1.0, dim: int = 1,
+                       velocity_set: str = "sphere") -> tuple:
     r"""The :math:`\varepsilon\to0` and :math:`\varepsilon\to\infty` limits:
     ``(D0, chi0, D_inf)`` = :math:`(\sigma^2/\bar\psi,\ \sigma^2\mathbb E[Z\psi]/\bar\psi,\
     \sigma^2\mathbb E[1/\psi])`, :math:`\sigma^2` = :func:`velocity_variance`."""
@@ -230,12 +235,15 @@ def _hermite_pencil(psi, dpsi, *, n=80, nq=None):
     B = np.eye(n)
     P = (H * psi(z)) @ H.T
     P1 = None if dpsi is None else (H * dpsi(z)) @ H.T
-    one = np.zeros(n); one[0] = 1.0
-    zl = np.zeros(n); zl[1] = 1.0
+    one = np.zeros(n)
+    one[0] = 1.0
+    zl = np.zeros(n)
+    zl[1] = 1.0
     return K, B, P, P1, one, zl
 
 
-def spectral_decomposition(psi, eps, *, method="spectral", dpsi=None, **kw):
+def spectral_decomposition(psi: Callable, eps: float, *, method: str = "spectral",
+                           dpsi: Optional[Callable] = None, **kw: Any) -> tuple:
     """Eigenpairs of the Galerkin pencil (K/eps + P, B): returns (lam, X, one, zl, P1) with
     B-orthonormal X (columns), so the L^2(N(0,1)) resolvent is X diag(1/(lam+c)) X^T."""
     if method == "spectral":
@@ -262,8 +270,11 @@ def _coefficients(psi, eps, s2, method, n_modes, dpsi, **kw):
     return D, chi, chi2, k
 
 
-def runtumble_coefficients(psi, eps, *, s=1.0, dim=1, n_modes=None, method="spectral",
-                           dpsi=None, degree=10, R=10.0, n_hermite=None, velocity_set="sphere"):
+def runtumble_coefficients(psi: Callable, eps: float, *, s: float = 1.0, dim: int = 1,
+                           n_modes: Optional[int] = None, method: str = "spectral",
+                           dpsi: Optional[Callable] = None, degree: int = 10, R: float = 10.0,
+                           n_hermite: Optional[int] = None,
+                           velocity_set: str = "sphere") -> RunTumbleResult:
     r"""Effective diffusion :math:`D(\varepsilon)` and chemotactic sensitivity
     :math:`\chi(\varepsilon)` (drift = :math:`\chi\,\nabla M`) of the internal-state model.
 
@@ -293,7 +304,8 @@ def runtumble_coefficients(psi, eps, *, s=1.0, dim=1, n_modes=None, method="spec
                            method=method, n_modes=k, chi_second_order=chi2)
 
 
-def exact_msd(psi, eps, times, *, s=1.0, dim=1, method="spectral", velocity_set="sphere"):
+def exact_msd(psi: Callable, eps: float, times: ArrayLike, *, s: float = 1.0, dim: int = 1,
+              method: str = "spectral", velocity_set: str = "sphere") -> np.ndarray:
     r"""Mean-square displacement per component from the stationary state,
     :math:`2\sigma^2\sum_k c_k^2[t/\lambda_k - (1-e^{-\lambda_k t})/\lambda_k^2]`;
     ``eps = 0`` gives the limit model :math:`\lambda = \bar\psi`."""
@@ -312,12 +324,14 @@ def exact_msd(psi, eps, times, *, s=1.0, dim=1, method="spectral", velocity_set=
 # Monte Carlo, 1D, V = {-s, s}
 # --------------------------------------------------------------------------------------
 
-def simulate_internal(psi, eps, times, *, alpha=0.0, n=20000, seed=0, psi_max=None, s=1.0):
+def simulate_internal(psi: Callable, eps: float, times: ArrayLike, *, alpha: float = 0.0,
+                      n: int = 20000, seed: montecarlo.SeedLike = 0,
+                      psi_max: Optional[float] = None, s: float = 1.0) -> np.ndarray:
     r"""Exact event-driven simulation of the internal-state model in a linear signal
     :math:`M = \alpha x`.  Start: v uniform, :math:`y\sim\mathcal N(-\alpha v, 1)`, x = 0.
     Returns the positions at ``times`` (shape (len(times), n)).  The random stream does
     not depend on alpha (common random numbers for the +alpha / -alpha coupling)."""
-    rng = np.random.default_rng(seed)
+    rng = montecarlo.rng(seed)
     if psi_max is None:
         psi_max = 1.01 * float(np.max(psi(np.linspace(-12, 12, 4001))))
     v = s * rng.choice([-1.0, 1.0], size=n)
@@ -356,13 +370,14 @@ def simulate_internal(psi, eps, times, *, alpha=0.0, n=20000, seed=0, psi_max=No
     return out
 
 
-def simulate_limit(psi, times, *, alpha=0.0, n=20000, seed=0, s=1.0):
+def simulate_limit(psi: Callable, times: ArrayLike, *, alpha: float = 0.0, n: int = 20000,
+                   seed: montecarlo.SeedLike = 0, s: float = 1.0) -> np.ndarray:
     r"""Exact simulation of the limit kinetic model (1.1)-(1.3) with the kernel (1.12):
     tumbling rate :math:`\bar\Lambda(v) = \mathbb E[\psi(Z - \alpha v)]`, v uniform on
     {-s, s} after a tumble.  Start: stationary velocity law (density :math:`\propto
     1/\bar\Lambda`)."""
-    rng = np.random.default_rng(seed)
-    lam = {sg: gauss_mean(lambda z: psi(z - alpha * s * sg)) for sg in (-1.0, 1.0)}
+    rng = montecarlo.rng(seed)
+    lam = {sg: gauss_mean(lambda z, sg=sg: psi(z - alpha * s * sg)) for sg in (-1.0, 1.0)}
     p_plus = (1 / lam[1.0]) / (1 / lam[1.0] + 1 / lam[-1.0])
     sg = np.where(rng.random(n) < p_plus, 1.0, -1.0)
     rate = np.where(sg > 0, lam[1.0], lam[-1.0])
@@ -389,13 +404,14 @@ def simulate_limit(psi, times, *, alpha=0.0, n=20000, seed=0, s=1.0):
 
 
 def _mean_se(samples, n_batches=50):
-    """Mean and batch-means standard error (batches of independent particles)."""
-    b = np.array_split(np.asarray(samples), n_batches)
-    m = np.array([bi.mean() for bi in b])
-    return float(np.mean(samples)), float(m.std(ddof=1) / np.sqrt(n_batches))
+    """Mean and batch-means standard error (batches of independent particles;
+    :meth:`effcoef.models.montecarlo.MCEstimate.from_samples`)."""
+    est = montecarlo.MCEstimate.from_samples(samples, n_batches)
+    return est.value, est.stderr
 
 
-def mc_diffusion(psi, eps, *, T1=16.0, T2=64.0, n=20000, seed=1, s=1.0):
+def mc_diffusion(psi: Callable, eps: float, *, T1: float = 16.0, T2: float = 64.0, n: int = 20000,
+                 seed: montecarlo.SeedLike = 1, s: float = 1.0) -> tuple:
     r"""D from the MSD slope :math:`(\langle x_{T_2}^2\rangle - \langle x_{T_1}^2\rangle)
     /(2(T_2-T_1))` (stationary start: unbiased up to :math:`e^{-\lambda_0 T_1}`).
     Returns (D, SE)."""
@@ -403,7 +419,9 @@ def mc_diffusion(psi, eps, *, T1=16.0, T2=64.0, n=20000, seed=1, s=1.0):
     return _mean_se((X[1] ** 2 - X[0] ** 2) / (2 * (T2 - T1)))
 
 
-def mc_sensitivity(psi, eps, *, alpha=0.1, T1=16.0, T2=64.0, n=20000, seed=2, s=1.0):
+def mc_sensitivity(psi: Callable, eps: float, *, alpha: float = 0.1, T1: float = 16.0,
+                   T2: float = 64.0, n: int = 20000, seed: montecarlo.SeedLike = 2,
+                   s: float = 1.0) -> tuple:
     r"""chi from the symmetric difference of the drifts in the signals
     :math:`\pm\alpha x` (coupled by common random numbers), drift measured on
     :math:`[T_1, T_2]` after the burn-in :math:`T_1`.  Returns (chi, SE)."""
@@ -413,7 +431,8 @@ def mc_sensitivity(psi, eps, *, alpha=0.1, T1=16.0, T2=64.0, n=20000, seed=2, s=
     return _mean_se(d)
 
 
-def msd_statistics(psi, eps, times, *, n=20000, seed=3, s=1.0):
+def msd_statistics(psi: Callable, eps: float, times: ArrayLike, *, n: int = 20000,
+                   seed: montecarlo.SeedLike = 3, s: float = 1.0) -> tuple:
     """MC mean-square displacement at ``times`` and its standard errors, for the
     internal-state model (eps > 0, stationary start) or the limit model (eps = 0)."""
     X = simulate_limit(psi, times, n=n, seed=seed, s=s) if eps == 0 else \

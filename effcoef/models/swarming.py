@@ -13,8 +13,9 @@ imports it.  It provides
    :math:`r^{d-1} e^{-w(r)/\theta}` and a uniform direction for
    :class:`potentials.RadialPotential`).
 2. Monte Carlo estimators with standard errors and confidence intervals
-   (:class:`MCEstimate`; the standard error is from batch means over groups of
-   *independent* particles, i.e. independent replicas):
+   (:class:`~effcoef.models.montecarlo.MCEstimate`; the standard error is from batch means
+   over groups of *independent* particles, i.e. independent replicas; see
+   :mod:`effcoef.models.montecarlo`):
 
    * :func:`diffusion_mc` - D by Green-Kubo and by the mean-square displacement;
    * :func:`drift_linear_response` - K by the linear response of the mean
@@ -51,13 +52,17 @@ slow tests verify it by halving dt.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 import potentials
+
 from ..solver import coefficients
+from . import montecarlo
+from .montecarlo import MCEstimate, batch_curves, batch_means
 
 __all__ = [
     "TimeStepError", "VelocitySDE", "MCEstimate", "DiffusionMC", "spectral_gap",
@@ -70,12 +75,6 @@ __all__ = [
 
 class TimeStepError(RuntimeError):
     """The explicit scheme left its stability region (decrease ``dt`` or use ``scheme='tamed'``)."""
-
-
-def _rng(seed):
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(seed)
 
 
 def _progress(total, progress, desc):
@@ -105,15 +104,9 @@ class VelocitySDE:
     States are arrays of shape ``(d, n)`` (component, particle).
     """
 
-    def __init__(self, pot, theta=None, *, grad: Optional[Callable] = None):
-        if theta is None:
-            theta = getattr(pot, "theta", None)
-        if theta is None:
-            raise ValueError(f"{pot!r} has no attached theta; pass theta explicitly")
-        theta = float(theta)
-        if not (theta > 0 and math.isfinite(theta)):
-            raise ValueError(f"theta must be positive and finite, got {theta}")
-        self.pot, self.theta = pot, theta
+    def __init__(self, pot: potentials.AnyPotential, theta: Optional[float] = None, *,
+                 grad: Optional[Callable] = None) -> None:
+        self.pot, self.theta = pot, potentials.theta_of(pot, theta)
         if isinstance(pot, potentials.RadialPotential):
             self.dim, self.kind = pot.dim, "radial"
         elif isinstance(pot, potentials.PotentialND):
@@ -165,7 +158,7 @@ class VelocitySDE:
         return out
 
     # -- drift --------------------------------------------------------
-    def grad(self, V):
+    def grad(self, V: np.ndarray) -> np.ndarray:
         r""":math:`\nabla W(V)` for ``V`` of shape ``(d, n)``."""
         if self._grad_override is not None:
             return self._grad_override(V)
@@ -201,14 +194,14 @@ class VelocitySDE:
             self._grid = (x, w, cdf / cdf[-1])
         return self._grid
 
-    def sample_equilibrium(self, n, seed=None):
+    def sample_equilibrium(self, n: int, seed: montecarlo.SeedLike = None) -> np.ndarray:
         r"""``n`` exact samples of :math:`M \propto e^{-W/\theta}`, shape ``(d, n)``.
 
         Inverse CDF of the (radial) density on a 20001-point grid over the mass
         interval (``tail = 45``), linear in each cell; uniform direction in
         d >= 2.  The grid error is far below any Monte Carlo error used here.
         """
-        rng = _rng(seed)
+        rng = montecarlo.rng(seed)
         x, _, cdf = self._radial_grid()
         s = np.interp(rng.random(n), cdf, x)
         if self.kind == "1d":
@@ -217,15 +210,17 @@ class VelocitySDE:
         u /= np.sqrt(np.einsum("in,in->n", u, u))
         return s * u
 
-    def equilibrium_mean(self, fun):
+    def equilibrium_mean(self, fun: Callable) -> float:
         r""":math:`\int f M` for a function ``fun`` of the (radial) variable, by quadrature on the grid."""
         x, w, _ = self._radial_grid()
         trap = getattr(np, "trapezoid", None) or np.trapz
         return float(trap(fun(x) * w, x) / trap(w, x))
 
     # -- integration --------------------------------------------------
-    def run(self, v, r, n_steps, dt, seed=None, *, force=None, scheme="euler",
-            callback=None, every=1, chunk=256, progress=False, desc="SDE", copies=1):
+    def run(self, v: np.ndarray, r: np.ndarray, n_steps: int, dt: float,
+            seed: montecarlo.SeedLike = None, *, force: Optional[ArrayLike] = None,
+            scheme: str = "euler", callback: Optional[Callable] = None, every: int = 1,
+            chunk: int = 256, progress: bool = False, desc: str = "SDE", copies: int = 1) -> tuple:
         r"""Advance ``(v, r)`` (arrays ``(d, n)``, modified in place) by ``n_steps`` steps of ``dt``.
 
         ``force`` is a constant F added to the drift: a vector (length d) or one per particle
@@ -235,7 +230,7 @@ class VelocitySDE:
         ``callback(k, v, r)`` is called after steps ``every, 2*every, ...``
         (``k`` = number of steps done).  Returns ``(v, r)``.
         """
-        rng = _rng(seed)
+        rng = montecarlo.rng(seed)
         d, n = v.shape
         if scheme not in ("euler", "tamed"):
             raise ValueError(f"scheme must be 'euler' or 'tamed', got {scheme!r}")
@@ -290,58 +285,7 @@ class VelocitySDE:
 # estimates
 
 
-@dataclass
-class MCEstimate:
-    """A Monte Carlo estimate with its standard error and a confidence interval.
-
-    ``value`` is the mean of ``batches`` (independent replicas), ``stderr`` =
-    std(batches, ddof=1)/sqrt(n_batches), ``ci`` the two-sided Student-t
-    interval at ``level``.
-    """
-
-    value: float
-    stderr: float
-    ci: tuple
-    level: float
-    batches: np.ndarray = field(repr=False)
-
-    @classmethod
-    def from_batches(cls, batches, level=0.95):
-        from scipy.stats import t as student_t
-        b = np.asarray(batches, dtype=float)
-        nb = b.size
-        if nb < 2:
-            raise ValueError("need at least two batches for a standard error")
-        val = float(b.mean())
-        se = float(b.std(ddof=1) / math.sqrt(nb))
-        q = float(student_t.ppf(0.5 + 0.5 * level, nb - 1))
-        return cls(val, se, (val - q * se, val + q * se), float(level), b)
-
-    @property
-    def rel_stderr(self):
-        return self.stderr / abs(self.value) if self.value else math.inf
-
-    def zscore(self, reference):
-        """(value - reference) / stderr."""
-        return (self.value - float(reference)) / self.stderr
-
-    def __format__(self, spec):
-        spec = spec or ".4g"
-        return f"{self.value:{spec}} +- {self.stderr:.2g}"
-
-
-def _batches(per_particle, n_batches):
-    """Means over ``n_batches`` contiguous groups of independent particles (leftovers dropped)."""
-    p = np.asarray(per_particle, dtype=float)
-    m = p.size // n_batches
-    if m < 1:
-        raise ValueError(f"{p.size} particles cannot form {n_batches} batches")
-    return p[: m * n_batches].reshape(n_batches, m).mean(axis=1)
-
-
 def _solver_result(pot, theta):
-    if isinstance(pot, potentials.Potential):
-        return coefficients(pot, theta=theta)
     return coefficients(pot, theta=theta)
 
 
@@ -351,7 +295,7 @@ def _iso(x):
     return float(a) if a.ndim == 0 else float(np.trace(a) / a.shape[0])
 
 
-def spectral_gap(pot, theta=None):
+def spectral_gap(pot: potentials.AnyPotential, theta: Optional[float] = None) -> float:
     r"""The first non-zero eigenvalue :math:`\lambda_1` from :func:`effcoef.coefficients`.
 
     For even W (and radial W) this is the gap of the sector carrying the
@@ -362,7 +306,8 @@ def spectral_gap(pot, theta=None):
     return float(res.eigenvalues[1])
 
 
-def timestep_bias_estimate(pot, theta=None, dt=2e-3):
+def timestep_bias_estimate(pot: potentials.AnyPotential, theta: Optional[float] = None,
+                           dt: float = 2e-3) -> float:
     r"""Heuristic relative O(dt) bias of the Euler scheme, :math:`\lambda dt/2`.
 
     :math:`\lambda = \langle|\nabla W|^2\rangle_M/(\theta d)` (= the mean
@@ -402,9 +347,12 @@ class DiffusionMC:
     seconds: float
 
 
-def diffusion_mc(pot, theta=None, *, n_particles=2000, t_corr=None, corr_factor=8.0,
-                 n_origins=40, lag_step=None, dt=2e-3, scheme="euler", n_batches=40,
-                 level=0.95, msd_fit=(0.6, 1.0), seed=None, progress=False, grad=None):
+def diffusion_mc(pot: potentials.AnyPotential, theta: Optional[float] = None, *,
+                 n_particles: int = 2000, t_corr: Optional[float] = None, corr_factor: float = 8.0,
+                 n_origins: int = 40, lag_step: Optional[float] = None, dt: float = 2e-3,
+                 scheme: str = "euler", n_batches: int = 40, level: float = 0.95,
+                 msd_fit: tuple = (0.6, 1.0), seed: montecarlo.SeedLike = None,
+                 progress: bool = False, grad: Optional[Callable] = None) -> DiffusionMC:
     r"""D by Green-Kubo and by the mean-square displacement, in equilibrium.
 
     ``n_particles`` independent particles start from the exact equilibrium
@@ -451,7 +399,7 @@ def diffusion_mc(pot, theta=None, *, n_particles=2000, t_corr=None, corr_factor=
     n_lag = int(math.ceil(t_corr / lag_step))
     t_corr = n_lag * lag_step
     n_coarse = n_lag + n_origins  # coarse samples after the initial one
-    rng = _rng(seed)
+    rng = montecarlo.rng(seed)
     v = sde.sample_equilibrium(n_particles, rng)
     r = np.zeros_like(v)
     d, n = v.shape
@@ -486,30 +434,25 @@ def diffusion_mc(pot, theta=None, *, n_particles=2000, t_corr=None, corr_factor=
     GK /= cnt[:, None] * d
     MS /= cnt[:, None]
     lags = lag_step * np.arange(n_lag + 1)
-    gk = MCEstimate.from_batches(_batches(GK[-1], n_batches), level)
+    gk = MCEstimate.from_batches(batch_means(GK[-1], n_batches), level)
     sel = (lags >= msd_fit[0] * t_corr - 1e-12) & (lags <= msd_fit[1] * t_corr + 1e-12)
     tl = lags[sel]
     A = np.vstack([tl, np.ones_like(tl)]).T
     pinv = np.linalg.pinv(A)[0]  # slope row
-    msd_b = np.array([pinv @ bm for bm in _batch_curves(MS[sel], n_batches)]) / (2 * d)
+    msd_b = np.array([pinv @ bm for bm in batch_curves(MS[sel], n_batches)]) / (2 * d)
     msd = MCEstimate.from_batches(msd_b, level)
     return DiffusionMC(gk, msd, lags, GK.mean(axis=1), MS.mean(axis=1), float(t_corr), lam1,
                        float(dt), int(n), float(n * (n_coarse * every) * dt),
                        time.perf_counter() - t0)
 
 
-def _batch_curves(curves, n_batches):
-    """Batch means of per-particle curves ``(n_t, n)`` -> list of ``n_batches`` curves."""
-    n = curves.shape[1]
-    m = n // n_batches
-    c = curves[:, : m * n_batches].reshape(curves.shape[0], n_batches, m).mean(axis=2)
-    return [c[:, b] for b in range(n_batches)]
-
-
-def drift_linear_response(pot, theta=None, *, force=None, n_particles=2000, t_burn=None,
-                          t_avg=None, burn_factor=5.0, avg_factor=10.0, dt=2e-3,
-                          scheme="euler", n_batches=40, level=0.95, seed=None,
-                          progress=False, grad=None):
+def drift_linear_response(pot: potentials.AnyPotential, theta: Optional[float] = None, *,
+                          force: Optional[float] = None, n_particles: int = 2000,
+                          t_burn: Optional[float] = None, t_avg: Optional[float] = None,
+                          burn_factor: float = 5.0, avg_factor: float = 10.0, dt: float = 2e-3,
+                          scheme: str = "euler", n_batches: int = 40, level: float = 0.95,
+                          seed: montecarlo.SeedLike = None, progress: bool = False,
+                          grad: Optional[Callable] = None) -> MCEstimate:
     r"""K by the linear response of the mean velocity to a small constant force.
 
     With a constant force :math:`F` the drift is :math:`-\nabla W + F =
@@ -561,7 +504,7 @@ def drift_linear_response(pot, theta=None, *, force=None, n_particles=2000, t_bu
         t_burn = burn_factor / lam1
     if t_avg is None:
         t_avg = avg_factor / lam1
-    rng = _rng(seed)
+    rng = montecarlo.rng(seed)
     v0 = sde.sample_equilibrium(n_particles, rng)
     d, n = v0.shape
     if force is None:
@@ -591,14 +534,16 @@ def drift_linear_response(pot, theta=None, *, force=None, n_particles=2000, t_bu
 
     run(v, n_avg, cb, 1, desc="linear response")
     per_particle = acc / (n_avg * 2.0 * force)
-    est = MCEstimate.from_batches(_batches(per_particle, n_batches), level)
+    est = MCEstimate.from_batches(batch_means(per_particle, n_batches), level)
     est.force, est.t_burn, est.t_avg, est.dt = force, float(t_burn), float(t_avg), float(dt)
     est.seconds = time.perf_counter() - t0
     return est
 
 
-def compare_with_spectral(pot, theta=None, *, seed=0, progress=False, gk_kwargs=None,
-                          k_kwargs=None):
+def compare_with_spectral(pot: potentials.AnyPotential, theta: Optional[float] = None, *,
+                          seed: montecarlo.SeedLike = 0, progress: bool = False,
+                          gk_kwargs: Optional[dict] = None,
+                          k_kwargs: Optional[dict] = None) -> dict:
     """Monte Carlo D (Green-Kubo, MSD) and K (linear response) next to the solver's values.
 
     Returns a dict with keys ``D_spectral``, ``K_spectral`` (scalars; the
@@ -607,7 +552,7 @@ def compare_with_spectral(pot, theta=None, *, seed=0, progress=False, gk_kwargs=
     """
     sde = VelocitySDE(pot, theta)
     res = _solver_result(pot, sde.theta)
-    rng = _rng(seed)
+    rng = montecarlo.rng(seed)
     dm = diffusion_mc(pot, sde.theta, seed=rng, progress=progress, **(gk_kwargs or {}))
     kl = drift_linear_response(pot, sde.theta, seed=rng, progress=progress, **(k_kwargs or {}))
     D, K = _iso(res.D), _iso(res.K)
@@ -630,7 +575,7 @@ class Interaction:
     name: str
 
 
-def gaussian_interaction(strength=1.0, length=1.0) -> Interaction:
+def gaussian_interaction(strength: float = 1.0, length: float = 1.0) -> Interaction:
     r"""Attractive Gaussian kernel :math:`U(x) = -c\,e^{-x^2/(2\ell^2)}`.
 
     :math:`U'(x) = (c x/\ell^2) e^{-x^2/(2\ell^2)}` is smooth, bounded, odd and
@@ -664,10 +609,10 @@ class MacroscopicSolution:
     n_steps: int
 
     @property
-    def centers(self):
+    def centers(self) -> np.ndarray:
         return 0.5 * (self.edges[1:] + self.edges[:-1])
 
-    def bin_masses(self, edges):
+    def bin_masses(self, edges: ArrayLike) -> np.ndarray:
         """Mass in each interval of ``edges`` (exact for the piecewise constant solution)."""
         cm = np.concatenate([[0.0], np.cumsum(self.rho * np.diff(self.edges))])
         return np.diff(np.interp(edges, self.edges, cm))
@@ -677,8 +622,10 @@ def _minmod(a, b):
     return np.where(a * b > 0, np.sign(a) * np.minimum(np.abs(a), np.abs(b)), 0.0)
 
 
-def solve_macroscopic(pot, theta=None, *, interaction, rho0, t_final, L=6.0, n_cells=400,
-                      D=None, K=None, cfl=0.4, progress=False):
+def solve_macroscopic(pot: potentials.AnyPotential, theta: Optional[float] = None, *,
+                      interaction: Interaction, rho0: Callable, t_final: float, L: float = 6.0,
+                      n_cells: int = 400, D: Optional[float] = None, K: Optional[float] = None,
+                      cfl: float = 0.4, progress: bool = False) -> MacroscopicSolution:
     r"""Solve (2.14) :math:`\rho_t = D\rho_{xx} + K((U'\star\rho)\rho)_x` on :math:`[-L, L]`.
 
     D and K come from :func:`effcoef.coefficients` (``pot``, ``theta``) unless
@@ -733,9 +680,11 @@ def solve_macroscopic(pot, theta=None, *, interaction, rho0, t_final, L=6.0, n_c
     return MacroscopicSolution(edges, rho, float(t_final), D, K, n_steps)
 
 
-def simulate_particles(pot, theta=None, *, interaction, eps, n_particles, t_final, r0,
-                       h=0.02, L=6.0, n_grid=1200, scheme="euler", seed=None,
-                       progress=False, grad=None):
+def simulate_particles(pot: potentials.AnyPotential, theta: Optional[float] = None, *,
+                       interaction: Interaction, eps: float, n_particles: int, t_final: float,
+                       r0: Callable, h: float = 0.02, L: float = 6.0, n_grid: int = 1200,
+                       scheme: str = "euler", seed: montecarlo.SeedLike = None,
+                       progress: bool = False, grad: Optional[Callable] = None) -> np.ndarray:
     r"""The particle system (2.1) in the diffusive scaling (2.6), 1D.
 
     .. math::
@@ -767,7 +716,7 @@ def simulate_particles(pot, theta=None, *, interaction, eps, n_particles, t_fina
     sde = VelocitySDE(pot, theta, grad=grad)
     if sde.dim != 1:
         raise ValueError("the particle system is implemented in 1D")
-    rng = _rng(seed)
+    rng = montecarlo.rng(seed)
     n = int(n_particles)
     r = np.asarray(r0(n, rng), dtype=float).reshape(1, n)
     v = sde.sample_equilibrium(n, rng)
@@ -817,13 +766,13 @@ def simulate_particles(pot, theta=None, *, interaction, eps, n_particles, t_fina
     return r[0]
 
 
-def particle_density(r, edges):
+def particle_density(r: ArrayLike, edges: ArrayLike) -> np.ndarray:
     """Histogram density of the positions ``r`` on ``edges`` (mass outside is dropped)."""
     cnt, _ = np.histogram(r, bins=edges)
     return cnt / (len(r) * np.diff(edges))
 
 
-def l1_distance(r, macro: MacroscopicSolution, edges):
+def l1_distance(r: ArrayLike, macro: MacroscopicSolution, edges: ArrayLike) -> float:
     r"""L1 distance :math:`\int|\rho_N - \rho|` between the histogram density of ``r`` on
     ``edges`` and the macroscopic solution averaged over the same bins (plus
     the mass of either outside ``edges``)."""
@@ -832,8 +781,11 @@ def l1_distance(r, macro: MacroscopicSolution, edges):
     return float(np.abs(p - q).sum() + max(0.0, 1 - p.sum()) + max(0.0, 1 - q.sum()))
 
 
-def l1_vs_eps(pot, theta=None, *, interaction, eps_values, n_particles, t_final, r0, rho0,
-              edges, h=0.02, L=6.0, n_cells=400, seed=0, progress=False):
+def l1_vs_eps(pot: potentials.AnyPotential, theta: Optional[float] = None, *,
+              interaction: Interaction, eps_values: Sequence[float], n_particles: int,
+              t_final: float, r0: Callable, rho0: Callable, edges: ArrayLike, h: float = 0.02,
+              L: float = 6.0, n_cells: int = 400, seed: montecarlo.SeedLike = 0,
+              progress: bool = False) -> dict:
     """L1 distance between the particle density and the macroscopic solution at ``t_final``.
 
     One macroscopic solve; one particle run per ``eps`` (same ``seed``, so the

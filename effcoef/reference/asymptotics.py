@@ -21,11 +21,16 @@ the ratio to the computed :math:`\lambda_1` tends to 1.
 This module is independent of the finite elements (it only evaluates W).
 """
 
+from __future__ import annotations
+
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from scipy.optimize import brentq
+
+from potentials import Potential
 
 __all__ = ["eyring_kramers", "KramersResult", "critical_points"]
 
@@ -43,7 +48,7 @@ class KramersResult:
     log_lam1: float
 
 
-def critical_points(potential, a, b, n=20001):
+def critical_points(potential: Potential, a: float, b: float, n: int = 20001) -> list:
     """Zeros of W' in (a, b) by sign changes on a grid and Brent's method, with their type
     (+1 minimum, -1 maximum).  A kink where W' jumps from + to - (``|v|``-type) counts as a max."""
     x = np.linspace(a, b, n)
@@ -86,7 +91,8 @@ def _local_laplace(potential, x0, theta, sign):
     return total, max(exps)
 
 
-def eyring_kramers(potential, theta, interval=None):
+def eyring_kramers(potential: Potential, theta: float,
+                   interval: Optional[tuple[float, float]] = None) -> KramersResult:
     r"""Eyring-Kramers asymptotics of :math:`\lambda_1` for a 1D double well.
 
     Parameters

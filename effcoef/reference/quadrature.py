@@ -78,13 +78,16 @@ import bisect
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, Union
 
 import mpmath
 import numpy as np
 from numpy.polynomial.legendre import leggauss
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import logsumexp
+
+from potentials import Potential
+from potentials.validation import check_positive
 
 # input validation only (operator.py holds the transform, no finite elements or eigensolver)
 from ..operator import check_theta
@@ -152,14 +155,7 @@ class QuadratureResult:
 # input validation
 # ---------------------------------------------------------------------------
 def _check_tail(tail) -> float:
-    msg = f"tail must be a finite positive number, got {tail!r}"
-    try:
-        t = float(tail)
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(msg) from None
-    if not math.isfinite(t) or t <= 0.0:
-        raise ValueError(msg)
-    return t
+    return check_positive(tail, "tail")
 
 
 def _check_dps(dps) -> int:
@@ -221,7 +217,7 @@ def _interior_extrema(potential, a: float, b: float, n: int = 20001) -> list:
         if xe is None:
             sign = 1.0 if is_min else -1.0
             r = minimize_scalar(
-                lambda t: sign * float(_W_vec(potential, np.array([t]))[0]),
+                lambda t, sign=sign: sign * float(_W_vec(potential, np.array([t]))[0]),
                 bounds=(lo, hi), method="bounded",
                 options={"xatol": 1e-12 * max(1.0, abs(lo), abs(hi))})
             xe = float(r.x)
@@ -309,9 +305,8 @@ def _panels(potential, theta: float, tail: float, *, max_var: float,
 # ---------------------------------------------------------------------------
 # double precision
 # ---------------------------------------------------------------------------
-def quadrature_coefficients(potential, theta, *, tail: float = 80.0,
-                            panels: Optional[int] = None,
-                            order: int = 24) -> QuadratureResult:
+def quadrature_coefficients(potential: Potential, theta: float, *, tail: float = 80.0,
+                            panels: Optional[int] = None, order: int = 24) -> QuadratureResult:
     r"""Effective coefficients by composite Gauss-Legendre quadrature (double).
 
     Parameters
@@ -456,8 +451,8 @@ def quadrature_coefficients(potential, theta, *, tail: float = 80.0,
 # ---------------------------------------------------------------------------
 # arbitrary precision
 # ---------------------------------------------------------------------------
-def quadrature_coefficients_mp(potential, theta, *, dps: int = 30,
-                               tail: Optional[float] = None) -> QuadratureResult:
+def quadrature_coefficients_mp(potential: Potential, theta: Union[float, mpmath.mpf], *,
+                               dps: int = 30, tail: Optional[float] = None) -> QuadratureResult:
     r"""High-precision reference with :func:`mpmath.quad` (tanh-sinh).
 
     Parameters
@@ -529,7 +524,6 @@ def quadrature_coefficients_mp(potential, theta, *, dps: int = 30,
 
     with mpmath.workdps(dps):
         base_prec = mpmath.mp.prec
-        tol = mpmath.mpf(10) ** (5 - dps)
         th = mpmath.mpf(theta) if isinstance(theta, mpmath.mpf) else mpmath.mpf(theta_f)
         Wm = mpmath.mpf(Wmin)
         W_mp = potential.W_mp
