@@ -29,7 +29,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
 
 
 def _build_parser():
@@ -341,6 +341,14 @@ def _coefficients(args):
         print(f"modes N   : {res.n_modes}")
         print(f"rel. error: {res.rel_error_estimate:.1e} ({res.error_method})")
     return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``effcoef`` argument parser (subcommands ``coefficients`` and ``sweep``).
+
+    Public so that the documentation generates the command line reference from it.
+    """
+    return _build_parser()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

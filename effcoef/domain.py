@@ -142,7 +142,7 @@ def landscape(potential) -> Landscape:
     """The (cached) :class:`Landscape` of a 1D potential or of a radial potential's profile.
 
     Raises ``potentials.NonConfiningError`` when no monotone tail exists on a side (W' changes
-    sign for arbitrarily large |v|, or W does not grow): the contribution of the far field to
+    sign for arbitrarily large ``|v|``, or W does not grow): the contribution of the far field to
     D cannot be bounded (for ``v**2*(2 + sin(v))`` it is infinite).
     """
     key = _key(potential)
@@ -753,8 +753,8 @@ def _extend(iv, ka, kb, est, target):
 
 def scaled(iv: Interval, center: float, scale: float, energy: float = 1.0) -> Interval:
     """The interval in the variable u = (v - center)/scale with energies in units of
-    ``energy`` (see ``potentials.affine``): edges, ends and vmin mapped, theta, Wmin and |W|
-    divided by ``energy``, the bounds of |W'| in the tails multiplied by scale/energy; the
+    ``energy`` (see ``potentials.affine``): edges, ends and vmin mapped, theta, Wmin and ``|W|``
+    divided by ``energy``, the bounds of ``|W'|`` in the tails multiplied by scale/energy; the
     weights (log m) are unchanged.  1D only."""
     import copy
     out = copy.copy(iv)

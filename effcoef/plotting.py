@@ -14,6 +14,13 @@ parameter value), ``refs`` the matching :class:`effcoef.reference.quadrature.Qua
 objects (the reference values :math:`\mathcal D_*`, :math:`\mathcal K_*` of formula
 (4.3) and of the 1D closed form of D), ``params`` the parameter values
 (:math:`\gamma` or :math:`\delta`).
+
+Readable defaults: parameters that span decades get a logarithmic axis with ``logx=True``
+(gamma sweeps); linear axes never use an offset ("+1e-3" above the ticks: every tick label is
+the value itself); relative errors are drawn on logarithmic axes, and an error that is
+*exactly* zero, which a log axis cannot show, is marked by a downward triangle at the bottom
+of the panel (legend entry "exactly 0") instead of being drawn as a dip to an arbitrary floor;
+legends say what each curve is.
 """
 
 from __future__ import annotations
@@ -24,9 +31,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 __all__ = ["plot_eigenfunctions", "plot_eigenvalues", "plot_coefficients",
-           "plot_convergence", "plot_tunnelling", "relative_error"]
+           "plot_convergence", "plot_tunnelling", "plot_error", "relative_error"]
 
-_TINY = 1e-17      # floor for log10 of a relative error that is exactly 0
+ZERO_ERROR_LABEL = "exactly 0"     # legend entry of the markers of exactly-zero errors
 
 
 def _pyplot():
@@ -44,6 +51,63 @@ def _axes(axes, nrows, ncols, figsize):
         _, axes = _pyplot().subplots(nrows, ncols, figsize=figsize, squeeze=False,
                                      layout="constrained")
     return np.atleast_1d(np.asarray(axes, dtype=object)).ravel()
+
+
+def _no_offset(ax):
+    """Linear axes show plain values: no offset ("+1e3") and no common factor text."""
+    from matplotlib.ticker import ScalarFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        fmt = axis.get_major_formatter()
+        if isinstance(fmt, ScalarFormatter):
+            fmt.set_useOffset(False)
+
+
+def _finish(ax, logx=False):
+    """Common defaults of every panel: log x on request, no offset notation."""
+    if logx:
+        ax.set_xscale("log")
+    _no_offset(ax)
+
+
+def plot_error(ax: Any, x: ArrayLike, err: ArrayLike, fmt: str = ".-", **kwargs: Any) -> Any:
+    r"""Draw relative errors ``err`` against ``x`` on a logarithmic y axis.
+
+    Errors that are exactly 0 (the value equals the reference to the last bit) cannot be
+    shown on a log axis: they are left out of the line and marked by a downward triangle at
+    the bottom of the panel, in the line's colour, with the legend entry "exactly 0" (once
+    per panel).  Nothing is drawn at an invented floor such as 1e-17.
+
+    Parameters
+    ----------
+    ax : Axes
+    x, err : array_like
+        Abscissae and non-negative relative errors (NaN is left out as well).
+    fmt : str
+        Line format, as for ``Axes.plot``.
+    **kwargs
+        Passed to ``Axes.plot`` (``label``, ``color``, ``ms``, ...).
+
+    Returns
+    -------
+    Line2D
+        The error curve (its zero markers, if any, have ``gid`` "zero-error").
+    """
+    from matplotlib.transforms import blended_transform_factory
+
+    x = np.asarray(x, dtype=float)
+    err = np.asarray(err, dtype=float)
+    zero = err == 0.0
+    line, = ax.plot(x, np.where(zero, np.nan, err), fmt, **kwargs)
+    ax.set_yscale("log")
+    if zero.any():
+        have = any(ln.get_gid() == "zero-error" and ln.get_label() == ZERO_ERROR_LABEL
+                   for ln in ax.get_lines())
+        ax.plot(x[zero], np.full(zero.sum(), 0.02), "v", ms=6, color=line.get_color(),
+                clip_on=False, gid="zero-error",
+                label="_nolegend_" if have else ZERO_ERROR_LABEL,
+                transform=blended_transform_factory(ax.transData, ax.transAxes))
+    return line
 
 
 def relative_error(value: ArrayLike, reference: ArrayLike) -> np.ndarray:
@@ -97,12 +161,13 @@ def plot_eigenfunctions(results: Sequence, params: Sequence[float], k: Sequence[
             a.set_title(f"$\\Psi_{kk}$, {lab}", fontsize=9)
             if i == len(results) - 1:
                 a.set_xlabel("$v$")
+            _finish(a)
     return ax
 
 
 def plot_eigenvalues(params: Sequence[float], results: Sequence, n: int = 5, log: bool = False,
-                     param_name: str = r"\gamma", label: Optional[str] = None,
-                     ax: Any = None) -> Any:
+                     param_name: str = r"\gamma", label: Optional[str] = None, ax: Any = None,
+                     logx: bool = False) -> Any:
     r"""The lowest positive eigenvalues :math:`\lambda_i`, i = 1..n, against the parameter.
 
     Parameters
@@ -119,6 +184,8 @@ def plot_eigenvalues(params: Sequence[float], results: Sequence, n: int = 5, log
     label : str, optional
         Prefix of the legend entries (to overlay several families on one ``ax``).
     ax : Axes, optional
+    logx : bool
+        Logarithmic parameter axis only (for parameters spanning decades).
 
     Returns
     -------
@@ -134,20 +201,22 @@ def plot_eigenvalues(params: Sequence[float], results: Sequence, n: int = 5, log
         ax.set_xscale("log")
         ax.set_yscale("log")
     ax.set_xlabel(f"${param_name}$")
-    ax.set_ylabel("$\\lambda_i$")
+    ax.set_ylabel("eigenvalue $\\lambda_i$ of $\\mathcal{H}$")
     ax.legend(fontsize=8)
+    _finish(ax, logx)
     return ax
 
 
 def plot_coefficients(params: Sequence[float], results: Sequence, refs: Optional[Sequence] = None,
                       label: Optional[str] = None, param_name: str = r"\gamma", log: bool = True,
-                      axes: Any = None) -> Any:
+                      axes: Any = None, logx: bool = False) -> Any:
     r"""D and K against the parameter, and their relative error against the references.
 
-    Three panels: :math:`\mathcal D`, :math:`\mathcal K`, and
+    Three panels: :math:`\mathcal D`, :math:`\mathcal K`, and on a log axis
     :math:`|\mathcal K_* - \mathcal K|/\mathcal K_*` (solid) with
     :math:`|\mathcal D_* - \mathcal D|/\mathcal D_*` (dashed), where :math:`\mathcal K_*`
-    is formula (4.3) and :math:`\mathcal D_*` the 1D closed form, both by quadrature.
+    is formula (4.3) and :math:`\mathcal D_*` the 1D closed form, both by quadrature
+    (errors that are exactly 0 are marked, see :func:`plot_error`).
     Call again with the same ``axes`` and another ``label`` to overlay several curves.
 
     Parameters
@@ -162,6 +231,8 @@ def plot_coefficients(params: Sequence[float], results: Sequence, refs: Optional
     log : bool
         Logarithmic y axis for D and K (they grow exponentially with gamma).
     axes : array of 3 (or 2) Axes, optional
+    logx : bool
+        Logarithmic parameter axis (for gamma spanning decades).
 
     Returns
     -------
@@ -173,22 +244,24 @@ def plot_coefficients(params: Sequence[float], results: Sequence, refs: Optional
     K = np.array([r.K for r in results])
     line, = ax[0].plot(params, D, ".-", ms=3, label=label)
     ax[1].plot(params, K, ".-", ms=3, color=line.get_color(), label=label)
-    for a, name in zip(ax[:2], ("\\mathcal{D}", "\\mathcal{K}")):
-        a.set_ylabel(f"${name}$")
+    for a, name in zip(ax[:2], ("effective diffusion $\\mathcal{D}$",
+                                "effective drift $\\mathcal{K}$")):
+        a.set_ylabel(name)
         if log:
             a.set_yscale("log")
     if refs is not None:
-        eK = np.maximum(relative_error(K, [q.K for q in refs]), _TINY)
-        eD = np.maximum(relative_error(D, [q.D for q in refs]), _TINY)
-        ax[2].semilogy(params, eK, ".-", ms=3, color=line.get_color(),
-                       label="$\\mathcal{K}$ vs (4.3)" if label is None else label)
-        ax[2].semilogy(params, eD, "--", lw=0.8, color=line.get_color(),
-                       label="$\\mathcal{D}$ vs quadrature" if label is None else None)
-        ax[2].set_ylabel("relative error")
-        ax[2].set_title("$|\\mathcal{K}_*-\\mathcal{K}|/\\mathcal{K}_*$ (solid), "
-                        "$\\mathcal{D}$ (dashed)", fontsize=9)
+        eK = relative_error(K, [q.K for q in refs])
+        eD = relative_error(D, [q.D for q in refs])
+        plot_error(ax[2], params, eK, ".-", ms=3, color=line.get_color(),
+                   label="$\\mathcal{K}$ vs formula (4.3)" if label is None else label)
+        plot_error(ax[2], params, eD, "--", lw=0.8, color=line.get_color(),
+                   label="$\\mathcal{D}$ vs its closed form" if label is None else None)
+        ax[2].set_ylabel("relative error vs quadrature")
+        ax[2].set_title("solid: $\\mathcal{K}$ vs (4.3), dashed: $\\mathcal{D}$ vs closed form",
+                        fontsize=9)
     for a in ax:
         a.set_xlabel(f"${param_name}$")
+        _finish(a, logx)
     if label is not None or refs is not None:
         ax[-1].legend(fontsize=8)
     return ax
@@ -198,10 +271,11 @@ def plot_convergence(results: Sequence, refs: Sequence, labels: Optional[Sequenc
                      overlay: bool = False, axes: Any = None) -> Any:
     r"""Convergence in the number of modes N (paper Figures 4, 8, 12).
 
-    Four panels: :math:`D(N)`, :math:`\log_{10}|\mathcal D_* - D(N)|/\mathcal D_*`,
-    :math:`K(N)`, :math:`\log_{10}|\mathcal K_* - K(N)|/\mathcal K_*` for N = 1..n_modes,
-    with :math:`D(N), K(N)` the partial sums (3.6) and the quadrature references.
-    A relative error of exactly 0 is drawn at :math:`10^{-17}`.
+    Four panels: :math:`D(N)`, :math:`|\mathcal D_* - D(N)|/\mathcal D_*`,
+    :math:`K(N)`, :math:`|\mathcal K_* - K(N)|/\mathcal K_*` for N = 1..n_modes,
+    with :math:`D(N), K(N)` the partial sums (3.6) and the quadrature references; the errors
+    on log axes (the paper plots their :math:`\log_{10}`), a relative error of exactly 0
+    marked at the bottom of its panel (:func:`plot_error`).
 
     Parameters
     ----------
@@ -228,26 +302,28 @@ def plot_convergence(results: Sequence, refs: Sequence, labels: Optional[Sequenc
         DN, KN = res.D_partial[1:], res.K_partial[1:]
         line, = axr[0].plot(N, DN, ".-", ms=3, label=lab)
         c = line.get_color()
-        axr[1].plot(N, np.log10(np.maximum(relative_error(DN, ref.D), _TINY)), ".-", ms=3,
-                    color=c, label=lab)
+        plot_error(axr[1], N, relative_error(DN, ref.D), ".-", ms=3, color=c, label=lab)
         axr[2].plot(N, KN, ".-", ms=3, color=c, label=lab)
-        axr[3].plot(N, np.log10(np.maximum(relative_error(KN, ref.K), _TINY)), ".-", ms=3,
-                    color=c, label=lab)
+        plot_error(axr[3], N, relative_error(KN, ref.K), ".-", ms=3, color=c, label=lab)
         if lab is not None:
             axr[0].legend(fontsize=8)
-    titles = ("$D(N)$", "$\\log_{10}|\\mathcal{D}_*-D(N)|/\\mathcal{D}_*$", "$K(N)$",
-              "$\\log_{10}|\\mathcal{K}_*-K(N)|/\\mathcal{K}_*$")
+    titles = ("partial sum $D(N)$ of (3.6)", "$|\\mathcal{D}_*-D(N)|/\\mathcal{D}_*$",
+              "partial sum $K(N)$ of (4.1)", "$|\\mathcal{K}_*-K(N)|/\\mathcal{K}_*$")
     for row in ax:
         for a, t in zip(row, titles):
             a.set_title(t, fontsize=9)
+            _finish(a)
+        for a in row[[1, 3]]:
+            if any(ln.get_gid() == "zero-error" for ln in a.get_lines()):
+                a.legend(fontsize=7)
     for a in ax[-1]:
-        a.set_xlabel("$N$")
+        a.set_xlabel("number of modes $N$")
     return ax
 
 
 def plot_tunnelling(params: Sequence[float], results: Sequence, kramers: Sequence,
                     refs: Optional[Sequence] = None, param_name: str = r"\gamma",
-                    label: Optional[str] = None, axes: Any = None) -> Any:
+                    label: Optional[str] = None, axes: Any = None, logx: bool = False) -> Any:
     r"""The tunnelling eigenvalue against its Eyring-Kramers asymptotics.
 
     Panels: :math:`\lambda_1` (computed, dots) and the Eyring-Kramers value
@@ -264,6 +340,8 @@ def plot_tunnelling(params: Sequence[float], results: Sequence, kramers: Sequenc
     param_name : str
     label : str, optional
     axes : array of 2 (3 with refs) Axes, optional
+    logx : bool
+        Logarithmic parameter axis (gamma over decades).
 
     Returns
     -------
@@ -276,22 +354,23 @@ def plot_tunnelling(params: Sequence[float], results: Sequence, kramers: Sequenc
     pts, = ax[0].semilogy(params, lam, "o", ms=3,
                           label="computed $\\lambda_1$" if label is None else label)
     ax[0].semilogy(params, np.exp(log_ek), "-", lw=0.9, color=pts.get_color(),
-                   label="Eyring-Kramers" if label is None else None)
-    ax[0].set_ylabel("$\\lambda_1$")
+                   label="Eyring-Kramers asymptotics" if label is None else None)
+    ax[0].set_ylabel("tunnelling eigenvalue $\\lambda_1$")
     ax[0].legend(fontsize=8)
     ratio = lam / np.exp(log_ek)
     ax[1].plot(params, ratio, ".-", ms=3, color=pts.get_color(), label=label)
     ax[1].axhline(1.0, color="0.6", lw=0.7)
-    ax[1].set_ylabel("$\\lambda_1 / \\lambda_1^{EK}$")
+    ax[1].set_ylabel("$\\lambda_1 / \\lambda_1^{EK}$ (computed / asymptotic)")
     if refs is not None:
-        eK = np.maximum(relative_error([r.K for r in results], [q.K for q in refs]), _TINY)
-        eD = np.maximum(relative_error([r.D for r in results], [q.D for q in refs]), _TINY)
-        ax[2].semilogy(params, eD, ".-", ms=3, color=pts.get_color(),
-                       label="$\\mathcal{D}$" if label is None else label)
-        ax[2].semilogy(params, eK, "x--", ms=3, lw=0.8, color=pts.get_color(),
-                       label="$\\mathcal{K}$" if label is None else None)
+        eK = relative_error([r.K for r in results], [q.K for q in refs])
+        eD = relative_error([r.D for r in results], [q.D for q in refs])
+        plot_error(ax[2], params, eD, ".-", ms=3, color=pts.get_color(),
+                   label="$\\mathcal{D}$ vs closed form" if label is None else label)
+        plot_error(ax[2], params, eK, "x--", ms=3, lw=0.8, color=pts.get_color(),
+                   label="$\\mathcal{K}$ vs formula (4.3)" if label is None else None)
         ax[2].set_ylabel("relative error vs quadrature")
         ax[2].legend(fontsize=8)
     for a in ax:
         a.set_xlabel(f"${param_name}$")
+        _finish(a, logx)
     return ax

@@ -538,6 +538,8 @@ class RadialPotential:
     params : dict or None, optional
         Parameters (default: a copy of ``profile.params``).
 
+    Notes
+    -----
     Methods ``W``, ``dW``, ``d2W``, ``W_mp`` evaluate the profile
     :math:`w, w', w''` at :math:`r \ge 0`.  The potential is centrally
     symmetric (``symmetric = True``).

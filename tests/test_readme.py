@@ -94,7 +94,9 @@ def _params():
 
 def test_markers_are_well_formed():
     """Every marker has a reason and sits before a runnable block; the README has blocks."""
-    assert len(CODE) >= 8
+    # the README keeps the set-up commands and one example (issue 20); the rest of the
+    # examples live in docs/, where the light ones run when the site is built
+    assert len(CODE) >= 4
     for b in BLOCKS:
         if b.marker:
             assert b.reason, f"README line {b.line}: a {b.marker} marker needs a reason"

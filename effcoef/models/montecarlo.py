@@ -278,8 +278,11 @@ def green_kubo(a: ArrayLike, b: Optional[ArrayLike] = None, *, dt: float, t_max:
         trajectory (batch means in time: blocks must be much longer than ``t_max`` and the
         correlation time).
 
-    Returns an :class:`MCEstimate` with ``info["t_max"]``, ``info["n_origins"]`` and
-    ``info["batching"]`` (``"trajectories"`` or ``"time"``).
+    Returns
+    -------
+    MCEstimate
+        With ``info["t_max"]``, ``info["n_origins"]`` and ``info["batching"]``
+        (``"trajectories"`` or ``"time"``).
 
     Notes
     -----

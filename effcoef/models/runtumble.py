@@ -61,7 +61,7 @@ Limits: :math:`\varepsilon\to0`: :math:`h = h_0 + \varepsilon h_1 + \dots`, :mat
 \mathbb E[1/\psi(Z)]` (:math:`\ge s^2/(d\bar\psi)` by Jensen).
 
 Chemotactic sensitivity (linear response to :math:`M(x) = \alpha\,e\cdot x`)
--------------------------------------------------------------------------
+----------------------------------------------------------------------------
 The signal adds :math:`\alpha\mathcal B`, :math:`\mathcal B = -\frac{v\cdot e}\varepsilon
 \partial_z`, to the generator.  With :math:`g = (v\cdot e)h` (:math:`-\mathcal G_0 g = v\cdot
 e`) and stationarity :math:`\mathbb E_{\pi_\alpha}[\mathcal G_\alpha g] = 0`:

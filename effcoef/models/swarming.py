@@ -99,6 +99,8 @@ class VelocitySDE:
         Override :math:`\nabla W`: ``grad(V)`` for ``V`` of shape ``(d, n)``
         returns shape ``(d, n)`` (e.g. a faster closed form).
 
+    Notes
+    -----
     States are arrays of shape ``(d, n)`` (component, particle).
     """
 

@@ -50,7 +50,7 @@ class KramersResult:
 
 def critical_points(potential: Potential, a: float, b: float, n: int = 20001) -> list:
     """Zeros of W' in (a, b) by sign changes on a grid and Brent's method, with their type
-    (+1 minimum, -1 maximum).  A kink where W' jumps from + to - (|v|-type) counts as a max."""
+    (+1 minimum, -1 maximum).  A kink where W' jumps from + to - (``|v|``-type) counts as a max."""
     x = np.linspace(a, b, n)
     d = potential.dW(x)
     out = []

@@ -55,7 +55,7 @@ _INF = mpf("inf")
 
 
 class EnclosureError(ValueError):
-    """The critical hull cannot be certified (W' not one-signed at large |v|, budget)."""
+    """The critical hull cannot be certified (W' not one-signed at large ``|v|``, budget)."""
 
 
 # ----------------------------------------------------------------------
