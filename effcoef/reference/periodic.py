@@ -187,7 +187,9 @@ def _log_I(u_grid, u_shift, sign, F, theta, h, xi, w):
     """
     n = len(u_grid)
     logr = -F * h / theta
-    log1mE = math.log(-math.expm1(-F * h * n / theta))
+    x = F * h * n / theta
+    # log(1 - e^-x); for tiny x (a tilt of 1e-300) from the series, never log(0)
+    log1mE = math.log(-math.expm1(-x)) if x > 1e-8 else math.log(x) + math.log1p(-x / 2)
     s = -1.0 if sign < 0 else 1.0
     # log a_j: U(x_j + h xi) for I_- (u_shift sign -1), -U(x_j - h xi) for I_+
     la = logsumexp((-s * u_shift - F * h * xi[None, :]) / theta + np.log(h * w)[None, :], axis=1)
@@ -260,6 +262,17 @@ def tilted_coefficients(U, theta, force, period=None, *, n=None, nq=12, direct=F
     theta, F = _check(theta, force)
     if F == 0.0:
         return lifson_jackson(pot, theta, n=n)
+    if abs(F) * pot.period[0] / theta < 1e-250:
+        # a tilt below what the double integrals resolve (F L / theta underflows in their
+        # weights): linear response, V = F D / theta, D at F = 0, exact to O(F L / theta)
+        ref = lifson_jackson(pot, theta, n=n)
+        lV = math.log(abs(F)) + ref.log_D - math.log(theta)
+        return PeriodicReference(D=ref.D, V=math.copysign(math.exp(lV), F), log_D=ref.log_D,
+                                 log_V=lV, sign_V=1 if F > 0 else -1, theta=theta, force=F,
+                                 period=ref.period, rel_error_estimate=ref.rel_error_estimate,
+                                 n_points=ref.n_points,
+                                 method="linear response V = F D / theta at a tilt below "
+                                        "resolution; " + ref.method)
     L = pot.period[0]
     sign = 1
     if F < 0:   # reflection x -> -x: U(x) -> U(-x), F -> -F, V -> -V, D unchanged
