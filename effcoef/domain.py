@@ -475,12 +475,32 @@ def _tail_ladder(land, side, w_need=math.inf):
     pts = g[np.sort(first)]
     pts = pts[np.argsort(side * (pts - x0))]
     lo, hi = land.W_point(pts)
-    # c at p: min of the margins of the shells reaching beyond p (a suffix minimum)
+    # c at p: a lower bound of side*W' on [p, infinity): the bound on the rest of the shell
+    # containing p (enclosed on [p, shell end]: a shell starting next to a critical point has
+    # a margin near 0 that must not spoil the points further out) and the margins of the
+    # shells beyond it (a suffix minimum)
     outer = side * (shells[:, 1] if side > 0 else shells[:, 0])
     order = np.argsort(outer)
+    outer_sorted = outer[order]
     suffix = np.minimum.accumulate(margin[order][::-1])[::-1]
-    i = np.searchsorted(outer[order], side * pts, side="right")
-    c = np.where(i < len(suffix), suffix[np.minimum(i, len(suffix) - 1)], margin[order][-1])
+    i = np.searchsorted(outer_sorted, side * pts, side="right")
+    beyond = np.where(i + 1 < len(suffix), suffix[np.minimum(i + 1, len(suffix) - 1)], np.inf)
+    end = side * outer_sorted[np.minimum(i, len(outer_sorted) - 1)]
+    end = np.where(side * end > side * pts, end, pts)
+    lo_iv, hi_iv = (pts, end) if side > 0 else (end, pts)
+    if land.certified:
+        from potentials.intervals import enclose_dW
+        dl, dh, _, ok = enclose_dW(pot, lo_iv, hi_iv, domain=True)
+        local = np.where(ok, dl if side > 0 else -dh, 0.0)
+    else:
+        t = np.linspace(0.0, 1.0, 9)
+        xs = lo_iv[:, None] + (hi_iv - lo_iv)[:, None] * t[None, :]
+        with np.errstate(all="ignore"):
+            local = 0.5 * np.nanmin(side * np.asarray(pot.dW(xs), float), axis=1)
+    # the containing shell's own margin is a valid bound on [p, shell end] too: take the better
+    own = margin[order][np.minimum(i, len(suffix) - 1)]
+    own = np.where(i < len(suffix), own, 0.0)
+    c = np.minimum(np.maximum(np.maximum(local, own), 0.0), beyond)
     cache[side] = (pts, lo, hi, c, reach, complete)
     return cache[side][:4]
 

@@ -168,7 +168,15 @@ def adapted_nodes(potential: Potential, theta: float, a: float, b: float, *,
     """
     from .errors import EffcoefError
 
-    pts = sorted({float(a), float(b)} | {float(x) for x in fixed if a < x < b})
+    # fixed points closer than 1e-9 (b - a) to an end or to each other are merged (a kink at
+    # 1e-300 next to the symmetry node 0 made an element of width 1e-300: h^2 underflowed)
+    tol = 1e-9 * (b - a)
+    inner = sorted(float(x) for x in fixed if a + tol < x < b - tol)
+    pts = [float(a)]
+    for x in inner:
+        if x - pts[-1] > tol:
+            pts.append(x)
+    pts.append(float(b))
     extra = np.asarray([] if samples is None else samples, dtype=float)
     extra = extra[(extra > a) & (extra < b)]
     segs = []

@@ -421,7 +421,8 @@ def _sector_modes(fe, k, shift, *, data, refine, kernel, eigensolver="lanczos"):
 def _mesh(potential, theta, lo, hi, h_scale, n_elements, fixed, samples=None):
     if n_elements is not None:
         nodes = np.linspace(lo, hi, int(n_elements) + 1)
-        extra = [x for x in fixed if lo < x < hi]
+        h = (hi - lo) / int(n_elements)
+        extra = [x for x in fixed if lo < x < hi and np.min(np.abs(nodes - x)) > 1e-9 * h]
         return np.unique(np.concatenate([nodes, extra]))
     return adapted_nodes(potential, theta, lo, hi, h_scale=h_scale, fixed=fixed,
                          samples=samples)
@@ -583,8 +584,20 @@ def _weighted_on(potential, theta, opt, iv):
                          info=info)
 
     n_default = N_DEFAULT["weighted_symmetric" if symmetric else "weighted"]
-    run = run_series(compute, n_modes=opt["n_modes"], default=n_default, D_inf=D_inf,
-                     K_inf=K_inf, rtol=rtol)
+    try:
+        run = run_series(compute, n_modes=opt["n_modes"], default=n_default, D_inf=D_inf,
+                         K_inf=K_inf, rtol=rtol)
+    except (np.linalg.LinAlgError, ArithmeticError, RuntimeError) as exc:
+        # D and K (completed values) do not depend on the modes: keep them, without a series
+        from .series import SeriesRun
+        warnings.warn(f"no spectral series: the eigensolver failed ({type(exc).__name__}: "
+                      f"{' '.join(str(exc).split())[:160]}); D and K are unaffected",
+                      RuntimeWarning, stacklevel=4)
+        empty = _Spectrum(lam=np.zeros(0), eta=np.zeros(0), omega=np.zeros(0),
+                          parity=np.zeros(0, int), errors=np.zeros(0), columns=[],
+                          info={"shift": shift, "sectors": [], "dof_limited": False,
+                                "series_error": str(exc)})
+        run = SeriesRun(empty, np.zeros(1), np.zeros(1), np.zeros(0), 0)
     spec = run.spectrum
     # what the interval cuts away, bounded with the solver's own V, Z, D, K (effcoef.domain)
     Z_line = fe_data.Z * (2.0 if symmetric else 1.0)
