@@ -125,9 +125,10 @@ def _w(pot, x):
         return np.asarray(pot.W(np.asarray(x, dtype=float)), dtype=float)
 
 
-def _base_mesh(pot, theta, R, crit, min_cells, budget):
+def _base_mesh(pot, theta, R, crit, min_cells, budget, W0):
     """Edges of a base mesh on [0, R]: every cell resolved for the 24-point rule (its halves
-    are then resolved too)."""
+    are then resolved too), except where w is 700 theta above W0 (no mass, no flux: a
+    repulsive core)."""
     pts = [0.0, R, crit] + list(np.linspace(0.0, R, min_cells + 1))
     pts += [p for p in (getattr(pot, "breakpoints", ()) or ()) if 0.0 < p < R]
     e = np.unique(np.clip(np.array(pts, dtype=float), 0.0, R))
@@ -137,8 +138,9 @@ def _base_mesh(pot, theta, R, crit, min_cells, budget):
     for _ in range(200):
         if len(lo) == 0:
             break
-        k = panel_bounds(pot, theta, lo, hi, C_DOUBLE)["kappa"]
-        ok = k <= 1.0
+        bd = panel_bounds(pot, theta, lo, hi, C_DOUBLE)
+        k = bd["kappa"]
+        ok = (k <= 1.0) | ((bd["Wl"] - W0) / theta > 700.0)
         done_lo.append(lo[ok])
         done_hi.append(hi[ok])
         lo, hi, k = lo[~ok], hi[~ok], k[~ok]
@@ -267,9 +269,9 @@ def radial_reference(potential, theta, *, tail: float = 80.0, levels: int = 5,
     hl = hull(potential, theta, tail)
     pot = potential.profile
     R = hl.b
+    W0 = float(np.nanmin(_w(pot, np.linspace(0.0, R, 4097)[1:])))
     base = _base_mesh(pot, theta, R, hl.crit_hi, int(min_cells),
-                      max(1, int(max_cells) >> (levels - 1)))
-    W0 = float(np.min(_w(pot, np.linspace(0.0, R, 4097))))
+                      max(1, int(max_cells) >> (levels - 1)), W0)
     logs, res = [], None
     edges = base
     for lev in range(levels):
