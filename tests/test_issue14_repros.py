@@ -253,7 +253,7 @@ def test_double_reference_vs_mpmath(make, theta):
 
 
 # ------------------------------------------------------------------------------------------
-# found by the property campaign (tests/test_property.py, -m slow, seed 12345): these fail
+# found by the property campaign (tests/test_property.py, -m slow, seeds 12345, 2026): these fail
 # until the solver is fixed (minimal reproductions; reference values self-consistent under
 # finer meshes, more Richardson levels and a longer tail to ~1e-14)
 
@@ -265,6 +265,16 @@ def test_breakpoint_next_to_zero():
     assert ref.D == pytest.approx(0.5404924184728391, rel=1e-13)
     res = coefficients(pot, 1.0)
     check_1d(pot, 1.0, ref, res)
+
+
+def test_tiny_tilt_is_not_an_overflow():
+    """A tilt of 1e-100 on a three-well sextic (seed 2026: 9.7e-241): the solver refuses
+    with 'a barrier of 866 theta'; without the tilt it computes the same D to 1e-13."""
+    pot = P.from_expression("3*(v+2)**2*(v+0.3)**2*(v-0.04)**2 - 1e-100*v")
+    ref = quadrature_coefficients(pot, 0.65)
+    assert ref.D == pytest.approx(4.76235451387366, rel=1e-12)
+    res = coefficients(pot, 0.65)
+    check_1d(pot, 0.65, ref, res)
 
 
 @pytest.mark.parametrize("expr,dim,D,K", [

@@ -46,6 +46,7 @@ TOL = 10 * RTOL      # issue 14: accurate results within 10 rtol of the referenc
 
 COUNTS = {"1d": Counter(), "radial": Counter(), "cli": Counter()}
 FAILURES = []
+REFUSALS = []
 
 
 def _fmt(x):
@@ -155,6 +156,7 @@ def _refusal(kind, label, exc, ref):
                             f"log D = {ref.log_D:.1f}: {msg[:200]}")
             return
     c["refused"] += 1
+    REFUSALS.append(f"{kind} {label}: {type(exc).__name__}: {msg[:160]}")
 
 
 def _run_1d(expr, theta):
@@ -262,6 +264,8 @@ def _report(capsys, title):
         for kind, cnt in COUNTS.items():
             if cnt:
                 print(f"  {kind:6s}: " + ", ".join(f"{k}={v}" for k, v in sorted(cnt.items())))
+        for r in REFUSALS:
+            print(f"  refused: {r}")
         for f in FAILURES:
             print(f"  FAIL {f}")
 
@@ -270,6 +274,7 @@ def _reset():
     for cnt in COUNTS.values():
         cnt.clear()
     FAILURES.clear()
+    REFUSALS.clear()
 
 
 _HC = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
