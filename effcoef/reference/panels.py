@@ -52,11 +52,10 @@ from . import enclosure
 from .floatbounds import point_rounding, tree_bounds
 
 __all__ = ["lse", "ReferenceBudgetError", "Hull", "hull", "panel_bounds", "tail_shells",
-           "has_tree", "C_DOUBLE", "C_MP"]
+           "has_tree", "C_DOUBLE"]
 
-#: resolution constants (c1, c2, c3) of the 24-point rule (double) and of tanh-sinh (mpmath)
+#: resolution constants (c1, c2, c3) of the 24-point rule (also used by the mpmath rules)
 C_DOUBLE = (6.0, 8.0, 6.0)
-C_MP = (100.0, 400.0, 40.0)
 #: shells beyond the hull stop where (W - W0)/theta exceeds this
 TAIL_STOP = 2000.0
 #: most shells per side

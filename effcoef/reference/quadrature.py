@@ -24,15 +24,15 @@ of :mod:`effcoef` and of the solver's domain choice (:mod:`effcoef.domain`,
 :mod:`potentials` package (``W``, ``W_mp``, ``dW``, ``d2W``, ``breakpoints``,
 the expression trees, ``mass_interval`` for plain callables only) and the
 reference's own domain (:mod:`effcoef.reference.panels`,
-:mod:`effcoef.reference.enclosure`, :mod:`effcoef.reference.floatbounds`).
-A test checks the imports.
+:mod:`effcoef.reference.enclosure`, :mod:`effcoef.reference.floatbounds`,
+:mod:`effcoef.reference.mpeval`).  A test checks the imports.
 
 Two implementations are provided:
 
 * :func:`quadrature_coefficients` -- double precision, numpy-vectorised
   composite Gauss-Legendre quadrature, everything in log space;
-* :func:`quadrature_coefficients_mp` -- arbitrary precision with
-  :func:`mpmath.quad` (tanh-sinh), the high-accuracy reference.
+* :func:`quadrature_coefficients_mp` -- arbitrary precision: Gauss-Legendre
+  rules in :mod:`mpmath` on the same (resolved) panels, the high-accuracy reference.
 
 Domain
 ------
@@ -116,9 +116,9 @@ absolute rounding error of about :math:`\epsilon \max|W|/\theta`; the result's
 ``rel_error_estimate`` adds the bounds above, the 16-/24-point gap and three
 times the rounding of :math:`W/\theta` (bounded by interval arithmetic at the
 panel midpoints; 4e-5 for family C at delta = 1e8, where W ~ 1e10).
-``quadrature_coefficients_mp``: close to ``dps`` digits (the tanh-sinh error
-estimates are checked; a :class:`RuntimeWarning` is issued if they exceed
-``10**(5 - dps)`` relative).
+``quadrature_coefficients_mp``: close to ``dps`` digits (the n- and
+(n - 8)-point rules are compared; a :class:`RuntimeWarning` is issued if they
+differ by more than ``10**(5 - dps)`` relative).
 """
 from __future__ import annotations
 
@@ -197,7 +197,8 @@ class QuadratureResult:
     error_components : dict
         ``domain`` (bound of what lies beyond ``domain``), ``unresolved`` (bound of
         the panels left unresolved inside), ``quadrature`` (16/24-point gap, or the
-        worst tanh-sinh estimate), ``rounding`` (of :math:`W/\\theta` in double).
+        gap of the n- and (n - 8)-point mpmath rules), ``rounding`` (of
+        :math:`W/\\theta` in double).
     domain_certified : bool
         True when the hull comes from interval arithmetic on the expression tree.
     hull : tuple of float

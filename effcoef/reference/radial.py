@@ -31,8 +31,9 @@ The flux :math:`\mu g'` divided by :math:`r^{d-1}` is taken constant between two
 :math:`r^{d-1}` at the midpoint), which makes the coupling :math:`a_{i+1/2}` exact whatever
 :math:`m` does there (Scharfetter-Gummel / exponential fitting: a barrier of hundreds of
 :math:`\theta` between two nodes is integrated exactly, not interpolated) and reproduces
-:math:`g \propto r` at the origin; g is taken as :math:`g_i r/r_i` on :math:`C_i` in the centrifugal term (exact for
-the regular behaviour :math:`g \sim r` at 0); no flux at 0 (:math:`\mu(0) = 0`) and at R.
+:math:`g \propto r` at the origin; g is taken as :math:`g_i r/r_i` on :math:`C_i` in the
+centrifugal term (exact for the regular behaviour :math:`g \sim r` at 0); no flux at 0
+(:math:`\mu(0) = 0`) and at R.
 Then :math:`D_h = \sum_i b_i g_i/(dZ)`, :math:`Z = \int_0^R \mu`.  The matrix is a symmetric
 tridiagonal M-matrix with row sums :math:`s_i > 0`; eliminating with the *excesses*
 :math:`e_i = s_i + a_{i-1/2} e_{i-1}/p_{i-1}` (pivots :math:`p_i = e_i + a_{i+1/2}`,
