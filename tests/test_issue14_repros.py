@@ -188,8 +188,14 @@ def test_family_c_delta_1e8(capsys):
         assert rel(data["D"], ref.D) <= TOL and rel(data["K"], ref.K) <= TOL
 
 
-@pytest.mark.parametrize("gamma", [100, 300, 1000])
-@pytest.mark.parametrize("delta", [0.25, 1.0, 5.0])
+_SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize("gamma,delta", [
+    (100, 0.25), (100, 5.0), (1000, 0.25), (1000, 5.0), (300, 1.0),
+    pytest.param(100, 1.0, marks=_SLOW), pytest.param(300, 0.25, marks=_SLOW),
+    pytest.param(300, 5.0, marks=_SLOW), pytest.param(1000, 1.0, marks=_SLOW),
+    pytest.param(464, 0.7, marks=_SLOW), pytest.param(1000, 0.7, marks=_SLOW)])
 def test_family_c_tunnelling(gamma, delta):
     """Family C deep in the tunnelling regime (gamma in [100, 1000], delta in [0.25, 5]):
     the solver at rtol 1e-8 against the reference."""

@@ -17,8 +17,11 @@ sums of Gaussian wells (exp) on a v^4 / cosh / |v|^3 / v^2 confinement with an o
 * a few examples go through the command line (exit 0/2/3, one-line stderr).
 
 The counts (run, right, refused, inaccurate-but-honest) are printed.  The default run is
-bounded (derandomized: reproducible in CI); ``-m slow`` runs a campaign of a few hundred
-examples with a random seed printed in the output (EFFCOEF_PROPERTY_SEED=<n> replays it).
+bounded and derandomized: reproducible for a given command (hypothesis also mixes in
+numeric constants found in the loaded project modules, so ``pytest tests/test_property.py``
+alone and the whole suite draw different, each reproducible, examples).  ``-m slow`` runs a
+campaign of a few hundred examples with a random seed printed in the output
+(EFFCOEF_PROPERTY_SEED=<n> replays it).
 """
 
 import contextlib
@@ -295,7 +298,7 @@ def _settings(n, derandomize=True):
 def test_property_1d(capsys):
     _reset()
 
-    @_settings(12)
+    @_settings(10)
     @given(potentials_1d, thetas)
     def run(expr, theta):
         _run_1d(expr, theta)
@@ -308,7 +311,7 @@ def test_property_1d(capsys):
 def test_property_radial(capsys):
     _reset()
 
-    @_settings(5)
+    @_settings(4)
     @given(radial_profiles, st.sampled_from([2, 3]), thetas)
     def run(expr, dim, theta):
         _run_radial(expr, dim, theta)
