@@ -54,8 +54,8 @@ class PeriodicLandscape:
 
     def _as_X(self, X):
         X = np.asarray(X, dtype=float)
-        if self.dim == 1 and (X.ndim == 0 or X.shape[0] != 1):
-            X = X[None]
+        if self.dim == 1 and (X.ndim <= 1 or X.shape[0] != 1):
+            X = X[None]             # 1D: a plain array of points
         return X
 
     def U(self, X):

@@ -507,7 +507,7 @@ def _initial_sizes(problem: _Problem):
     gt = ga * Lmax / (2.0 * math.pi * math.sqrt(th))       # dimensionless friction
     small = max(min(gt, 1.0), 1e-6)
     if gt < 1.0:
-        N = int(math.ceil((12 + 17.0 / math.sqrt(small)) * (1 + depth / 10.0)))
+        N = int(math.ceil((12 + 17.0 / math.sqrt(small)) * (1 + depth / 7.5)))
     else:       # overdamped side: the natural Hermite scale (s = 1) converges in ~20 functions
         N = int(math.ceil(26 * (1 + depth / 20.0)))
     if problem.dim == 2:
