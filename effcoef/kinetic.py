@@ -62,6 +62,7 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = ["FourierTables", "KineticSpace", "hermite_ops_1d", "hermite_gaussian_projections",
+           "hermite_functions", "marginal_tables",
            "fourier_real_basis", "coverage_constant"]
 
 _EPS = np.finfo(float).eps
