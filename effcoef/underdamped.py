@@ -89,6 +89,8 @@ __all__ = ["underdamped_coefficients", "MemoryLimitError", "UNDERDAMPED_DEFAULTS
 UNDERDAMPED_DEFAULTS = dict(rtol={1: 1e-8, 2: 1e-6}, memory_limit=8e9, refine=1.4,
                             coverage_refine=1.1, restart=80, max_passes=8)
 _CONTROLLER = []
+#: friction floor of the 2D separable preconditioner (units sqrt(theta) 2 pi / L)
+_PREC_FRICTION_FLOOR = 0.05
 
 
 class MemoryLimitError(EffcoefError):
@@ -400,7 +402,13 @@ class _TensorSector:
         self.sector = sector
         S2 = KineticSpace.make(2, N, K, sigma, th, sector, tensor=True)
         spaces = [KineticSpace.make(1, N, (K[a],), sigma, th, (sector[a],)) for a in range(2)]
-        ops = [(-spaces[a].generator(marg[a], ga, problem.force[a:a + 1])).toarray()
+        # the separable operator with a friction floor: at small gamma the integrable
+        # separable dynamics respond like 1/gamma along tori that the coupling destroys; more
+        # friction in the preconditioner damps them (GMRES iterations at gamma = 0.01,
+        # N = 40: 873 with gamma, 198 with 5 gamma; at gamma = 0.1: 34 vs 33 with 2 gamma)
+        gp = max(2.0 * ga, _PREC_FRICTION_FLOOR * math.sqrt(th) * 2.0 * math.pi
+                 / max(problem.land.period))
+        ops = [(-spaces[a].generator(marg[a], gp, problem.force[a:a + 1])).toarray()
                for a in range(2)]
         n1, n2 = ops[0].shape[0], ops[1].shape[0]
         pos = []
@@ -563,16 +571,39 @@ def _initial_sizes(problem: _Problem):
         N = int(math.ceil((12 + 17.0 / math.sqrt(small)) * (1 + depth / 7.5)))
     else:       # overdamped side: the natural Hermite scale (s = 1) converges in ~20 functions
         N = int(math.ceil(26 * (1 + depth / 20.0)))
+    # spectral convergence: sizes grow like log(1/rtol); the constants are for rtol = 1e-8
+    acc = max(math.log(1.0 / min(max(problem.rtol, 1e-14), 1e-2)) / math.log(1e8), 0.3)
+    N = int(math.ceil(N * acc))
     if problem.dim == 2:
         N = int(math.ceil(0.6 * N))
     Kpot = _fourier_content(problem)
     K = []
     for a, L in enumerate(problem.land.period):
-        k = Kpot[a] + int(math.ceil(1.4 / math.sqrt(small) * (1 + depth ** 2 / 15.0)))
+        k = Kpot[a] + int(math.ceil(1.4 * acc / math.sqrt(small) * (1 + depth ** 2 / 15.0)))
         if problem.dim == 2:
             k = int(math.ceil(0.7 * k))
         K.append(max(k, 4))
     return max(N, 8), tuple(K)
+
+
+def _fit_memory(problem, N, K, ref):
+    """Shrink (N, K) until the base and both refined discretisations fit in memory_limit."""
+    sec = problem.sector_for(0)
+
+    def need(N, K):
+        K2 = tuple(int(math.ceil(ref * k)) + 1 for k in K)
+        return max(_memory_estimate(problem.dim, int(math.ceil(ref * N)), K, sec,
+                                    problem.restart),
+                   _memory_estimate(problem.dim, N, K2, sec, problem.restart))
+
+    shrunk = False
+    while need(N, K) > problem.memory_limit and N > 8:
+        N = max(8, int(0.85 * N))
+        K = tuple(max(2, int(0.85 * k)) for k in K)
+        shrunk = True
+    if need(N, K) > problem.memory_limit:
+        _check_memory(problem, N, K, sec)            # raises with the reason
+    return N, K, shrunk
 
 
 def _fourier_content(problem):
@@ -727,6 +758,12 @@ def _run(U, theta, gamma, period, force, rtol, strict, progress, n_eigenvalues,
         return cache[key]
 
     N, K, c = N0, K0, c0
+    if not (fixN and fixK):
+        N, K, shrunk = _fit_memory(problem, N, K, ref)
+        if shrunk:
+            warnings.warn(f"the initial discretisation was reduced to N = {N}, K = {K} to fit "
+                          f"memory_limit = {memory_limit / 1e9:.1f} GB", AccuracyWarning,
+                          stacklevel=3)
     history = []
     try:
         for _ in range(UNDERDAMPED_DEFAULTS["max_passes"]):
