@@ -245,8 +245,13 @@ def test_eigenvalues_2d_refused():
 
 
 def test_memory_limit_refuses_early():
+    # nothing fits: a one-line refusal before any solve
     with pytest.raises(MemoryLimitError, match="GB"):
-        underdamped_coefficients("-cos(x)/2", 1.0, 1e-3, memory_limit=1e6)
+        underdamped_coefficients("-cos(x)/2", 1.0, 1e-3, memory_limit=1e3)
+    # the initial guess does not fit: reduced sizes, and the estimate says what it costs
+    with pytest.warns(AccuracyWarning, match="reduced|exceeds"):
+        res = underdamped_coefficients("-cos(x)/2", 1.0, 1e-3, memory_limit=2e7)
+    assert res.info["memory_estimate_bytes"] <= 2e7
 
 
 def test_accuracy_warning_and_strict():
