@@ -45,11 +45,12 @@ the resolution.
 * **d = 2** (4D phase space; sparse LU fills in catastrophically): GMRES on the tensor-product
   space :math:`V_1\otimes V_2` (Hermite degree :math:`\le N` in each :math:`p_a`), preconditioned
   by the exact inverse of the *separable* operator :math:`A_1\otimes I + I\otimes A_2`, where
-  :math:`A_a` is the 1D generator of the x-average of U over the other direction (a Sylvester
-  equation, solved through the eigendecompositions of the two 1D matrices).  It converges in
-  about 15 iterations at :math:`\gamma = 1` and 40 at :math:`\gamma = 0.1` for the
-  non-separable test potential; at :math:`\gamma = 0.01` the coupling the preconditioner
-  ignores costs hundreds of iterations.  The kernel is handled by adding the rank-one term
+  :math:`A_a` is the 1D generator of the x-average of U over the other direction, with the
+  friction raised to :math:`\max(2\gamma, 0.05\cdot2\pi\sqrt\theta/L)` (a Sylvester
+  equation, solved by real Schur forms and a recursive blocked Bartels-Stewart algorithm).  It
+  converges in about 25 iterations at :math:`\gamma = 1` and 40 at :math:`\gamma = 0.1` for
+  the non-separable test potential; at :math:`\gamma = 0.01` the coupling the preconditioner
+  ignores costs about 200 iterations.  The kernel is handled by adding the rank-one term
   :math:`\Psi_0\Psi_0^T` (the solution then satisfies :math:`\Psi_0^T u = 0`).
 
 Sizes and the error estimate: N and K are chosen from rtol (initial guesses from
@@ -83,7 +84,8 @@ from .landscape import PeriodicLandscape, periodic_landscape
 from .operator import check_theta
 from .results import CoefficientResult, relative_error
 
-__all__ = ["underdamped_coefficients", "MemoryLimitError", "UNDERDAMPED_DEFAULTS"]
+__all__ = ["underdamped_coefficients", "friction_sweep", "MemoryLimitError",
+           "UNDERDAMPED_DEFAULTS"]
 
 #: defaults: rtol per dimension, memory limit (bytes), growth factors of the two-resolution
 #: estimate, GMRES restart length
@@ -705,6 +707,19 @@ def underdamped_coefficients(U, theta: float, gamma: float, *, period=None, forc
     with _blas_limit(blas_threads):
         return _run(U, theta, gamma, period, force, rtol, strict, progress, n_eigenvalues,
                     hermite_degree, fourier_modes, memory_limit)
+
+
+def friction_sweep(U, theta: float, gammas, *, progress=False, **kwargs):
+    r""":func:`underdamped_coefficients` for each friction in ``gammas`` (a list of results).
+
+    ``kwargs`` are passed on (``period``, ``force``, ``rtol``, ``strict``, ...); ``progress``
+    shows a tqdm bar over the points.
+    """
+    from tqdm.auto import tqdm
+    out = []
+    for g in tqdm(list(gammas), disable=not progress, desc="friction sweep", leave=False):
+        out.append(underdamped_coefficients(U, theta, g, **kwargs))
+    return out
 
 
 def _positive(name, x):

@@ -322,3 +322,9 @@ def test_energy_diffusion_limit_extrapolation_to_1e3():
     A = np.vstack([np.sqrt(gs) ** k for k in range(4)]).T
     c0 = np.linalg.lstsq(A, y, rcond=None)[0][0]
     assert c0 == pytest.approx(D0, rel=2e-4)
+
+
+def test_friction_sweep():
+    from effcoef.underdamped import friction_sweep
+    res = friction_sweep("0*x", 2.0, [0.5, 1.0, 4.0])
+    assert [r.D for r in res] == pytest.approx([4.0, 2.0, 0.5], rel=1e-10)
