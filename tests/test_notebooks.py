@@ -35,7 +35,7 @@ def test_notebook_runs(path, monkeypatch):
 def test_notebooks_exist_and_have_no_outputs():
     names = {p.name for p in NOTEBOOKS}
     assert {"case_A.ipynb", "case_B.ipynb", "case_C.ipynb", "beyond_the_paper.ipynb",
-            "periodic.ipynb"} <= names
+            "periodic.ipynb", "underdamped.ipynb"} <= names
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)

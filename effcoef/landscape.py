@@ -1,0 +1,208 @@
+r"""Periodic potentials U(x) on a rectangular cell, for the underdamped route.
+
+:func:`periodic_landscape` turns an expression string in ``x`` (d = 1) or ``x1, x2`` (d = 2)
+into a :class:`PeriodicLandscape` with exact symbolic gradient (the safe parser of
+:mod:`potentials.expression`), checks that it is periodic on the cell ``period`` (default
+:math:`2\pi` in each direction) and detects the reflection symmetries
+:math:`U(\dots, -x_i, \dots) = U(\dots, x_i, \dots)` used by the discretisation.
+A callable ``U(X)`` (``X`` of shape (d, ...)) is accepted with ``grad`` (same shape in, (d, ...)
+out).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional
+
+import numpy as np
+
+from potentials.expression import parse, simplify
+
+__all__ = ["PeriodicLandscape", "periodic_landscape", "LandscapeError"]
+
+_VARS = {1: ("x",), 2: ("x1", "x2")}
+_PERIOD_RTOL = 1e-9
+_SYM_RTOL = 1e-12
+
+
+class LandscapeError(ValueError):
+    """Invalid periodic potential (not periodic, not finite, wrong variables)."""
+
+
+class PeriodicLandscape:
+    r"""A periodic potential :math:`U` on :math:`\prod_i [0, L_i)` with its gradient.
+
+    ``U(X)`` and ``grad(X)`` take ``X`` of shape (d, ...); in 1D ``U(x)`` also accepts a plain
+    array.  ``symmetric[i]``: U is even in :math:`x_i` (about 0); ``swap``: d = 2 and
+    :math:`U(x_1, x_2) = U(x_2, x_1)` with :math:`L_1 = L_2`.
+    """
+
+    def __init__(self, dim, period, *, tree=None, grad_trees=None, func=None, grad=None,
+                 text="", name=None):
+        self.dim = int(dim)
+        self.period = tuple(float(p) for p in period)
+        self._tree, self._grad_trees = tree, grad_trees
+        self._func, self._grad = func, grad
+        self.text = text
+        self.name = name or (f"U({', '.join(_VARS[self.dim])}) = {text}" if text else "U")
+        self.symmetric = (False,) * self.dim
+        self.swap = False
+
+    # -- evaluation ----------------------------------------------------------------------
+    def _env(self, X):
+        return {v: X[i] for i, v in enumerate(_VARS[self.dim])}
+
+    def _as_X(self, X):
+        X = np.asarray(X, dtype=float)
+        if self.dim == 1 and (X.ndim <= 1 or X.shape[0] != 1):
+            X = X[None]             # 1D: a plain array of points
+        return X
+
+    def U(self, X):
+        X = self._as_X(X)
+        if self._func is not None:
+            out = self._func(X if self.dim > 1 else X)
+        else:
+            with np.errstate(all="ignore"):
+                out = self._tree.eval_np(self._env(X))
+        return np.broadcast_to(np.asarray(out, dtype=float), X.shape[1:]).copy()
+
+    def grad(self, X):
+        X = self._as_X(X)
+        if self._grad is not None:
+            G = np.asarray(self._grad(X), dtype=float)
+            return np.broadcast_to(G.reshape((self.dim,) + G.shape[-(X.ndim - 1):] if X.ndim > 1
+                                             else (self.dim,)), X.shape).copy()
+        with np.errstate(all="ignore"):
+            env = self._env(X)
+            return np.stack([np.broadcast_to(np.asarray(g.eval_np(env), dtype=float),
+                                             X.shape[1:]) for g in self._grad_trees])
+
+    def __call__(self, X):
+        return self.U(X)
+
+    def __repr__(self):
+        return f"PeriodicLandscape({self.name!r}, period={self.period})"
+
+    # -- checks ----------------------------------------------------------------------------
+    def sample_grid(self, n=64):
+        axes = [np.arange(n) * (L / n) for L in self.period]
+        return np.stack(np.meshgrid(*axes, indexing="ij"))
+
+    def check(self, seed=12345):
+        """Finite values, periodicity (one-line error), symmetry detection."""
+        rng = np.random.default_rng(seed)
+        d = self.dim
+        X = rng.random((d, 257)) * np.asarray(self.period)[:, None]
+        u, g = self.U(X), self.grad(X)
+        if not (np.all(np.isfinite(u)) and np.all(np.isfinite(g))):
+            raise LandscapeError(f"{self.name} is not finite on the period cell")
+        scale = 1.0 + float(np.max(np.abs(u)))
+        gscale = 1.0 + float(np.max(np.abs(g)))
+        for i, L in enumerate(self.period):
+            Y = X.copy()
+            Y[i] += L
+            du = float(np.max(np.abs(self.U(Y) - u)))
+            dg = float(np.max(np.abs(self.grad(Y) - g)))
+            if du > _PERIOD_RTOL * scale or dg > _PERIOD_RTOL * gscale:
+                var = _VARS[d][i]
+                raise LandscapeError(
+                    f"{self.name} is not periodic with period {L:g} in {var} "
+                    f"(|U({var} + {L:g}) - U({var})| up to {du:.2g}); give period=...")
+        sym = []
+        for i in range(d):
+            Y = X.copy()
+            Y[i] = -Y[i]
+            sym.append(bool(np.max(np.abs(self.U(Y) - u)) <= _SYM_RTOL * scale))
+        self.symmetric = tuple(sym)
+        if d == 2 and abs(self.period[0] - self.period[1]) <= 1e-15 * self.period[0]:
+            self.swap = bool(np.max(np.abs(self.U(X[::-1]) - u)) <= _SYM_RTOL * scale)
+        return self
+
+
+def periodic_landscape(U, period=None, *, dim: Optional[int] = None,
+                       grad: Optional[Callable] = None, name: Optional[str] = None
+                       ) -> PeriodicLandscape:
+    r"""A checked :class:`PeriodicLandscape` from an expression or a callable.
+
+    Parameters
+    ----------
+    U : str, PeriodicLandscape or callable
+        An expression in ``x`` (1D) or ``x1, x2`` (2D), e.g. ``"-cos(x)/2"`` or
+        ``"-(cos(x1) + cos(x2))/2 - 0.64*cos(x1)*cos(x2)"`` (operators ``+ - * / **``, functions
+        ``abs exp log sqrt sin cos tanh cosh``, ``pi``, ``e``); or a callable ``U(X)`` with
+        ``X`` of shape (d, ...), then ``grad`` is required and ``dim`` or ``period`` must fix d.
+    period : float or (L1, L2), optional
+        The cell; default :math:`2\pi` in each direction.
+    dim : int, optional
+        1 or 2; inferred from the variables of an expression (``x`` or ``x1, x2``).
+
+    Raises
+    ------
+    LandscapeError (a ValueError)
+        If U is not periodic on the cell, not finite, or uses other variables.
+    """
+    if isinstance(U, PeriodicLandscape):
+        if period is not None and tuple(np.atleast_1d(period).astype(float)) != U.period:
+            raise LandscapeError(f"period {period} differs from the landscape's {U.period}")
+        return U
+    if isinstance(U, str):
+        text = U.strip()
+        if dim is None:
+            dim = _infer_dim(text, period)
+        dim = _check_dim(dim)
+        per = _period(period, dim)
+        names = _VARS[dim]
+        tree = parse(text, names if dim > 1 else names[0])
+        s = simplify(tree)
+        grads = tuple(s.diff(v) for v in names)
+        land = PeriodicLandscape(dim, per, tree=tree, grad_trees=grads, text=text, name=name)
+        return land.check()
+    if callable(U):
+        if grad is None:
+            raise LandscapeError("a callable U needs its gradient: grad=...")
+        if dim is None:
+            dim = 1 if period is None or np.ndim(period) == 0 else len(period)
+        dim = _check_dim(dim)
+        per = _period(period, dim)
+        land = PeriodicLandscape(dim, per, func=U, grad=grad, name=name or "U (callable)")
+        return land.check()
+    raise LandscapeError(f"U must be an expression string or a callable, got {type(U).__name__}")
+
+
+def _check_dim(dim):
+    if isinstance(dim, bool) or dim not in (1, 2):
+        raise LandscapeError(f"dimension must be 1 or 2, got {dim!r}")
+    return int(dim)
+
+
+def _infer_dim(text, period):
+    """1 if the expression uses x (or no variable and a scalar period), 2 if x1/x2."""
+    for d in (1, 2):
+        try:
+            parse(text, _VARS[d] if d > 1 else _VARS[d][0])
+        except ValueError:
+            continue
+        if d == 1 and period is not None and np.ndim(period) == 1 and len(period) == 2:
+            continue
+        return d
+    names = " or ".join(", ".join(v) for v in _VARS.values())
+    # re-raise the parser's own message for the most likely dimension
+    parse(text, _VARS[2] if "x1" in text or "x2" in text else _VARS[1][0])
+    raise LandscapeError(f"U must be an expression in {names}")  # pragma: no cover
+
+
+def _period(period, dim):
+    if period is None:
+        per = (2.0 * math.pi,) * dim
+    else:
+        arr = np.atleast_1d(np.asarray(period, dtype=float))
+        if arr.size == 1:
+            arr = np.repeat(arr, dim)
+        if arr.size != dim:
+            raise LandscapeError(f"period must be a number or {dim} numbers, got {period!r}")
+        per = tuple(float(a) for a in arr)
+    for L in per:
+        if not (math.isfinite(L) and L > 0):
+            raise LandscapeError(f"period must be finite and > 0, got {period!r}")
+    return per
