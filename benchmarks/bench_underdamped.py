@@ -19,14 +19,11 @@ Run:  python benchmarks/bench_underdamped.py [--skip-1d] [--skip-2d] [--skip-sma
 
 import argparse
 import json
-import math
 import resource
 import subprocess
 import sys
 import time
 import warnings
-
-import numpy as np
 
 DELTA_POT = "-(cos(x1) + cos(x2))/2 - 0.64*cos(x1)*cos(x2)"
 

@@ -13,6 +13,7 @@ Examples
     effcoef coefficients --dim 2 --family S --gamma 5
     effcoef periodic --potential "cos(2*pi*x)" --theta 0.2 --force 3.0 --json
     effcoef periodic --potential "-(cos(x1) + cos(x2))/2" --period 6.283185307179586 --theta 0.5
+    effcoef periodic --potential "-cos(x)/2" --theta 1 --friction 1      # underdamped Langevin
 
 Bad input exits with status 2 and a one-line reason on stderr; an accuracy
 that cannot be certified is reported as a warning (status 3 with ``--strict``).
@@ -81,19 +82,26 @@ def _add_periodic_parser(sub):
     s = sub.add_parser("periodic", help="effective drift and diffusion in a periodic potential",
                        description="Periodic homogenisation of dX = (-grad U + F) dt + "
                        "sqrt(2 theta) dB: effective drift V = lim X/t and diffusion D = lim "
-                       "Cov(X)/2t for U periodic on the cell [0, L1] (x [0, L2]).")
+                       "Cov(X)/2t for U periodic on the cell [0, L1] (x [0, L2]). With "
+                       "--friction G: the underdamped Langevin dynamics dx = p dt, dp = "
+                       "(-grad U + F - G p) dt + sqrt(2 G theta) dB instead.")
     s.add_argument("--potential", metavar="EXPR", required=True,
                    help="U as an expression in x (1D) or x1, x2 (2D), e.g. 'cos(2*pi*x)'")
     s.add_argument("--theta", type=float, required=True, help="temperature theta > 0")
     s.add_argument("--period", default=None,
-                   help="cell period(s): one value or L1,L2 (default 1)")
+                   help="cell period(s): one value or L1,L2 (default 1; with --friction: 1 if "
+                        "U is 1-periodic, else 2*pi)")
     s.add_argument("--force", default=None,
                    help="constant tilt F: one value or F1,F2 (default 0; leading '-': --force=-2)")
+    s.add_argument("--friction", type=float, default=None, metavar="G",
+                   help="friction gamma > 0: the underdamped (kinetic) Langevin route")
     s.add_argument("--rtol", type=float, default=None,
-                   help="requested relative accuracy (default 1e-10 in 1D, 1e-8 in 2D)")
+                   help="requested relative accuracy (default 1e-10 in 1D, 1e-8 in 2D; with "
+                        "--friction 1e-8 in 1D, 1e-6 in 2D)")
     s.add_argument("--modes", type=int, default=None,
                    help="eigenmodes: series length for F = 0 (default 12), number of leading "
-                        "eigenvalues (eigs) for F != 0 (default none)")
+                        "eigenvalues (eigs) for F != 0 (default none); with --friction: "
+                        "number of leading eigenvalues of the generator (1D)")
     s.add_argument("--degree", type=int, default=None, help="element degree (default 8 / 6)")
     s.add_argument("--strict", action="store_true", help="exit with status 3 if the accuracy "
                    "estimate exceeds --rtol")
@@ -116,16 +124,25 @@ def _floats(text, what):
 
 def _periodic_cmd(args):
     from .errors import AccuracyError, AccuracyWarning
-    from .periodic import effective_coefficients
+    from .periodic import effective_coefficients, underdamped_coefficients
 
     period = _floats(args.period, "period")
     force = _floats(args.force, "force")
+    if args.friction is not None and args.degree is not None:
+        raise ValueError("--degree is an option of the overdamped route; the underdamped route "
+                         "(--friction) chooses its Hermite and Fourier sizes from --rtol")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AccuracyWarning)
         try:
-            res = effective_coefficients(args.potential, args.theta, period=period, force=force,
-                                         rtol=args.rtol, n_modes=args.modes, degree=args.degree,
-                                         strict=args.strict)
+            if args.friction is not None:
+                res = underdamped_coefficients(args.potential, args.theta, args.friction,
+                                               period=period, force=force, rtol=args.rtol,
+                                               n_eigenvalues=args.modes or 0,
+                                               strict=args.strict)
+            else:
+                res = effective_coefficients(args.potential, args.theta, period=period,
+                                             force=force, rtol=args.rtol, n_modes=args.modes,
+                                             degree=args.degree, strict=args.strict)
         except AccuracyError as exc:
             print(f"effcoef: accuracy not reached: {exc}", file=sys.stderr)
             return 3
@@ -140,11 +157,15 @@ def _periodic_cmd(args):
                      else np.array2string(np.asarray(x), precision=12))
     print(f"potential : {res.potential}")
     print(f"theta     : {res.theta:.15g}")
+    if args.friction is not None:
+        print(f"friction  : {args.friction:.15g}   (underdamped Langevin)")
     print(f"period    : {res.info['period']}")
     print(f"force     : {res.info['force']}")
     print(f"V_eff     : {fmt(res.V)}")
     print(f"D_eff     : {fmt(res.D)}")
-    if res.dim == 1:
+    if args.friction is not None and res.dim == 1:
+        print(f"gamma*D   : {args.friction * res.D:.15g}")
+    elif res.dim == 1:
         print(f"D/theta   : {res.D / res.theta:.15g}   (log D = {res.info['log_D']:.15g})")
     gap = res.info.get("spectral_gap", math.nan)
     if gap == gap:
@@ -175,6 +196,8 @@ def _add_sweep_parser(sub):
     s.add_argument("--delta", help="delta values (default 0 for the family)")
     s.add_argument("--theta", help="theta values (family default 1/gamma)")
     s.add_argument("--force", help="tilt F values (--periodic)")
+    s.add_argument("--friction", help="friction values (--periodic: the underdamped Langevin "
+                   "route; --gamma means the same there unless {gamma} is a placeholder)")
     s.add_argument("--period", help="cell period values (--periodic; default 1)")
     s.add_argument("--param", action="append", default=[], metavar="NAME=VALUES",
                    help="values of a template placeholder (repeatable), e.g. V0=0.5,1,2")
@@ -208,10 +231,18 @@ def _sweep_cmd(args):
     if args.periodic is not None:
         if args.theta is None:
             raise ValueError("--theta is required with --periodic")
-        for name in ("force", "period"):
+        for name in ("force", "period", "friction"):
             if getattr(args, name) is not None:
                 grid[name] = parse_range(getattr(args, name))
+        if args.gamma is not None:      # a placeholder {gamma}, or the friction
+            if args.friction is not None and "{gamma}" not in args.periodic:
+                raise ValueError("give the friction once: --friction or --gamma")
+            grid["gamma"] = parse_range(args.gamma)
+        if args.delta is not None:
+            grid["delta"] = parse_range(args.delta)
         family = "periodic:" + args.periodic
+    elif args.friction is not None:
+        raise ValueError("--friction goes with --periodic")
     elif args.expression is None:
         cases = [c.strip().upper() for c in (args.case or "A").split(",") if c.strip()]
         if args.gamma is None:
@@ -351,9 +382,33 @@ def build_parser() -> argparse.ArgumentParser:
     return _build_parser()
 
 
+#: options whose value may begin with '-' (an expression such as "-cos(x)/2", a negative tilt)
+_EXPRESSION_OPTIONS = frozenset({"--potential", "--radial", "--expression", "--periodic",
+                                 "--force", "--delta", "--param", "--period"})
+
+
+def _join_dash_values(argv: Sequence[str]) -> list:
+    """``--potential -cos(x)/2`` -> ``--potential=-cos(x)/2``: argparse takes a value that
+    begins with '-' (and is not a number) for an option and fails with "expected one
+    argument"; for the options above such a value is an expression, never an option."""
+    out, i = [], 0
+    argv = list(argv)
+    while i < len(argv):
+        tok = argv[i]
+        nxt = argv[i + 1] if i + 1 < len(argv) else None
+        if (tok in _EXPRESSION_OPTIONS and nxt is not None and nxt.startswith("-")
+                and not nxt.startswith("--") and len(nxt) > 2):
+            out.append(f"{tok}={nxt}")
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_dash_values(sys.argv[1:] if argv is None else argv))
     try:
         status = 1
         if args.command == "coefficients":

@@ -17,6 +17,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from potentials.expression import parse, simplify
+from potentials.periodic import PeriodicPotential
 
 __all__ = ["PeriodicLandscape", "periodic_landscape", "LandscapeError"]
 
@@ -127,13 +128,18 @@ def periodic_landscape(U, period=None, *, dim: Optional[int] = None,
 
     Parameters
     ----------
-    U : str, PeriodicLandscape or callable
+    U : str, PeriodicLandscape, potentials.PeriodicPotential or callable
         An expression in ``x`` (1D) or ``x1, x2`` (2D), e.g. ``"-cos(x)/2"`` or
         ``"-(cos(x1) + cos(x2))/2 - 0.64*cos(x1)*cos(x2)"`` (operators ``+ - * / **``, functions
-        ``abs exp log sqrt sin cos tanh cosh``, ``pi``, ``e``); or a callable ``U(X)`` with
+        ``abs exp log sqrt sin cos tanh cosh``, ``pi``, ``e``), as on the overdamped periodic
+        route (:func:`effcoef.periodic.effective_coefficients`); a
+        :class:`potentials.PeriodicPotential` (its own cell); or a callable ``U(X)`` with
         ``X`` of shape (d, ...), then ``grad`` is required and ``dim`` or ``period`` must fix d.
     period : float or (L1, L2), optional
-        The cell; default :math:`2\pi` in each direction.
+        The cell.  Default for an expression: 1 in each direction (the periodic route's
+        default) if U is periodic on that cell, else :math:`2\pi` (``"-cos(x)/2"``); an
+        expression periodic on neither needs ``period``.  Any multiple of the minimal period
+        gives the same D and V.  Default for a callable: :math:`2\pi`.
     dim : int, optional
         1 or 2; inferred from the variables of an expression (``x`` or ``x1, x2``).
 
@@ -146,16 +152,40 @@ def periodic_landscape(U, period=None, *, dim: Optional[int] = None,
         if period is not None and tuple(np.atleast_1d(period).astype(float)) != U.period:
             raise LandscapeError(f"period {period} differs from the landscape's {U.period}")
         return U
+    if isinstance(U, PeriodicPotential):
+        if period is not None:
+            per = _period(period, U.dim)
+            if not np.allclose(per, U.period, rtol=1e-14, atol=0.0):
+                raise LandscapeError(f"period {per} differs from the potential's period "
+                                     f"{tuple(U.period)}")
+        if U.expr is not None:
+            return periodic_landscape(U.expr, tuple(U.period), dim=U.dim, name=name)
+        return periodic_landscape(U.U, tuple(U.period), dim=U.dim, grad=U.grad,
+                                  name=name or U.name)
     if isinstance(U, str):
         text = U.strip()
         if dim is None:
             dim = _infer_dim(text, period)
         dim = _check_dim(dim)
-        per = _period(period, dim)
         names = _VARS[dim]
         tree = parse(text, names if dim > 1 else names[0])
         s = simplify(tree)
         grads = tuple(s.diff(v) for v in names)
+        if period is None:          # the periodic route's default cell, else 2 pi
+            try:
+                return PeriodicLandscape(dim, (1.0,) * dim, tree=tree, grad_trees=grads,
+                                         text=text, name=name).check()
+            except LandscapeError:
+                pass
+            try:
+                return PeriodicLandscape(dim, (2.0 * math.pi,) * dim, tree=tree,
+                                         grad_trees=grads, text=text, name=name).check()
+            except LandscapeError as exc:
+                if "not periodic" not in str(exc):
+                    raise
+                raise LandscapeError(f"{text!r} is not periodic with period 1 nor with 2*pi in "
+                                     f"every direction: give period=...") from None
+        per = _period(period, dim)
         land = PeriodicLandscape(dim, per, tree=tree, grad_trees=grads, text=text, name=name)
         return land.check()
     if callable(U):
@@ -167,7 +197,8 @@ def periodic_landscape(U, period=None, *, dim: Optional[int] = None,
         per = _period(period, dim)
         land = PeriodicLandscape(dim, per, func=U, grad=grad, name=name or "U (callable)")
         return land.check()
-    raise LandscapeError(f"U must be an expression string or a callable, got {type(U).__name__}")
+    raise LandscapeError(f"U must be an expression string, a potentials.PeriodicPotential or a "
+                         f"callable, got {type(U).__name__}")
 
 
 def _check_dim(dim):

@@ -85,9 +85,10 @@ from .errors import AccuracyError, AccuracyWarning, EffcoefError
 from .operator import check_theta
 from .results import CoefficientResult, relative_error
 from .series import lanczos_shift, run_series
+from .underdamped import underdamped_coefficients  # the underdamped route, same U (issue 19)
 
-__all__ = ["effective_coefficients", "periodic_point", "as_periodic_potential",
-           "PERIODIC_DEFAULTS", "PeriodicModes", "PeriodicDensity"]
+__all__ = ["effective_coefficients", "underdamped_coefficients", "periodic_point",
+           "as_periodic_potential", "PERIODIC_DEFAULTS", "PeriodicModes", "PeriodicDensity"]
 
 _EPS = np.finfo(float).eps
 
@@ -367,20 +368,27 @@ def _check_accuracy(res, rtol, strict):
 
 def periodic_point(params: dict) -> CoefficientResult:
     r"""Sweep hook: one point ``{"expression" or "potential": ..., "theta": ..., "force": ...,
-    "period": ..., "rtol": ..., "n_modes": ...}`` -> :func:`effective_coefficients`.
+    "period": ..., "friction": ..., "rtol": ..., "n_modes": ...}`` ->
+    :func:`effective_coefficients` (overdamped), or :func:`underdamped_coefficients` when the
+    point has a friction (``"friction"``, or ``"gamma"`` when it is not a placeholder of the
+    template).
 
     ``expression`` may be a template with ``{name}`` placeholders filled from the other
     parameters (e.g. ``"{V0}*cos(2*pi*x)"`` with ``V0``); parameters that are not placeholders
     or options are ignored by the computation (but belong to the sweep's point id).
     ``force``/``period`` may be numbers or pairs, or given by components ``force1``,
-    ``force2`` (``period1``, ``period2``) for 2D grids.  The result is what
-    :func:`effective_coefficients` returns (its ``to_dict()`` is the sweep row).
+    ``force2`` (``period1``, ``period2``) for 2D grids.  The result is what the route returns
+    (its ``to_dict()`` is the sweep row).
     """
     p = dict(params)
     text = p.pop("expression", None) or p.pop("potential", None)
     if text is None:
         raise EffcoefError("a periodic sweep point needs 'expression' (U in x or x1, x2)")
+    placeholders = set()
     if isinstance(text, str) and "{" in text:
+        import string
+
+        placeholders = {f[1] for f in string.Formatter().parse(text) if f[1]}
         try:   # numbers in parentheses: a negative value stays one factor
             text = text.format(**{k: (f"({v!r})" if isinstance(v, float) else v)
                                   for k, v in p.items()})
@@ -391,6 +399,14 @@ def periodic_point(params: dict) -> CoefficientResult:
     for key in ("force", "period"):          # 2D components as force1, force2 / period1, ...
         if key not in p and f"{key}1" in p:
             p[key] = (p[f"{key}1"], p.get(f"{key}2", 0.0 if key == "force" else p[f"{key}1"]))
+    friction = p.get("friction")
+    if friction is None and "gamma" not in placeholders:
+        friction = p.get("gamma")
+    if friction is not None:
+        kw = {k: p[k] for k in ("period", "force", "rtol") if k in p and p[k] is not None}
+        if p.get("n_modes"):
+            kw["n_eigenvalues"] = int(p["n_modes"])
+        return underdamped_coefficients(text, p["theta"], friction, **kw)
     kw = {k: p[k] for k in ("period", "force", "rtol", "n_modes", "degree", "h_scale")
           if k in p and p[k] is not None}
     return effective_coefficients(text, p["theta"], **kw)

@@ -236,12 +236,15 @@ def _warm_solver():
     coefficients(pot, pot.theta, rtol=1e-8)
 
 
-_PERIODIC_OPTIONS = ("theta", "force", "force1", "force2", "period", "period1", "period2")
+_PERIODIC_OPTIONS = ("theta", "force", "force1", "force2", "period", "period1", "period2",
+                     "friction", "gamma")
 
 
 def _periodic_check(keys, spec):
     """The periodic kind: ``family="periodic:<U template in x or x1, x2>"``; the grid needs
-    theta; force, period (or their components ...1, ...2) and the template's placeholders."""
+    theta; force, period (or their components ...1, ...2), the template's placeholders and,
+    for the underdamped route, the friction (``friction``, or ``gamma`` when it is not a
+    placeholder)."""
     if not spec:
         raise ValueError("a periodic sweep needs the potential: family='periodic:<U in x>'")
     _, names = _template_fields(spec)
@@ -253,6 +256,8 @@ def _periodic_check(keys, spec):
     if extra:
         raise ValueError(f"grid parameter(s) {extra} are neither placeholders of {spec!r} nor "
                          f"options of the periodic route ({', '.join(_PERIODIC_OPTIONS)})")
+    if "friction" in keys and "gamma" in keys and "gamma" not in names:
+        raise ValueError("give the friction once: 'friction' or 'gamma', not both")
     return spec
 
 
@@ -262,8 +267,11 @@ def _periodic_point(point, row):
 
     p = point["params"]
     row["expression"] = _format_template(point["template"], p)
+    _, names = _template_fields(point["template"])
     return periodic_point({"expression": row["expression"],
-                           **{k: v for k, v in p.items() if k in _PERIODIC_OPTIONS},
+                           **{k: v for k, v in p.items()
+                              if k in _PERIODIC_OPTIONS
+                              and not (k == "gamma" and k in names)},   # placeholder only
                            "rtol": point["rtol"]})
 
 

@@ -70,7 +70,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import scipy.linalg as sla
@@ -78,8 +78,13 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .errors import AccuracyError, AccuracyWarning, EffcoefError
-from .kinetic import (FourierTables, KineticSpace, coverage_constant,
-                      hermite_gaussian_projections, marginal_tables)
+from .kinetic import (
+    FourierTables,
+    KineticSpace,
+    coverage_constant,
+    hermite_gaussian_projections,
+    marginal_tables,
+)
 from .landscape import PeriodicLandscape, periodic_landscape
 from .operator import check_theta
 from .results import CoefficientResult, relative_error
@@ -657,7 +662,7 @@ def underdamped_coefficients(U, theta: float, gamma: float, *, period=None, forc
 
     Parameters
     ----------
-    U : str, PeriodicLandscape or callable
+    U : str, potentials.PeriodicPotential, PeriodicLandscape or callable
         The potential: an expression in ``x`` (1D) or ``x1, x2`` (2D), e.g. ``"-cos(x)/2"``;
         see :func:`effcoef.landscape.periodic_landscape` (its periodicity on the cell is
         checked: one-line ``ValueError`` otherwise).
@@ -666,7 +671,9 @@ def underdamped_coefficients(U, theta: float, gamma: float, *, period=None, forc
     gamma : float
         Friction :math:`\gamma > 0`.
     period : float or (L1, L2), optional
-        The cell (default :math:`2\pi` in each direction).
+        The cell.  Default for an expression: 1 in each direction (as on the overdamped
+        periodic route) if U is periodic on it, else :math:`2\pi` (e.g. ``"-cos(x)/2"``); a
+        PeriodicPotential's own cell (see :func:`effcoef.landscape.periodic_landscape`).
     force : float or (F1, F2), optional
         Constant force F (tilt); then V is the effective drift and D the diffusion of the
         non-equilibrium steady state.
@@ -816,6 +823,13 @@ def _run(U, theta, gamma, period, force, rtol, strict, progress, n_eigenvalues,
             grow_N = eN > rtol / 3 and not fixN
             grow_K = eK > rtol / 3 and not fixK
             if not (grow_N or grow_K):
+                break
+            if (len(history) >= 2 and eN + eK < 1e-10
+                    and eN + eK > 0.5 * (history[-2][2] + history[-2][3])):
+                # finer sizes no longer shrink the gap: the round-off floor of double precision
+                warnings.warn(f"stopped refining: the two-resolution gap stalls at "
+                              f"{eN + eK:.1e} (round-off of double precision), above "
+                              f"rtol = {rtol:.1e}", AccuracyWarning, stacklevel=3)
                 break
             # growing N also widens the p-coverage (the refined run did both: its error is
             # the gap, whichever of the two it came from)

@@ -457,5 +457,5 @@ def test_periodic_kind_matches_the_route_and_resumes(tmp_path):
     again = sweep(grid, str(out), family="periodic:{V0}*cos(2*pi*x)", workers=1, progress=False)
     assert again.done == 0 and again.skipped == 8
     with pytest.raises(ValueError, match="neither placeholders"):
-        sweep({"theta": [0.1], "gamma": [1.0]}, str(tmp_path / "x.jsonl"),
+        sweep({"theta": [0.1], "delta": [1.0]}, str(tmp_path / "x.jsonl"),
               family="periodic:cos(2*pi*x)", progress=False)

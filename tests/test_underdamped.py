@@ -9,8 +9,6 @@ BAOAB Monte Carlo (effcoef.models.langevin_mc) within 3 standard errors.
 
 import json
 import math
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -19,8 +17,7 @@ import pytest
 from effcoef import AccuracyError, AccuracyWarning
 from effcoef.landscape import LandscapeError, periodic_landscape
 from effcoef.models.langevin_mc import langevin_diffusion_mc
-from effcoef.reference.underdamped import (energy_diffusion_limit, free_diffusion,
-                                           lifson_jackson)
+from effcoef.reference.underdamped import energy_diffusion_limit, free_diffusion, lifson_jackson
 from effcoef.underdamped import MemoryLimitError, underdamped_coefficients
 
 DELTA_POT = "-(cos(x1) + cos(x2))/2 - 0.64*cos(x1)*cos(x2)"
@@ -50,7 +47,7 @@ def test_free_particle_spectrum():
     # U = 0, Fourier mode k: -L = -i k p + gamma(p d_p - theta d_p^2) has eigenvalues
     # gamma n + theta k^2 / gamma (complete the square), k in Z (period 2 pi), n >= 0
     th, ga = 0.7, 1.3
-    res = underdamped_coefficients("0*x", th, ga, n_eigenvalues=6)
+    res = underdamped_coefficients("0*x", th, ga, n_eigenvalues=6, period=2 * math.pi)
     exact = sorted(ga * n + th * k * k / ga for n in range(6) for k in range(-3, 4))[:7]
     assert np.allclose(res.eigenvalues, exact, rtol=1e-9, atol=1e-12)
     assert np.allclose(res.info["eigenvalues_imag"], 0.0, atol=1e-9)
@@ -105,6 +102,7 @@ def test_reference_is_independent():
     # the reference module imports no discretisation (AST of its own imports and of the
     # parser module it uses)
     import ast
+
     import effcoef.landscape as landmod
     import effcoef.reference.underdamped as refmod
     banned = {"kinetic", "underdamped", "fem1d", "fem2d", "spectrum", "solver", "radial"}
@@ -189,6 +187,7 @@ def test_separable_2d_equals_1d():
 
 def _total_degree_lu(N, K, c):
     import scipy.sparse.linalg as spla
+
     from effcoef.kinetic import FourierTables, KineticSpace, hermite_gaussian_projections
     land = periodic_landscape(DELTA_POT)
     tab = FourierTables.build(land.U, land.grad, land.period, 1.0)
