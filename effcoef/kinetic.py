@@ -406,7 +406,7 @@ class KineticSpace:
         _, fpar = _real_transform(K)
         # Fourier parity per direction
         fpar_axes = []
-        for a, Ka in enumerate(K):
+        for Ka in K:
             _, _, pa = fourier_real_basis(Ka, 1.0)
             fpar_axes.append(pa)
         grids = np.meshgrid(*[np.arange(2 * k + 1) for k in K], indexing="ij")

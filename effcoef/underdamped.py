@@ -490,7 +490,7 @@ class _TensorSector:
 
 def _solve_2d(problem: _Problem, N: int, K: tuple, c: float) -> _Solve:
     t0 = time.perf_counter()
-    th, ga = problem.theta, problem.gamma
+    th = problem.theta
     sigma = _sigma(N, th, c)
     g0, g1 = hermite_gaussian_projections(N, sigma, th)
     norm0 = math.sqrt(2.0 * math.pi * th)                  # ||e^{-|p|^2/(4 theta)}|| in 2D
@@ -604,7 +604,7 @@ def _initial_sizes(problem: _Problem):
         N = int(math.ceil(0.6 * N))
     Kpot = _fourier_content(problem)
     K = []
-    for a, L in enumerate(problem.land.period):
+    for a in range(len(problem.land.period)):
         k = Kpot[a] + int(math.ceil(1.4 * acc / math.sqrt(small) * (1 + depth ** 2 / 15.0)))
         if problem.dim == 2:
             k = int(math.ceil(0.7 * k))
