@@ -111,6 +111,13 @@ class _Spectrum:
     C: np.ndarray
 
 
+def _kinks(potential) -> tuple:
+    """The profile's breakpoints (kinks of w(r), e.g. abs(r - c)) at r > 0: mesh nodes, so that
+    every element sees a smooth w (a kink inside an element spoils the degree gap estimate)."""
+    prof = getattr(potential, "profile", potential)
+    return tuple(float(b) for b in getattr(prof, "breakpoints", ()) if b > 0)
+
+
 def radial_coefficients(potential, theta, *, n_modes=None, degree=8, h_scale=1.5, tail=45.0,
                         rtol=1e-8, eigensolver="lanczos") -> CoefficientResult:
     """D I and K I for a radial potential (a ``potentials.RadialPotential``); see module doc.
@@ -131,7 +138,7 @@ def radial_coefficients(potential, theta, *, n_modes=None, degree=8, h_scale=1.5
                 f"inside the interval that carries D (a barrier of {iv.max_level:.0f} theta): "
                 "the weights underflow double precision and D overflows")
         nodes = adapted_nodes(potential, theta, r_lo, R, h_scale=h_scale,
-                              fixed=tuple(getattr(potential, "breakpoints", ())),
+                              fixed=_kinks(potential),
                               samples=iv.edges[iv.ka:iv.kb + 1])
         fe = weighted_fe(potential, theta, nodes, iv.Wmin, degree=degree, radial_dim=dim)
         D_inf, K_inf, solve_change, g_end = _limits(fe, dim, theta)
