@@ -534,6 +534,8 @@ def select_interval(potential, theta, *, target, tail, radial_dim=None) -> Inter
     land = landscape(potential)
     vmin, Wmin, Wmin_lo, cells = _minimum(land, theta)
     pot = land.potential
+    if radial_dim is not None:
+        cells = _split_core(land, cells, Wmin, theta, tail + 70.0)
     if Wmin - Wmin_lo > 50 * theta:
         raise EffcoefError(f"{pot.name}: the global minimum of W could not be located to "
                            f"within theta (bounds {Wmin_lo:.6g} .. {Wmin:.6g})")
@@ -612,6 +614,29 @@ def select_interval(potential, theta, *, target, tail, radial_dim=None) -> Inter
     iv.estimate = _estimates(iv, ka, kb, lm_mid, mid, w)
     _cache_put(("interval",) + key, iv)
     return iv
+
+
+def _split_core(land, cells, Wmin, theta, need):
+    """A radial profile unbounded at r = 0 (a repulsive core such as 1/r): halve the first
+    cell [0, e1] towards 0 until W on [0, r] is certified above ``Wmin + need theta``, so that
+    the inner end can be cut where the weight is negligible (a node at r = 0 would carry
+    W = inf).  Unchanged if W is bounded on the first cell."""
+    e, lo, hi = (np.asarray(c, dtype=float) for c in cells)
+    if not (land.half_line and e.size >= 2 and e[0] == 0.0 and not np.isfinite(hi[0])):
+        return cells
+    new, r = [], float(e[1])
+    for _ in range(1100):
+        r *= 0.5
+        if r < 1e-300:
+            break
+        new.append(r)
+        lo0, _ = _cells(land, np.array([0.0]), np.array([r]))
+        if (float(lo0[0]) - Wmin) / theta > need:
+            break
+    edges = np.concatenate([[0.0], np.array(new[::-1]), e[1:]])
+    k = len(new) + 1                         # the cells [0, r_J], ..., [r_1, e1]
+    lo_n, hi_n = _cells(land, edges[:k], edges[1:k + 1])
+    return edges, np.concatenate([lo_n, lo[1:]]), np.concatenate([hi_n, hi[1:]])
 
 
 def _cache_put(key, value):

@@ -328,3 +328,26 @@ def test_radial_kink_is_a_mesh_node(c, dim, theta):
     assert res.accurate
     tol = 3 * ref.rel_error_estimate + 10 * res.rel_error_estimate + 1e-12
     assert rel(res.D[0, 0], ref.D) <= tol and rel(res.K[0, 0], ref.K) <= tol
+
+
+@pytest.mark.parametrize("dim, theta", [(2, 1.0), (3, 0.3)])
+def test_radial_repulsive_singular_core(dim, theta):
+    """--radial "1/r + r**2" (issue 14): '1-th leading minor not positive definite' (a node at
+    r = 0 where W = inf).  The first cell is now halved towards 0 until W is certified above
+    the cut level, and the inner end sits where the weight is negligible; the reference's hull
+    accepts W(0) = +inf for a radial profile (no mass there)."""
+    pot = P.radial_from_expression("1/r + r**2", dim)
+    ref = radial_reference(pot, theta)
+    res = coefficients(pot, theta)
+    assert res.accurate and res.domain[0] > 0
+    tol = 3 * ref.rel_error_estimate + 10 * res.rel_error_estimate + 1e-12
+    assert rel(res.D[0, 0], ref.D) <= tol and rel(res.K[0, 0], ref.K) <= tol
+
+
+def test_radial_singular_core_cli(capsys):
+    code = cli_main(["coefficients", "--dim", "2", "--radial", "1/r + r**2", "--theta", "1",
+                     "--strict", "--json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    ref = radial_reference(P.radial_from_expression("1/r + r**2", 2), 1.0)
+    assert rel(json.loads(out.out)["D"][0][0], ref.D) <= 1e-8

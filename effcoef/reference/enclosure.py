@@ -529,7 +529,9 @@ def critical_hull(pot, theta, tail=45.0, *, rtol=1e-10, max_evals=MAX_EVALS) -> 
     rise = mpf(tail) * mpf(theta)
     key2 = ("hull", rtol, theta, tail)
     if key2 not in cache:
-        if not (mpmath.isfinite(w_right) and mpmath.isfinite(w_left)):
+        # a radial profile may be +inf at r = 0 (a repulsive core such as 1/r: no mass there)
+        left_ok = mpmath.isfinite(w_left) or (radial and w_left == mpmath.inf)
+        if not (mpmath.isfinite(w_right) and left_ok):
             raise EnclosureError(f"{pot.name}: W is not bounded at the outermost critical "
                                  "points")
         b, m1 = _extend(pot, 1, c_hi, w_right + rise)
