@@ -811,6 +811,17 @@ def scaled(iv: Interval, center: float, scale: float, energy: float = 1.0) -> In
     return out
 
 
+def shifted_interval(iv: Interval, w0: float) -> Interval:
+    """The interval for :math:`W - w_0` evaluated exactly (``potentials.shifted``): Wmin
+    shifted; the |W| that the rounding floor sees is that of W - w0 (at most the highest level
+    inside, plus the shift of the minimum)."""
+    import copy
+    out = copy.copy(iv)
+    out.Wmin = iv.Wmin - w0
+    out.W_absmax = abs(out.Wmin) + (iv.max_level + 10.0) * iv.theta
+    return out
+
+
 def rounding_floor(iv: Interval) -> float:
     r"""Relative accuracy floor from the rounding of W itself: :math:`\log m` carries an
     absolute error of about :math:`8\epsilon\max|W|/\theta` on the interval, which D, K

@@ -55,7 +55,8 @@ from typing import Optional, Union
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from .domain import LOG_UNDERFLOW, cut_bound, rounding_floor, scaled, select_interval, with_ends
+from .domain import (LOG_UNDERFLOW, cut_bound, rounding_floor, scaled, select_interval,
+                     shifted_interval, with_ends)
 from .errors import AccuracyError, AccuracyWarning, EffcoefError
 from .fem1d import adapted_nodes, evaluate_fe, green_solve, schrodinger_fe, weighted_fe
 from .operator import check_theta, log_weight, sqrt_maxwellian
@@ -473,6 +474,11 @@ def _weighted_scaled(potential, theta, opt, iv):
     W(c + s u)/e with theta/e (e = theta) in u and scale back exactly (D = s^4 D_u / e,
     K = s^2 K_u / e, V = c + s V_u, lambda = e lambda_u / s^2, eta = s eta_u,
     omega = omega_u / s)."""
+    if rounding_floor(iv) > opt["rtol"] / 10 and potential.has_mp:
+        # |W| >> theta: the double value of W limits the weights; W - W(vmin) in mpmath
+        from potentials import shifted
+        # W - W(vmin) is 0 at vmin (the minimiser to solver precision): Wmin becomes 0
+        potential, iv = shifted(potential, iv.vmin), shifted_interval(iv, iv.Wmin)
     c = 0.0 if potential.symmetric else float(iv.vmin)
     s = max(iv.b - c, c - iv.a)
     if 1e-20 <= s <= 1e20 and 1e-100 <= theta <= 1e100:

@@ -32,7 +32,7 @@ Periodic potentials U(x) on a cell (:mod:`potentials.periodic`, for
 """
 
 from .bnb import BudgetExceededError
-from .core import MassInterval, Potential, affine
+from .core import MassInterval, Potential, affine, shifted
 from .errors import ExpressionError, NonConfiningError, PotentialError
 from .expression import from_expression
 from .library import (
@@ -68,7 +68,7 @@ from .validation import check_theta, theta_of
 
 __all__ = [
     "PotentialError", "ExpressionError", "NonConfiningError", "BudgetExceededError",
-    "Potential", "MassInterval", "affine", "from_expression",
+    "Potential", "MassInterval", "affine", "shifted", "from_expression",
     "case_a", "case_b", "case_c", "paper_family", "ornstein_uhlenbeck",
     "power_law", "fitzhugh_nagumo", "double_well",
     "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",

@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 from .errors import NonConfiningError
 from .validation import check_positive, check_theta
 
-__all__ = ["Potential", "MassInterval", "affine", "reconstructible"]
+__all__ = ["Potential", "MassInterval", "affine", "shifted", "reconstructible"]
 
 #: search radii R = 1, 2, 4, ... are tried while R <= _R_MAX
 _R_MAX = 1.0e6
@@ -189,6 +189,12 @@ class Potential:
     def d2W(self, v: ArrayLike) -> np.ndarray:
         """Second derivative :math:`W''(v)` (a.e. value at kinks)."""
         return self._d2W(v)
+
+    @property
+    def has_mp(self) -> bool:
+        """True if :meth:`W_mp` evaluates W at the working precision (an expression or a
+        library potential), False if it only converts the double value."""
+        return self._W_mp is not None
 
     def W_mp(self, v: Any) -> mp.mpf:
         """Evaluate :math:`W` at ``v`` with mpmath at the current precision."""
@@ -419,3 +425,43 @@ def affine(potential: Potential, center: float, scale: float,
                      symmetric=bool(p.symmetric and c == 0.0),
                      breakpoints=tuple((x - c) / s for x in p.breakpoints), theta=p.theta,
                      params=dict(p.params, affine=(c, s)), W_mp=W_mp)
+
+
+def shifted(potential: Potential, v0: float, *, dps: int = 40) -> Potential:
+    r""":math:`\tilde W(v) = W(v) - W(v_0)` with the difference taken in mpmath at ``dps``
+    digits and rounded once to double.
+
+    Where :math:`|W|` is huge next to :math:`\theta` (family C at delta = 1e8: W ~ -4e10 at
+    the well), the double value of W carries an absolute error ~ eps |W| that becomes a
+    relative error eps |W|/theta of the weights exp(-W/theta); the shifted W is exact to
+    eps |W - W(v0)| instead.  W', W'' are unchanged (their rounding is relative to their own
+    size).  Needs a potential whose :meth:`Potential.W_mp` is exact (:attr:`has_mp`); each
+    evaluation costs ~50 us, so the solver uses it only when the rounding would limit rtol.
+    """
+    p = potential
+    if not p.has_mp:
+        raise ValueError(f"{p.name}: shifted() needs W_mp (an expression or library potential)")
+    x0 = float(v0)
+    with mp.workdps(dps):
+        w0 = p.W_mp(mp.mpf(x0))
+
+    def W(v):
+        arr = np.asarray(v, dtype=float)
+        out = np.empty(arr.shape)
+        with mp.workdps(dps):
+            for i, x in np.ndenumerate(arr):
+                if not math.isfinite(x):
+                    out[i] = float(p.W(np.array([x]))[0]) - float(w0)
+                    continue
+                try:
+                    out[i] = float(p.W_mp(mp.mpf(x)) - w0)
+                except (ValueError, ZeroDivisionError, OverflowError):
+                    out[i] = math.nan
+        return out if arr.ndim else float(out)
+
+    def W_mp(v):
+        return p.W_mp(v) - w0
+
+    return Potential(W, p.dW, p.d2W, name=p.name, symmetric=p.symmetric,
+                     breakpoints=p.breakpoints, theta=p.theta,
+                     params=dict(p.params, shifted=x0), W_mp=W_mp)
