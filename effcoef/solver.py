@@ -55,8 +55,15 @@ from typing import Optional, Union
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from .domain import (LOG_UNDERFLOW, cut_bound, rounding_floor, scaled, select_interval,
-                     shifted_interval, with_ends)
+from .domain import (
+    LOG_UNDERFLOW,
+    cut_bound,
+    rounding_floor,
+    scaled,
+    select_interval,
+    shifted_interval,
+    with_ends,
+)
 from .errors import AccuracyError, AccuracyWarning, EffcoefError
 from .fem1d import adapted_nodes, evaluate_fe, green_solve, schrodinger_fe, weighted_fe
 from .operator import check_theta, log_weight, sqrt_maxwellian
