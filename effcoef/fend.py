@@ -57,6 +57,8 @@ __all__ = ["DomainBox", "domain_box", "mesh_nodes", "principal_frame", "fend_coe
            "ModesND", "MEMORY_LIMIT"]
 
 _EPS = np.finfo(float).eps
+#: extended precision for residuals of iterative refinement (False where long double is double)
+_LONG = np.finfo(np.longdouble).eps < 1e-18
 #: refuse problems whose estimated peak memory exceeds this many bytes
 MEMORY_LIMIT = 2.0e9
 #: default (h_scale, log_mass_step) of mesh_nodes by dimension
@@ -292,11 +294,24 @@ def _level(potential, theta, nodes, p, Wmin, tail, nq=None):
                  grads=grads, Z=Z, V=V, D=None, K=None, K_cov=K_cov, change=0.0)
     rhs = np.concatenate([loads, grads]).T                   # (nk, 2d)
     x = lev.solve(rhs)
-    dx = lev.solve(rhs - A @ x)                              # one step of iterative refinement
-    x = x + dx
-    num = np.abs(np.einsum("ik,ik->k", rhs, dx))
-    den = np.maximum(np.abs(np.einsum("ik,ik->k", rhs, x)), 1e-300)
-    lev.change = float(np.max(num[:d] / den[:d]))
+    # iterative refinement: the LU of an ill-conditioned system (tunnelling: cond ~ 1/lambda_1)
+    # leaves ~cond eps in x; each step contracts it by ~cond eps while that is < 1.  The
+    # reported change is that of the last step (what the solution still moves).
+    # The residual is formed in extended precision (x87 long double, eps 1e-19, where the
+    # platform has it): in working precision refinement stalls at ~cond eps instead.
+    Al = A.astype(np.longdouble) if _LONG else A
+    rhsl = rhs.astype(np.longdouble) if _LONG else rhs
+    prev = math.inf
+    for _ in range(5):
+        res_l = rhsl - Al @ (x.astype(np.longdouble) if _LONG else x)
+        dx = lev.solve(np.asarray(res_l, dtype=float))
+        x = x + dx
+        num = np.abs(np.einsum("ik,ik->k", rhs, dx))
+        den = np.maximum(np.abs(np.einsum("ik,ik->k", rhs, x)), 1e-300)
+        lev.change = float(np.max(num[:d] / den[:d]))
+        if lev.change < 1e-14 or lev.change > 0.5 * prev:
+            break
+        prev = lev.change
     Dm = loads @ x[:, :d] / Z
     lev.D = 0.5 * (Dm + Dm.T)
     lev.K = loads @ x[:, d:] / Z
