@@ -58,9 +58,12 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from potentials import Potential, PotentialND, RadialPotential
 
 from .errors import EffcoefError
 
@@ -117,7 +120,7 @@ class Landscape:
     note: str = ""
     refined_for: dict = field(default_factory=dict)
 
-    def W_point(self, x):
+    def W_point(self, x: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
         """Bounds of W at the points x (certified: point enclosures; else the float value)."""
         x = np.asarray(x, dtype=float)
         if self.certified:
@@ -138,7 +141,7 @@ def _key(potential):
     return ("tree", tree, prof is not None)
 
 
-def landscape(potential) -> Landscape:
+def landscape(potential: Union[Potential, RadialPotential]) -> Landscape:
     """The (cached) :class:`Landscape` of a 1D potential or of a radial potential's profile.
 
     Raises ``potentials.NonConfiningError`` when no monotone tail exists on a side (W' changes
@@ -519,7 +522,8 @@ def _tail_points(land, side, Wmin, theta, level):
     return pts[keep], lo[keep], hi[keep], c[keep]
 
 
-def select_interval(potential, theta, *, target, tail, radial_dim=None) -> Interval:
+def select_interval(potential: Union[Potential, RadialPotential], theta: float, *, target: float,
+                    tail: float, radial_dim: Optional[int] = None) -> Interval:
     r"""The smallest interval (cell edges) whose a-priori truncation bound is below ``target``.
 
     Starts from the hull of the cells that may hold points with
@@ -886,7 +890,8 @@ def _cut_side(iv, V, side):
     return float(cZ[-1]), float(cA[-1]), float(cB[-1]), float(cO[-1])
 
 
-def cut_bound(iv: Interval, *, V, logZ, D, K, g_end=None) -> dict:
+def cut_bound(iv: Interval, *, V: float, logZ: float, D: float, K: float,
+              g_end: Optional[float] = None) -> dict:
     r"""The truncation bound on the chosen interval with the solver's values.
 
     ``V``, ``logZ`` (log of :math:`\int_a^b m` over the whole interval, or of
@@ -1016,7 +1021,7 @@ def _components(boxes, lower, upper, n):
     return np.array([labels[tuple(lo[b])] for b in range(len(boxes))])
 
 
-def select_box(potential, theta, *, target, tail) -> Box:
+def select_box(potential: PotentialND, theta: float, *, target: float, tail: float) -> Box:
     r"""The box of a general potential in d = 2, 3.
 
     1. A search box whose boundary is certified above :math:`W_{\min} + 800\theta`

@@ -42,9 +42,13 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Callable, List, Optional, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.sparse.linalg import splu
+
+from potentials import PotentialND
 
 from .errors import EffcoefError
 from .progress import Progress
@@ -82,7 +86,8 @@ class DomainBox:
     note: str = ""
 
 
-def domain_box(potential, theta, tail, rtol=1e-8) -> DomainBox:
+def domain_box(potential: PotentialND, theta: float, tail: float,
+               rtol: float = 1e-8) -> DomainBox:
     r"""The box of the route (the one place where the domain is determined):
     :func:`effcoef.domain.select_box` - a certified search box, the certified global minimum
     and the wells of the sublevel set kept by their weight in D; it contains
@@ -95,8 +100,9 @@ def domain_box(potential, theta, tail, rtol=1e-8) -> DomainBox:
                      b.note)
 
 
-def mesh_nodes(potential, theta, lower, upper, *, h_scale=3.0, tail=30.0, log_mass_step=20.0,
-               n_grid=None):
+def mesh_nodes(potential: PotentialND, theta: float, lower: ArrayLike, upper: ArrayLike, *,
+               h_scale: float = 3.0, tail: float = 30.0, log_mass_step: float = 20.0,
+               n_grid: Optional[int] = None) -> List[np.ndarray]:
     r"""Element end points along each axis of the box [lower, upper].
 
     Along axis i the element density (elements per unit length) is
@@ -145,7 +151,8 @@ def _turned_box(box, R):
     return y.min(axis=1), y.max(axis=1)
 
 
-def principal_frame(potential, theta, box, *, tail=30.0, h_scale=3.0, gain=0.8):
+def principal_frame(potential: PotentialND, theta: float, box: DomainBox, *, tail: float = 30.0,
+                    h_scale: float = 3.0, gain: float = 0.8) -> Optional[np.ndarray]:
     r"""Rotation R of the mesh axes (mesh in y = R^T v) that needs fewer elements, or None.
 
     A tensor mesh resolves M only along its own axes.  Candidates: the eigenvectors of the
@@ -383,9 +390,13 @@ def _rotate_result(res, R):
 # ------------------------------------------------------------------------------------------
 # the route
 
-def fend_coefficients(potential, theta, *, n_modes=None, degree=None, h_scale=None, tail=30.0,
-                      rtol=1e-8, eigensolver="lanczos", frame="auto", log_mass_step=None,
-                      progress=None, memory_limit=MEMORY_LIMIT) -> CoefficientResult:
+def fend_coefficients(potential: PotentialND, theta: float, *,
+                      n_modes: Union[None, int, str] = None, degree: Optional[int] = None,
+                      h_scale: Optional[float] = None, tail: float = 30.0, rtol: float = 1e-8,
+                      eigensolver: str = "lanczos", frame: str = "auto",
+                      log_mass_step: Optional[float] = None,
+                      progress: Union[None, bool, Callable[..., object], Progress] = None,
+                      memory_limit: float = MEMORY_LIMIT) -> CoefficientResult:
     r"""Full D and K matrices of a general potential in d = 2, 3 (``potentials.PotentialND``).
 
     Parameters

@@ -12,11 +12,12 @@ out).
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from potentials.expression import parse, simplify
+from potentials.expression import Node, parse, simplify
 from potentials.periodic import PeriodicPotential
 
 __all__ = ["PeriodicLandscape", "periodic_landscape", "LandscapeError"]
@@ -38,8 +39,11 @@ class PeriodicLandscape:
     :math:`U(x_1, x_2) = U(x_2, x_1)` with :math:`L_1 = L_2`.
     """
 
-    def __init__(self, dim, period, *, tree=None, grad_trees=None, func=None, grad=None,
-                 text="", name=None):
+    def __init__(self, dim: int, period: Sequence[float], *, tree: Optional[Node] = None,
+                 grad_trees: Optional[Sequence[Node]] = None,
+                 func: Optional[Callable[..., ArrayLike]] = None,
+                 grad: Optional[Callable[..., ArrayLike]] = None,
+                 text: str = "", name: Optional[str] = None):
         self.dim = int(dim)
         self.period = tuple(float(p) for p in period)
         self._tree, self._grad_trees = tree, grad_trees
@@ -59,7 +63,7 @@ class PeriodicLandscape:
             X = X[None]             # 1D: a plain array of points
         return X
 
-    def U(self, X):
+    def U(self, X: ArrayLike) -> np.ndarray:
         X = self._as_X(X)
         if self._func is not None:
             out = self._func(X if self.dim > 1 else X)
@@ -68,7 +72,7 @@ class PeriodicLandscape:
                 out = self._tree.eval_np(self._env(X))
         return np.broadcast_to(np.asarray(out, dtype=float), X.shape[1:]).copy()
 
-    def grad(self, X):
+    def grad(self, X: ArrayLike) -> np.ndarray:
         X = self._as_X(X)
         if self._grad is not None:
             G = np.asarray(self._grad(X), dtype=float)
@@ -86,11 +90,11 @@ class PeriodicLandscape:
         return f"PeriodicLandscape({self.name!r}, period={self.period})"
 
     # -- checks ----------------------------------------------------------------------------
-    def sample_grid(self, n=64):
+    def sample_grid(self, n: int = 64) -> np.ndarray:
         axes = [np.arange(n) * (L / n) for L in self.period]
         return np.stack(np.meshgrid(*axes, indexing="ij"))
 
-    def check(self, seed=12345):
+    def check(self, seed: int = 12345) -> PeriodicLandscape:
         """Finite values, periodicity (one-line error), symmetry detection."""
         rng = np.random.default_rng(seed)
         d = self.dim
@@ -121,7 +125,9 @@ class PeriodicLandscape:
         return self
 
 
-def periodic_landscape(U, period=None, *, dim: Optional[int] = None,
+def periodic_landscape(U: Union[str, PeriodicLandscape, PeriodicPotential,
+                                Callable[..., ArrayLike]],
+                       period: Optional[ArrayLike] = None, *, dim: Optional[int] = None,
                        grad: Optional[Callable] = None, name: Optional[str] = None
                        ) -> PeriodicLandscape:
     r"""A checked :class:`PeriodicLandscape` from an expression or a callable.

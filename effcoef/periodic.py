@@ -75,10 +75,13 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import sparse
+
+from potentials import PeriodicPotential
 
 from . import fem_periodic as fp
 from .errors import AccuracyError, AccuracyWarning, EffcoefError
@@ -129,7 +132,8 @@ _LOG_UNDERFLOW = 690.0
 # ------------------------------------------------------------------------------------------
 # input
 
-def as_periodic_potential(U, period=None, dim=None):
+def as_periodic_potential(U: Union[str, PeriodicPotential], period: Optional[ArrayLike] = None,
+                          dim: Optional[int] = None) -> PeriodicPotential:
     """A :class:`potentials.PeriodicPotential` from an expression (in ``x`` or ``x1, x2``;
     ``period`` default 1 in every direction) or a PeriodicPotential (``period``, if given, must
     agree with its own)."""
@@ -247,7 +251,7 @@ class PeriodicDensity:
     degree: int = 0
     q: Optional[np.ndarray] = None
 
-    def log_density(self, points):
+    def log_density(self, points: ArrayLike) -> np.ndarray:
         pts = np.asarray(points, dtype=float)
         if self.kind == "tilted":
             return self.evaluator.log_density(-pts if self.reflected else pts)
@@ -267,10 +271,13 @@ class PeriodicDensity:
 # ------------------------------------------------------------------------------------------
 # the API
 
-def effective_coefficients(U, theta, *, period=None, force=None, rtol: Optional[float] = None,
+def effective_coefficients(U: Union[str, PeriodicPotential], theta: float, *,
+                           period: Optional[ArrayLike] = None, force: Optional[ArrayLike] = None,
+                           rtol: Optional[float] = None,
                            n_modes: Union[None, int, str] = None, degree: Optional[int] = None,
                            h_scale: Optional[float] = None, max_refine: Optional[int] = None,
-                           full_spectrum: bool = False, strict: bool = False, progress=None,
+                           full_spectrum: bool = False, strict: bool = False,
+                           progress: Union[None, bool, Callable[..., object]] = None,
                            blas_threads: Optional[int] = 1) -> CoefficientResult:
     r"""Effective drift V and diffusion D of :math:`dX = (-\nabla U + F)dt + \sqrt{2\theta}dB`
     for a periodic U (see the module docstring for the equations and the method).

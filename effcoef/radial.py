@@ -35,9 +35,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Union
 
 import numpy as np
 from scipy.linalg import cho_solve_banded, cholesky_banded
+
+from potentials import RadialPotential
 
 from .domain import LOG_UNDERFLOW, cut_bound, rounding_floor, select_interval
 from .errors import EffcoefError
@@ -118,8 +121,10 @@ def _kinks(potential) -> tuple:
     return tuple(float(b) for b in getattr(prof, "breakpoints", ()) if b > 0)
 
 
-def radial_coefficients(potential, theta, *, n_modes=None, degree=8, h_scale=1.5, tail=45.0,
-                        rtol=1e-8, eigensolver="lanczos") -> CoefficientResult:
+def radial_coefficients(potential: RadialPotential, theta: float, *,
+                        n_modes: Union[None, int, str] = None, degree: int = 8,
+                        h_scale: float = 1.5, tail: float = 45.0, rtol: float = 1e-8,
+                        eigensolver: str = "lanczos") -> CoefficientResult:
     """D I and K I for a radial potential (a ``potentials.RadialPotential``); see module doc.
 
     ``n_modes`` counts eigenvalues of the l = 1 channel (default 12); the result lists each

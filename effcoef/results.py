@@ -57,14 +57,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["CoefficientResult", "relative_error"]
 
 
-def relative_error(x, ref) -> float:
+def relative_error(x: ArrayLike, ref: ArrayLike) -> float:
     r""":math:`\|x - \mathrm{ref}\| / \|\mathrm{ref}\|` (absolute value or Frobenius norm)."""
     x, ref = np.asarray(x, dtype=float), np.asarray(ref, dtype=float)
     scale = float(np.max(np.abs(ref))) if ref.size else 0.0
@@ -182,22 +183,22 @@ class CoefficientResult:
         return bool(self.rel_error_estimate <= self.rtol)
 
     @property
-    def D_series(self):
+    def D_series(self) -> Optional[Union[float, np.ndarray]]:
         """Truncated series :math:`D^N` (N = ``n_modes``; None if the route has no series)."""
         return None if self.D_partial is None else self._scalar(self.D_partial[-1])
 
     @property
-    def K_series(self):
+    def K_series(self) -> Optional[Union[float, np.ndarray]]:
         """Truncated series :math:`K^N` (None where the problem has no K)."""
         return None if self.K_partial is None else self._scalar(self.K_partial[-1])
 
     @property
-    def D_inf(self):
+    def D_inf(self) -> Union[float, np.ndarray]:
         """The exact discrete Poisson solution (:math:`N\\to\\infty`): ``D`` when completed."""
         return self.D if self.D_is == "completed" else self.info.get("D_inf", math.nan)
 
     @property
-    def K_inf(self):
+    def K_inf(self) -> Optional[Union[float, np.ndarray]]:
         """:math:`K^\\infty`: ``K`` when completed."""
         return self.K if self.D_is == "completed" else self.info.get("K_inf", math.nan)
 
@@ -215,7 +216,7 @@ class CoefficientResult:
         return float(x) if np.ndim(x) == 0 else np.asarray(x)
 
     # ------------------------------------------------------------------------------------
-    def eigenfunctions(self, points) -> np.ndarray:
+    def eigenfunctions(self, points: ArrayLike) -> np.ndarray:
         r"""Normalised eigenfunctions :math:`\Psi_k`, k = 0..n_modes, at ``points``.
 
         ``points``: shape (npts,) in 1D, (dim, npts) for d >= 2.  Returns (n_modes+1, npts);
@@ -225,7 +226,7 @@ class CoefficientResult:
             raise NotImplementedError(f"the {self.method} route does not keep its eigenfunctions")
         return self.modes(points)
 
-    def eigenfunction(self, k: int):
+    def eigenfunction(self, k: int) -> Callable[[ArrayLike], np.ndarray]:
         r"""The callable :math:`v \mapsto \Psi_k(v)`."""
         if not 0 <= k <= self.n_modes:
             raise IndexError(f"mode {k} not computed (0..{self.n_modes})")

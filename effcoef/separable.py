@@ -26,8 +26,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
+
+from potentials import Potential, PotentialND
 
 from .results import CoefficientResult
 from .series import partial_sums
@@ -63,7 +66,8 @@ class ModesSeparable:
         return np.array(rows)
 
 
-def separable_coefficients(potential, parts, theta, **options) -> CoefficientResult:
+def separable_coefficients(potential: PotentialND, parts: Sequence[Potential], theta: float,
+                           **options: Any) -> CoefficientResult:
     """D, K of a separable potential from the 1D results of its parts (see module docstring).
 
     ``parts``: the 1D potentials (``potentials.nd.separable_parts``); ``options`` are passed to

@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["partial_sums", "truncation_errors", "next_n_modes", "run_series", "SeriesRun",
            "lanczos_shift"]
 
 
-def partial_sums(lam, eta, omega):
+def partial_sums(lam: ArrayLike, eta: ArrayLike,
+                 omega: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
     r"""Partial sums :math:`D^N, K^N` for N = 0..n (index 0 is 0).
 
     ``lam`` (n,) positive eigenvalues; ``eta``, ``omega`` (n,) or (n, d).  Returns arrays of
@@ -47,7 +49,8 @@ def partial_sums(lam, eta, omega):
     return np.concatenate([zero, np.cumsum(Dt, axis=0)]), np.concatenate([zero, np.cumsum(Kt, axis=0)])
 
 
-def truncation_errors(D_partial, K_partial, D_inf, K_inf):
+def truncation_errors(D_partial: ArrayLike, K_partial: ArrayLike, D_inf: ArrayLike,
+                      K_inf: ArrayLike) -> np.ndarray:
     r"""Relative truncation errors for N = 1..n (Frobenius norms for matrices)."""
     def err(P, inf):
         P, inf = np.asarray(P, float)[1:], np.asarray(inf, float)
@@ -63,7 +66,8 @@ def truncation_errors(D_partial, K_partial, D_inf, K_inf):
         return np.maximum(err(D_partial, D_inf), err(K_partial, K_inf))
 
 
-def next_n_modes(D_partial, K_partial, D_inf, K_inf, target, cap=256):
+def next_n_modes(D_partial: ArrayLike, K_partial: ArrayLike, D_inf: ArrayLike,
+                 K_inf: ArrayLike, target: float, cap: int = 256) -> int:
     r"""N for the next pass of an automatic truncation of the series.
 
     The truncation error (:func:`truncation_errors`) is extrapolated with the geometric rate
@@ -95,7 +99,8 @@ class SeriesRun:
 
 
 def run_series(compute: Callable[[int], object], *, n_modes: Union[None, int, str],
-               default: int, D_inf, K_inf, rtol: float, cap: int = 256) -> SeriesRun:
+               default: int, D_inf: ArrayLike, K_inf: ArrayLike, rtol: float,
+               cap: int = 256) -> SeriesRun:
     r"""The one automatic-N loop.
 
     ``compute(N)`` returns an object with attributes ``lam`` (k,), ``eta``, ``omega``

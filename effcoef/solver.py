@@ -50,10 +50,12 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
+
+from potentials import AnyPotential
 
 from .domain import (
     LOG_UNDERFLOW,
@@ -116,14 +118,16 @@ def _blas_controller():
 # ------------------------------------------------------------------------------------------
 # the router
 
-def coefficients(potential, theta: Optional[float] = None, *,
+def coefficients(potential: AnyPotential, theta: Optional[float] = None, *,
                  n_modes: Union[None, int, str] = None, degree: Optional[int] = None,
                  h_scale: Optional[float] = None, tail: Optional[float] = None,
                  rtol: Optional[float] = None, strict: bool = False,
                  method: Optional[str] = None, full_spectrum: Optional[bool] = None,
-                 domain=None, n_elements: Optional[int] = None, intorder: Optional[int] = None,
+                 domain: Optional[Sequence[float]] = None, n_elements: Optional[int] = None,
+                 intorder: Optional[int] = None,
                  eigensolver: Optional[str] = None, frame: Optional[str] = None,
-                 blas_threads: Optional[int] = 1, progress=None) -> CoefficientResult:
+                 blas_threads: Optional[int] = 1,
+                 progress: Union[None, bool, Callable[..., object]] = None) -> CoefficientResult:
     r"""Effective diffusion D and drift K of :math:`Q(f) = \nabla\cdot(\nabla W f + \theta\nabla f)`.
 
     One function for every dimension; the route follows the potential (defaults in

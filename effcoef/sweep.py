@@ -84,7 +84,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from potentials.expression import MAX_LENGTH
 
@@ -312,7 +312,7 @@ def _resolve(family):
     return POINT_KINDS["expression"], family
 
 
-def result_fields(res):
+def result_fields(res: Any) -> Dict[str, Any]:
     """The row fields of one computed result: D, K, V, lambda_1, rel_error_estimate, accurate.
 
     The one place where a sweep reads a result object (to become ``res.to_dict()``).
@@ -364,7 +364,8 @@ def _function_name(fn):
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
 
 
-def expand_grid(grid, family=None, rtol=1e-8, *, point_function=None):
+def expand_grid(grid: Dict[str, Any], family: Optional[str] = None, rtol: float = 1e-8, *,
+                point_function: Optional[Callable[..., Any]] = None) -> List[Dict[str, Any]]:
     """The points of ``grid`` (Cartesian product, key order as given) as a list of dicts
     ``{"id": ..., "params": {...}, "kind": ..., "template": ..., "rtol": ...}``;
     duplicate points are listed once.  Values may be non-finite (such points are
@@ -425,7 +426,7 @@ def expand_grid(grid, family=None, rtol=1e-8, *, point_function=None):
     return points
 
 
-def parse_range(text):
+def parse_range(text: str) -> List[float]:
     """``"start:stop:num[:log]"`` (linear or logarithmic, endpoints included), a comma
     list ``"1,2,5"`` or one number -> list of floats (``nan``, ``inf`` are kept: such
     points are recorded as failed)."""
@@ -703,7 +704,7 @@ def _write_all(fd, data, path):
         raise OSError(exc.errno, f"cannot write {path}: {exc.strerror}") from None
 
 
-def read_rows(path, repair=False):
+def read_rows(path: Union[str, os.PathLike], repair: bool = False) -> List[Dict[str, Any]]:
     """The complete rows of a sweep file (list of dicts, file order).  A partial or
     unparseable last line (a write killed half-way) is ignored; with ``repair=True``
     the file is truncated to its last complete line.  The file must be a regular
@@ -727,7 +728,7 @@ def read_rows(path, repair=False):
     return rows
 
 
-def load_sweep(path, latest=True):
+def load_sweep(path: Union[str, os.PathLike], latest: bool = True) -> Any:  # pandas.DataFrame
     """The sweep file as a ``pandas.DataFrame`` (one row per point; with ``latest`` the
     last row of a point retried with ``retry_failed``).  Needs pandas."""
     try:
@@ -973,7 +974,7 @@ class SweepSummary:
     failures: list = field(default_factory=list, repr=False)  # (id, error) of failed points
 
     @property
-    def complete(self):
+    def complete(self) -> bool:
         return self.ok + self.failed == self.total
 
     def __str__(self):
@@ -998,9 +999,11 @@ def _brief(row):
             row.get("error"))
 
 
-def sweep(grid, output, *, family=None, executor=None, workers=None, rtol=1e-8,
-          progress=True, resume=True, retry_failed=False, batch_seconds=None,
-          point_function=None):
+def sweep(grid: Dict[str, Any], output: Union[str, os.PathLike], *,
+          family: Optional[str] = None, executor: Any = None, workers: Optional[int] = None,
+          rtol: float = 1e-8, progress: bool = True, resume: bool = True,
+          retry_failed: bool = False, batch_seconds: Optional[float] = None,
+          point_function: Optional[Callable[..., Any]] = None) -> SweepSummary:
     """Compute effective coefficients on every point of ``grid``, appending to ``output``.
 
     Parameters

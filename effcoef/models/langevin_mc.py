@@ -35,11 +35,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Callable, Optional, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ..landscape import periodic_landscape
+from potentials import PeriodicPotential
+
+from ..landscape import PeriodicLandscape, periodic_landscape
 from ..operator import check_theta
 from .swarming import MCEstimate
 
@@ -51,7 +54,7 @@ def _rng(seed):
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
-def curvature_scale(land) -> float:
+def curvature_scale(land: PeriodicLandscape) -> float:
     r""":math:`\omega = \sqrt{\max|\partial_i\partial_j U|}` on a grid (finite differences of the
     exact gradient), floored by the cell's free-flight scale."""
     n = 128 if land.dim == 1 else 48
@@ -66,7 +69,8 @@ def curvature_scale(land) -> float:
     return max(math.sqrt(hmax), free)
 
 
-def sample_equilibrium(land, theta, n, rng):
+def sample_equilibrium(land: PeriodicLandscape, theta: float, n: int,
+                       rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
     r"""n samples of :math:`e^{-H/\theta}`: x in the cell (shape (d, n)), p (shape (d, n))."""
     d = land.dim
     if d == 1:
@@ -130,13 +134,17 @@ def _batches(x, n_batches):
     return x[: m * n_batches].reshape(n_batches, m).mean(axis=1)
 
 
-def langevin_diffusion_mc(U, theta: float, gamma: float, *, period=None, force=None,
+def langevin_diffusion_mc(U: Union[str, PeriodicLandscape, PeriodicPotential,
+                                   Callable[..., ArrayLike]],
+                          theta: float, gamma: float, *, period: Optional[ArrayLike] = None,
+                          force: Optional[ArrayLike] = None,
                           n_particles: int = 4000, t_corr: Optional[float] = None,
                           corr_factor: float = 8.0, relaxation_time: Optional[float] = None,
                           n_origins: int = 200, lag_step: Optional[float] = None,
                           dt: Optional[float] = None, burn_in: Optional[float] = None,
-                          n_batches: int = 40, level: float = 0.95, seed=None,
-                          progress=False, chunk: int = 512) -> LangevinMCResult:
+                          n_batches: int = 40, level: float = 0.95,
+                          seed: Union[None, int, np.random.Generator] = None,
+                          progress: bool = False, chunk: int = 512) -> LangevinMCResult:
     r"""D (and V) of underdamped Langevin dynamics by Monte Carlo (BAOAB, Green-Kubo and MSD).
 
     Parameters
@@ -263,7 +271,10 @@ def langevin_diffusion_mc(U, theta: float, gamma: float, *, period=None, force=N
                             time.perf_counter() - t0, float(n * total * dt))
 
 
-def timestep_bias_check(U, theta, gamma, *, dt, seed=0, **kw):
+def timestep_bias_check(U: Union[str, PeriodicLandscape, PeriodicPotential,
+                                 Callable[..., ArrayLike]],
+                        theta: float, gamma: float, *, dt: float, seed: int = 0, **kw: Any
+                        ) -> Tuple[LangevinMCResult, LangevinMCResult, float, float]:
     """Green-Kubo D at dt and dt/2 with common seeds: returns (est_dt, est_half, difference,
     its standard error from the two independent runs)."""
     a = langevin_diffusion_mc(U, theta, gamma, dt=dt, seed=seed, **kw)

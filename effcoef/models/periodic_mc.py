@@ -37,9 +37,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from potentials import PeriodicPotential
 
 # The Monte Carlo estimators (one import place: they move to effcoef.models.montecarlo)
 from .swarming import MCEstimate
@@ -72,22 +75,23 @@ class PeriodicMC:
     seconds: float
 
     @property
-    def V_value(self):
+    def V_value(self) -> np.ndarray:
         return np.array([e.value for e in self.V])
 
     @property
-    def V_stderr(self):
+    def V_stderr(self) -> np.ndarray:
         return np.array([e.stderr for e in self.V])
 
     @property
-    def D_value(self):
+    def D_value(self) -> np.ndarray:
         return np.array([[e.value for e in row] for row in self.D])
 
     @property
-    def D_stderr(self):
+    def D_stderr(self) -> np.ndarray:
         return np.array([[e.stderr for e in row] for row in self.D])
 
-    def zscores(self, V_ref=None, D_ref=None):
+    def zscores(self, V_ref: Optional[ArrayLike] = None,
+                D_ref: Optional[ArrayLike] = None) -> Dict[str, np.ndarray]:
         """(value - reference)/stderr for every component of V and D given (dict of arrays)."""
         out = {}
         if V_ref is not None:
@@ -106,8 +110,10 @@ def _drift(pot, F, L):
     return b
 
 
-def euler_paths(pot, theta, force, x0, dt, n_steps, record, rng, *, coupled=False,
-                progress=False, desc="Euler-Maruyama"):
+def euler_paths(pot: PeriodicPotential, theta: float, force: ArrayLike, x0: ArrayLike, dt: float,
+                n_steps: int, record: ArrayLike, rng: np.random.Generator, *,
+                coupled: bool = False, progress: bool = False, desc: str = "Euler-Maruyama"
+                ) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
     r"""Euler-Maruyama paths of :math:`dX = (F - \nabla U)dt + \sqrt{2\theta}dB` from ``x0``
     ((d, n), unwrapped positions; the gradient is evaluated at the positions reduced to the
     cell).  ``record``: sorted step indices (repeats allowed) at which to store the positions.
@@ -179,9 +185,14 @@ def _batch_estimates(paths, n_windows, n_lags, lags, n_batches):
     return np.array(Vb), np.array(Db)
 
 
-def periodic_mc(U, theta, *, period=None, force=None, n_particles=20000, t_burn=None,
-                t_obs=None, n_windows=4, dt=None, n_batches=40, level=0.95, fit=(0.5, 1.0),
-                n_fit=6, richardson=True, seed=0, progress=False):
+def periodic_mc(U: Union[str, PeriodicPotential], theta: float, *,
+                period: Optional[ArrayLike] = None, force: Optional[ArrayLike] = None,
+                n_particles: int = 20000,
+                t_burn: Optional[float] = None, t_obs: Optional[float] = None,
+                n_windows: int = 4, dt: Optional[float] = None, n_batches: int = 40,
+                level: float = 0.95, fit: Tuple[float, float] = (0.5, 1.0), n_fit: int = 6,
+                richardson: bool = True, seed: Union[None, int, np.random.Generator] = 0,
+                progress: bool = False) -> PeriodicMC:
     r"""Monte Carlo estimates of V and D (see the module docstring).
 
     Parameters

@@ -45,10 +45,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 from numpy.polynomial.legendre import leggauss
 from scipy.special import i0e, logsumexp
+
+from potentials import PeriodicPotential
 
 __all__ = ["PeriodicReference", "lifson_jackson", "cosine_lifson_jackson",
            "tilted_coefficients", "critical_tilt", "eyring_kramers_gap", "stationary_density"]
@@ -113,7 +116,8 @@ def _n_points(pot, theta, force, nq, n_min=64):
     return 2 * ((n + 1) // 2)           # even: the halved x-rule uses every second point
 
 
-def lifson_jackson(U, theta, period=None, *, n=None):
+def lifson_jackson(U: Union[str, PeriodicPotential], theta: float,
+                   period: Optional[float] = None, *, n: Optional[int] = None) -> PeriodicReference:
     r"""Lifson-Jackson :math:`D = \theta L^2/(\int e^{U/\theta}\int e^{-U/\theta})`, V = 0.
 
     Trapezoidal rule on ``n`` equispaced points (periodic integrand: geometric convergence),
@@ -137,14 +141,14 @@ def lifson_jackson(U, theta, period=None, *, n=None):
                              n_points=n, method="Lifson-Jackson, periodic trapezoidal rule")
 
 
-def cosine_lifson_jackson(amplitude, theta):
+def cosine_lifson_jackson(amplitude: float, theta: float) -> float:
     r"""Exact :math:`\log(D/\theta) = -2\log I_0(V_0/\theta)` for :math:`U = V_0\cos(2\pi x/L)`
     (any L), with :math:`\log I_0(z) = \log(\mathrm{i0e}(z)) + |z|`."""
     z = abs(float(amplitude)) / float(theta)
     return -2.0 * (math.log(float(i0e(z))) + z)
 
 
-def critical_tilt(U, period=None):
+def critical_tilt(U: Union[str, PeriodicPotential], period: Optional[float] = None) -> float:
     r""":math:`F_c = \max U'` (the tilt at which the minima of :math:`U - Fx` disappear)."""
     pot = _as_potential(U, period)
     x = np.linspace(0.0, pot.period[0], 200001)
@@ -236,7 +240,9 @@ def _combine(lIm, lIp, h, theta, F, L):
     return lV, lDp, lDm
 
 
-def tilted_coefficients(U, theta, force, period=None, *, n=None, nq=12, direct=False):
+def tilted_coefficients(U: Union[str, PeriodicPotential], theta: float, force: float,
+                        period: Optional[float] = None, *, n: Optional[int] = None,
+                        nq: int = 12, direct: bool = False) -> PeriodicReference:
     r"""V and D in a tilted periodic potential (Reimann et al. 2001/2002), log space.
 
     Parameters
@@ -301,7 +307,9 @@ def tilted_coefficients(U, theta, force, period=None, *, n=None, nq=12, direct=F
                                     f"x Gauss-Legendre y ({n} panels of {nq})")
 
 
-def eyring_kramers_gap(U, theta, period=None, n_grid=20001):
+def eyring_kramers_gap(U: Union[str, PeriodicPotential], theta: float,
+                       period: Optional[float] = None,
+                       n_grid: int = 20001) -> Tuple[float, List[Tuple[float, float]]]:
     r"""Eyring-Kramers asymptotics of the cell's spectral gap for F = 0 and several wells per
     cell (1D): with the minima :math:`m_a` and maxima :math:`s` of U on the circle,
 
@@ -340,7 +348,9 @@ def eyring_kramers_gap(U, theta, period=None, n_grid=20001):
     return rates[0][0] + rates[1][0], rates
 
 
-def stationary_density(U, theta, force=0.0, period=None, *, n=None, nq=12):
+def stationary_density(U: Union[str, PeriodicPotential], theta: float, force: float = 0.0,
+                       period: Optional[float] = None, *, n: Optional[int] = None,
+                       nq: int = 12) -> Tuple[np.ndarray, np.ndarray]:
     r"""The stationary density on the cell at the points :math:`x_i = iL/n`:
     :math:`\rho = I_-/\int_0^L I_-` (Reimann et al.), :math:`e^{-U/\theta}/Z` for F = 0.
     Returns (x, rho)."""

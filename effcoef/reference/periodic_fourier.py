@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.linalg import eigvals, lu_factor, lu_solve
+
+from potentials import PeriodicPotential
 
 __all__ = ["FourierResult", "fourier_coefficients"]
 
@@ -130,8 +133,10 @@ def _solve(pot, theta, F, K, n_eig):
     return V, D, eig
 
 
-def fourier_coefficients(U, theta, *, period=None, force=None, K=16, K_coarse=None,
-                         n_eig=0) -> FourierResult:
+def fourier_coefficients(U: Union[str, PeriodicPotential], theta: float, *,
+                         period: Optional[ArrayLike] = None, force: Optional[ArrayLike] = None,
+                         K: int = 16, K_coarse: Optional[int] = None,
+                         n_eig: int = 0) -> FourierResult:
     r"""V and D (and ``n_eig`` eigenvalues of :math:`-\mathcal L`) by Fourier Galerkin.
 
     Parameters

@@ -69,6 +69,8 @@ from typing import Tuple
 import numpy as np
 from numpy.polynomial.legendre import leggauss
 
+from potentials import RadialPotential
+
 from ..operator import check_theta
 from .panels import C_DOUBLE, ReferenceBudgetError, hull, lse, panel_bounds, tail_shells
 
@@ -235,7 +237,8 @@ def _solve(pot, theta, d, edges, W0):
     return lI, lZ, lM2, lg[-1]
 
 
-def radial_reference(potential, theta, *, tail: float = 80.0, levels: int = 5,
+def radial_reference(potential: RadialPotential, theta: float, *, tail: float = 80.0,
+                     levels: int = 5,
                      min_cells: int = 64, max_cells: int = MAX_CELLS) -> RadialReferenceResult:
     r"""D and K of a radial potential (l = 1 channel) by the finite-volume scheme of the module
     docstring with Richardson extrapolation.

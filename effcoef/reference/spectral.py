@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import lu_factor, lu_solve
 
+from potentials import PotentialND
+
 __all__ = ["SpectralReference", "chebyshev_coefficients"]
 
 
@@ -86,7 +88,8 @@ def _quad(a, b, n_panels, order=16):
     return x, (0.5 * h[:, None] * w[None, :]).ravel()
 
 
-def chebyshev_coefficients(potential, theta, *, n=56, tail=36.0, n_quad=480):
+def chebyshev_coefficients(potential: PotentialND, theta: float, *, n: int = 56,
+                           tail: float = 36.0, n_quad: int = 480) -> SpectralReference:
     r"""D, K and V of a 2D ``potentials.PotentialND`` by Chebyshev collocation (module doc).
 
     ``n``: polynomial degree per axis; ``tail``: box level; ``n_quad``: Gauss points per

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional, Union
 
 import numpy as np
 from numpy.polynomial.legendre import leggauss
@@ -58,7 +59,9 @@ from scipy.integrate import quad
 from scipy.optimize import minimize_scalar
 from scipy.special import logsumexp
 
-from ..landscape import periodic_landscape
+from potentials import PeriodicPotential
+
+from ..landscape import PeriodicLandscape, periodic_landscape
 from ..operator import check_theta
 
 __all__ = ["free_diffusion", "lifson_jackson", "energy_diffusion_limit", "ReferenceValue"]
@@ -102,7 +105,8 @@ def _log_periodic_integral(f_log, L, n0=256, tol=1e-14, n_max=1 << 20):
         prev, n = val, 2 * n
 
 
-def lifson_jackson(U, theta: float, period=None) -> ReferenceValue:
+def lifson_jackson(U: Union[str, PeriodicLandscape, PeriodicPotential], theta: float,
+                   period: Optional[float] = None) -> ReferenceValue:
     r"""Overdamped limit :math:`\lim_{\gamma\to\infty}\gamma D = \theta L^2/(Z_+Z_-)`.
 
     Parameters: U an expression in x (or a 1D :class:`~effcoef.landscape.PeriodicLandscape`),
@@ -162,8 +166,9 @@ def _graded_nodes(a, b, n_graded=24, ratio=0.5, n_gl=20):
     return np.concatenate(xs), np.concatenate(ws)
 
 
-def energy_diffusion_limit(U, theta: float, period=None, *, epsabs=0.0,
-                           epsrel=1e-12) -> ReferenceValue:
+def energy_diffusion_limit(U: Union[str, PeriodicLandscape, PeriodicPotential], theta: float,
+                           period: Optional[float] = None, *, epsabs: float = 0.0,
+                           epsrel: float = 1e-12) -> ReferenceValue:
     r"""Small-friction limit :math:`\lim_{\gamma\to0}\gamma D = D_0` (Hairer & Pavliotis 2008).
 
     .. math:: D_0 = \frac{2L^2\theta}{Z}\int_{E_0}^\infty \frac{e^{-E/\theta}}{S(E)}\,dE
