@@ -32,12 +32,15 @@ nD (a :class:`~potentials.PotentialND` with ``tree``/``grad_trees``):
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import NamedTuple, Optional, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .core import Potential
 from .errors import PotentialError
 from .intervals import enclose, enclose_dW, enclose_W, enclose_W_nd, nd_names, tree_var
+from .nd import PotentialND, RadialPotential
 
 __all__ = [
     "BudgetExceededError", "MinimumResult", "Cover", "CellBounds", "TailResult",
@@ -178,8 +181,10 @@ def _local_min_1d(pot, a, b, x0, h):
     return float(res.x) if math.isfinite(res.fun) else x0
 
 
-def certified_minimum(pot, a, b, *, atol=1e-9, rtol=1e-12, max_cells=MAX_CELLS,
-                      n_samples=4097, strict=False) -> MinimumResult:
+def certified_minimum(pot: Union[Potential, RadialPotential],
+                      a: float, b: float, *, atol: float = 1e-9,
+                      rtol: float = 1e-12, max_cells: int = MAX_CELLS, n_samples: int = 4097,
+                      strict: bool = False) -> MinimumResult:
     r"""Certified bracket of :math:`\min_{v \in [a, b]} W(v)`.
 
     Branch and bound: cells whose lower bound exceeds the best certified
@@ -333,8 +338,9 @@ def _merge(lo, hi):
     return np.array(out, dtype=np.float64)
 
 
-def sublevel_cover(pot, a, b, level, *, min_width=None, max_cells=MAX_CELLS, n_initial=64,
-                   strict=False) -> Cover:
+def sublevel_cover(pot: Union[Potential, RadialPotential], a: float, b: float, level: float, *,
+                   min_width: Optional[float] = None, max_cells: int = MAX_CELLS,
+                   n_initial: int = 64, strict: bool = False) -> Cover:
     r"""Cells covering the sublevel set :math:`\{v \in [a, b] : W(v) \le \text{level}\}`.
 
     A cell is discarded when its enclosure shows :math:`W > \text{level}`,
@@ -433,7 +439,7 @@ class CellBounds(NamedTuple):
     exhausted: bool
 
 
-def cell_bounds(pot, edges):
+def cell_bounds(pot: Union[Potential, RadialPotential], edges: ArrayLike) -> Tuple[np.ndarray, ...]:
     r"""Certified bounds of :math:`W` on the cells of a partition.
 
     Parameters
@@ -455,8 +461,9 @@ def cell_bounds(pot, edges):
     return enclose_W(pot, e[:-1], e[1:])
 
 
-def adaptive_cell_bounds(pot, a, b, tol, *, min_width=None, max_cells=MAX_CELLS,
-                         n_initial=64, strict=False) -> CellBounds:
+def adaptive_cell_bounds(pot: Union[Potential, RadialPotential], a: float, b: float, tol: float, *,
+                         min_width: Optional[float] = None, max_cells: int = MAX_CELLS,
+                         n_initial: int = 64, strict: bool = False) -> CellBounds:
     r"""Refine a partition of :math:`[a, b]` until ``W_hi - W_lo <= tol`` on every cell.
 
     Cells are bisected while their bound gap exceeds ``tol`` and their
@@ -635,7 +642,8 @@ def _finish_tail(pot, side, found, monotone):
                       (float(lo[0]), float(hi[0])), far_lo, True)
 
 
-def monotone_radius(pot, side=1, start=0.0, *, rtol=1e-9) -> TailResult:
+def monotone_radius(pot: Union[Potential, RadialPotential], side: int = 1, start: float = 0.0, *,
+                    rtol: float = 1e-9) -> TailResult:
     r"""Radius beyond which :math:`W'` is certified to have the sign of ``side``.
 
     Shells :math:`[2^k, 2^{k+1}]` (:math:`k = 0..1022`, in
@@ -676,7 +684,9 @@ def monotone_radius(pot, side=1, start=0.0, *, rtol=1e-9) -> TailResult:
     return _finish_tail(pot, side, _tail_search(pot, side, start, margin, rtol=rtol), True)
 
 
-def level_radius(pot, level, side=1, start=0.0, *, rtol=1e-9) -> TailResult:
+def level_radius(pot: Union[Potential, RadialPotential],
+                 level: float, side: int = 1, start: float = 0.0, *,
+                 rtol: float = 1e-9) -> TailResult:
     r"""Radius beyond which :math:`W > \text{level}` is certified (doubling shells).
 
     Same shells and refinement as :func:`monotone_radius`, with the
@@ -764,8 +774,11 @@ def _W_point_nd(pot, X):
     return enclose(pot.tree, {x: (X[i], X[i]) for i, x in enumerate(names)})
 
 
-def certified_minimum_nd(pot, lower, upper, *, atol=1e-9, rtol=1e-12, max_boxes=MAX_BOXES,
-                         n_samples=None, strict=False) -> MinimumResultND:
+def certified_minimum_nd(pot: Union[PotentialND, RadialPotential],
+                         lower: ArrayLike, upper: ArrayLike, *,
+                         atol: float = 1e-9, rtol: float = 1e-12, max_boxes: int = MAX_BOXES,
+                         n_samples: Optional[int] = None,
+                         strict: bool = False) -> MinimumResultND:
     r"""Certified bracket of :math:`\min W` over the box ``[lower, upper]`` (d = 2, 3).
 
     Same branch and bound as :func:`certified_minimum` on boxes bisected
@@ -855,15 +868,17 @@ class CoverND(NamedTuple):
     n_boxes: int
 
     @property
-    def bounding_box(self):
+    def bounding_box(self) -> Optional[Tuple[np.ndarray, np.ndarray]]:
         """``(lower, upper)`` of the union, or None if the cover is empty."""
         if self.boxes.shape[0] == 0:
             return None
         return self.boxes[:, 0].min(axis=0), self.boxes[:, 1].max(axis=0)
 
 
-def sublevel_cover_nd(pot, lower, upper, level, *, min_width=None, max_boxes=MAX_BOXES,
-                      n_initial=4, strict=False) -> CoverND:
+def sublevel_cover_nd(pot: Union[PotentialND, RadialPotential],
+                      lower: ArrayLike, upper: ArrayLike, level: float, *,
+                      min_width: Optional[ArrayLike] = None, max_boxes: int = MAX_BOXES,
+                      n_initial: int = 4, strict: bool = False) -> CoverND:
     r"""Boxes covering :math:`\{v \in [\text{lower}, \text{upper}] : W(v) \le \text{level}\}`.
 
     Boxes are discarded when :math:`W > \text{level}` is proved, accepted
@@ -936,8 +951,10 @@ class BoundaryCheck(NamedTuple):
     exhausted: bool
 
 
-def box_boundary_above(pot, lower, upper, level, *, min_width=None, max_boxes=MAX_BOXES,
-                       strict=False) -> BoundaryCheck:
+def box_boundary_above(pot: Union[PotentialND, RadialPotential],
+                       lower: ArrayLike, upper: ArrayLike, level: float, *,
+                       min_width: Optional[ArrayLike] = None, max_boxes: int = MAX_BOXES,
+                       strict: bool = False) -> BoundaryCheck:
     r"""Whether :math:`W > \text{level}` is certified on the boundary of a box.
 
     Runs :func:`sublevel_cover_nd` on the :math:`2d` faces (boxes

@@ -62,10 +62,14 @@ generalised gradient.
 from __future__ import annotations
 
 import math
+from typing import List, Mapping, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .core import Potential
 from .expression import Add, Const, Div, Func, Mul, Neg, Node, Pow, Sub, Var, dag_nodes
+from .nd import PotentialND, RadialPotential
 
 __all__ = [
     "TRANSCENDENTAL_ULPS", "enclose", "enclose_many", "enclose_W", "enclose_dW",
@@ -321,7 +325,8 @@ def _gen_pow(alo, ahi, blo, bhi, const_expo):
 # evaluation
 
 
-def enclose_many(nodes, env, *, domain=False):
+def enclose_many(nodes: Sequence[Node], env: Mapping[str, Tuple[ArrayLike, ArrayLike]], *,
+                 domain: bool = False) -> List[Tuple[np.ndarray, ...]]:
     r"""Enclose several expressions sharing subexpressions, each distinct node once.
 
     Parameters
@@ -366,7 +371,8 @@ def enclose_many(nodes, env, *, domain=False):
     return out
 
 
-def enclose(node, env, *, domain=False):
+def enclose(node: Node, env: Mapping[str, Tuple[ArrayLike, ArrayLike]], *,
+            domain: bool = False) -> Tuple[np.ndarray, ...]:
     r"""Interval enclosure of ``node`` on the boxes given by ``env``.
 
     Parameters
@@ -484,7 +490,7 @@ def _eval_func(n, vals):
 # centered (mean-value) forms
 
 
-def tree_var(pot) -> str:
+def tree_var(pot: Potential) -> str:
     """Name of the variable of a 1D potential's trees."""
     v = getattr(pot, "var", None)
     if v:
@@ -493,7 +499,8 @@ def tree_var(pot) -> str:
     return names[0] if names else "v"
 
 
-def enclose_centered(f, grads, names, lo, hi, *, domain=False):
+def enclose_centered(f: Node, grads: Sequence[Node], names: Sequence[str], lo: ArrayLike,
+                     hi: ArrayLike, *, domain: bool = False) -> Tuple[np.ndarray, ...]:
     r"""Natural enclosure of ``f`` intersected with its mean-value form.
 
     Parameters
@@ -570,7 +577,8 @@ def _profile(pot):
     return prof if prof is not None and not hasattr(pot, "tree") else pot
 
 
-def enclose_W(pot, lo, hi, *, domain=False):
+def enclose_W(pot: Union[Potential, RadialPotential], lo: ArrayLike, hi: ArrayLike, *,
+              domain: bool = False) -> Tuple[np.ndarray, ...]:
     r"""Enclosure of :math:`W` of a 1D potential on the intervals ``[lo, hi]``.
 
     Natural interval extension of ``pot.tree`` intersected with the mean-value
@@ -592,7 +600,8 @@ def enclose_W(pot, lo, hi, *, domain=False):
     return enclose_centered(pot.tree, [pot.dtree], [x], lo[None], hi[None], domain=domain)
 
 
-def enclose_dW(pot, lo, hi, *, domain=False):
+def enclose_dW(pot: Union[Potential, RadialPotential], lo: ArrayLike, hi: ArrayLike, *,
+               domain: bool = False) -> Tuple[np.ndarray, ...]:
     r"""Enclosure of :math:`W'` on ``[lo, hi]`` (centered with ``d2tree`` when present)."""
     pot = _profile(pot)
     _require_tree(pot, "dtree")
@@ -604,12 +613,13 @@ def enclose_dW(pot, lo, hi, *, domain=False):
     return enclose_centered(pot.dtree, [pot.d2tree], [x], lo[None], hi[None], domain=domain)
 
 
-def nd_names(pot):
+def nd_names(pot: PotentialND) -> Tuple[str, ...]:
     """Variable names ``v1..vd`` of a PotentialND's trees."""
     return tuple(f"v{i + 1}" for i in range(pot.dim))
 
 
-def enclose_W_nd(pot, lo, hi, *, domain=False):
+def enclose_W_nd(pot: PotentialND, lo: ArrayLike, hi: ArrayLike, *,
+                 domain: bool = False) -> Tuple[np.ndarray, ...]:
     r"""Enclosure of :math:`W` of a :class:`~potentials.PotentialND` on boxes.
 
     Parameters

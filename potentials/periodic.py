@@ -17,9 +17,11 @@ for d = 2, parsed by the safe whitelist of :mod:`potentials.expression`, derivat
 from __future__ import annotations
 
 import math
+from typing import Any, Callable, List, Optional, Tuple
 
 import mpmath as mp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import ExpressionError, PotentialError
 from .expression import parse, simplify
@@ -84,8 +86,11 @@ class PeriodicPotential:
     of length 1, which is read as the coordinate axis).
     """
 
-    def __init__(self, U, grad, hess_diag, period, dim, *, name, U_mp=None, expr=None,
-                 check=True):
+    def __init__(self, U: Callable[[np.ndarray], ArrayLike],
+                 grad: Callable[[np.ndarray], ArrayLike],
+                 hess_diag: Callable[[np.ndarray], ArrayLike], period: ArrayLike, dim: int, *,
+                 name: str, U_mp: Optional[Callable[[List[mp.mpf]], Any]] = None,
+                 expr: Optional[str] = None, check: bool = True):
         if isinstance(dim, bool) or dim not in (1, 2):
             raise ValueError(f"dim must be 1 or 2, got {dim!r}")
         self.dim = int(dim)
@@ -107,14 +112,14 @@ class PeriodicPotential:
                              f"shape {X.shape}")
         return X
 
-    def U(self, X):
+    def U(self, X: ArrayLike) -> np.ndarray:
         """:math:`U(X)`; ``X`` of shape ``(d, ...)``, result ``(...)``."""
         X = self._asX(X)
         with np.errstate(all="ignore"):
             y = np.asarray(self._U(X), dtype=np.float64)
         return np.broadcast_to(y, X.shape[1:]).copy()
 
-    def grad(self, X):
+    def grad(self, X: ArrayLike) -> np.ndarray:
         r""":math:`\nabla U(X)`, shape ``(d, ...)``."""
         X = self._asX(X)
         with np.errstate(all="ignore"):
@@ -123,7 +128,7 @@ class PeriodicPotential:
                           for gi in g])
         return g
 
-    def hess_diag(self, X):
+    def hess_diag(self, X: ArrayLike) -> np.ndarray:
         r""":math:`(\partial_{ii} U)_i`, shape ``(d, ...)``."""
         X = self._asX(X)
         with np.errstate(all="ignore"):
@@ -132,7 +137,7 @@ class PeriodicPotential:
                           for hi in h])
         return h
 
-    def U_mp(self, point):
+    def U_mp(self, point: ArrayLike) -> mp.mpf:
         """U at one point (``d`` numbers) with mpmath (float64 fallback if no ``U_mp``)."""
         pt = [mp.mpf(x) for x in np.atleast_1d(point)]
         if len(pt) != self.dim:
@@ -149,7 +154,7 @@ class PeriodicPotential:
         return (_rebuild, recipe)
 
     @property
-    def cell(self):
+    def cell(self) -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
         """((0, ..., 0), (L_1, ..., L_d))."""
         return (tuple(0.0 for _ in self.period), tuple(self.period))
 
@@ -158,14 +163,14 @@ class PeriodicPotential:
         return f"PeriodicPotential({self.name!r}, period=({per}))"
 
     # ------------------------------------------------------------------
-    def sample_points(self, n=None, seed=20261127):
+    def sample_points(self, n: Optional[int] = None, seed: int = 20261127) -> np.ndarray:
         """Deterministic points of the cell (a grid with a jitter), shape ``(d, n)``."""
         rng = np.random.default_rng(seed)
         n = (97 if self.dim == 1 else 400) if n is None else int(n)
         L = np.asarray(self.period)[:, None]
         return rng.uniform(0.0, 1.0, size=(self.dim, n)) * L
 
-    def check_periodic(self, rtol=PERIODICITY_RTOL):
+    def check_periodic(self, rtol: float = PERIODICITY_RTOL) -> bool:
         r"""Raise :class:`PeriodicityError` (one line, naming the direction) unless
         :math:`|U(x + L_i e_i) - U(x)| \le` ``rtol`` :math:`(\max|U| + L_i\max|\nabla U|)` at
         deterministic sample points of the cell, and U, :math:`\nabla U` are finite there.
@@ -203,7 +208,9 @@ class PeriodicPotential:
         return True
 
 
-def periodic_from_expression(text, period=1.0, *, dim=None, name=None, check=True):
+def periodic_from_expression(text: str, period: ArrayLike = 1.0, *, dim: Optional[int] = None,
+                             name: Optional[str] = None,
+                             check: bool = True) -> PeriodicPotential:
     r"""A :class:`PeriodicPotential` from an expression in ``x`` (d = 1) or ``x1, x2`` (d = 2).
 
     Parameters
@@ -278,7 +285,7 @@ def _rebuild(text, period, dim, name):
     return periodic_from_expression(text, period, dim=dim, name=name, check=False)
 
 
-def cosine_potential(amplitude=1.0, period=1.0) -> PeriodicPotential:
+def cosine_potential(amplitude: float = 1.0, period: float = 1.0) -> PeriodicPotential:
     r""":math:`U(x) = V_0\cos(2\pi x/L)` (d = 1): the tilted-washboard / Lifson-Jackson example,
     critical tilt :math:`F_c = 2\pi V_0/L`."""
     V0, L = float(amplitude), _check_period(period, 1)[0]
