@@ -90,8 +90,9 @@ def _open_by(pid, path):
 @pytest.mark.parametrize("method", ["fork", pytest.param("spawn", marks=pytest.mark.slow),
                                     pytest.param("forkserver", marks=pytest.mark.slow)])
 def test_kill9_of_main_ends_workers_and_resume_matches(tmp_path, method):
-    """kill -9 of the main process alone: its workers end within 5 s (parent-death
-    check), only the main process held the output (lock), a resume right after it
+    """kill -9 of the main process alone: its workers end within 15 s (the parent-death
+    check polls every 0.5 s; 15 s leaves room for a loaded 2-core machine, where the check
+    once took over 5 s under a parallel suite), only the main process held the output (lock), a resume right after it
     computes exactly the missing points, and the numbers equal an uninterrupted run
     with one point per task (batching changes nothing)."""
     out = tmp_path / "killed.jsonl"
@@ -116,10 +117,10 @@ def test_kill9_of_main_ends_workers_and_resume_matches(tmp_path, method):
         os.kill(proc.pid, signal.SIGKILL)  # the main process only
         proc.wait(timeout=10)
         t_kill = time.time()
-        while _group(pgid) and time.time() < t_kill + 5:
+        while _group(pgid) and time.time() < t_kill + 15:
             time.sleep(0.02)
         left = _group(pgid)
-        assert not left, f"processes {left} still alive 5 s after kill -9 of the main process"
+        assert not left, f"processes {left} still alive 15 s after kill -9 of the main process"
     finally:
         try:
             os.killpg(pgid, signal.SIGKILL)
