@@ -1,0 +1,225 @@
+r"""Block-banded LU: block Thomas elimination of a sparse matrix with a block-band structure.
+
+For a matrix whose unknowns fall into B consecutive groups ("levels", here the Hermite degree n
+of the kinetic discretisation) with couplings only between levels at most ``b`` apart,
+
+.. math:: A = \begin{pmatrix} A_{00} & A_{01} & \cdots \\ A_{10} & A_{11} & \ddots \\
+          & \ddots & \ddots \end{pmatrix}, \qquad A_{kl} = 0 \text{ for } |k - l| > b,
+
+Gaussian elimination level by level (the block Thomas algorithm for b = 1, the matrix continued
+fraction of Risken's treatment of the Klein-Kramers equation) keeps the band: with the dense
+Schur complement :math:`S_k` (LU with partial pivoting inside the block, LAPACK ``getrf``)
+
+.. math:: A_{k+i,k+j} \leftarrow A_{k+i,k+j} - A_{k+i,k}\,S_k^{-1}A_{k,k+j}, \qquad
+          1 \le i, j \le b,
+
+so the work is :math:`O(B\,b^2 m^3)` in level-3 BLAS for levels of size m, and the memory
+:math:`(2b - 1)Bm^2` numbers: the factors of :math:`S_k` and the dense couplings
+:math:`A_{k+i,k}, A_{k,k+i}` for i < b (the outermost band :math:`A_{k\pm b,k}` is never
+updated and stays sparse).  There is no pivoting *between* levels: the elimination is stable
+when the Schur complements stay well conditioned, e.g. when the symmetric part of A is positive
+(semi-)definite (the Schur complements inherit it).  This is not checked a priori; callers check
+the residual (:meth:`BlockBandedLU.solve` returns solutions only; see
+:func:`effcoef.underdamped` for the residual check, refinement and fallback).
+
+Nothing here knows about the physics; :func:`level_partition` checks the band structure of a
+given matrix and ordering.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+__all__ = ["BlockBandedLU", "level_partition", "block_banded_memory"]
+
+
+def level_partition(A: sp.spmatrix, level: np.ndarray, max_band: int = 2):
+    r"""Ordering and block bounds for the levels ``level`` (one integer per unknown), and the band.
+
+    The unknowns are sorted by level (stable); returns ``(order, bounds, band)`` with
+    ``bounds[k]:bounds[k+1]`` the positions of level k in ``order``, and ``band`` the largest
+    level distance :math:`|k - l|` of a nonzero :math:`A_{ij}` (in units of consecutive
+    distinct levels).  ``band`` is None if it exceeds ``max_band`` (the block solver would
+    then do :math:`b^2` times the work; use a sparse LU instead).
+    """
+    level = np.asarray(level)
+    order = np.argsort(level, kind="stable")
+    vals, counts = np.unique(level[order], return_counts=True)
+    bounds = np.r_[0, np.cumsum(counts)]
+    rank = np.searchsorted(vals, level)              # consecutive level index of each unknown
+    coo = sp.coo_matrix(A)
+    nz = coo.data != 0
+    dist = np.abs(rank[coo.row[nz]] - rank[coo.col[nz]])
+    band = int(dist.max()) if dist.size else 0
+    return order, bounds, (band if band <= max_band else None)
+
+
+def block_banded_memory(sizes, band: int) -> float:
+    """Bytes held by the factors: (2 band - 1) dense m x m blocks per level (float64)."""
+    sizes = np.asarray(sizes, dtype=float)
+    return 8.0 * max(2 * band - 1, 1) * float(np.sum(sizes * sizes)) + 16.0 * float(sizes.sum())
+
+
+class BlockBandedLU:
+    r"""LU factors of a block-banded matrix (levels ``bounds``, band ``b``); solves A x = r and
+    :math:`A^T x = r` (one vector or several columns).
+
+    Parameters
+    ----------
+    A : sparse matrix, already permuted so that the levels are consecutive
+    bounds : array
+        Level k is ``bounds[k]:bounds[k+1]``.
+    band : int
+        Largest level distance of a nonzero (from :func:`level_partition`).
+    progress : callable, optional
+        Called as ``progress(k, B)`` every few levels.
+    """
+
+    def __init__(self, A: sp.spmatrix, bounds, band: int, progress=None):
+        A = sp.csr_matrix(A)
+        A.sort_indices()
+        self.bounds = bd = np.asarray(bounds, dtype=np.int64)
+        self.B = B = bd.size - 1
+        self.b = b = max(int(band), 1)
+        self.n = A.shape[0]
+        sl = [slice(bd[k], bd[k + 1]) for k in range(B)]
+        self._sl = sl
+        row_of = np.repeat(np.arange(self.n), np.diff(A.indptr))
+        rows = {}           # level -> (dense row band over levels lo..hi, column offset)
+
+        def row_band(p):
+            if p not in rows:
+                lo, hi = max(p - b, 0), min(p + b, B - 1)
+                s0, s1 = A.indptr[bd[p]], A.indptr[bd[p + 1]]
+                D = np.zeros((bd[p + 1] - bd[p], bd[hi + 1] - bd[lo]))
+                c = A.indices[s0:s1] - bd[lo]
+                if c.size and (c.min() < 0 or c.max() >= D.shape[1]):
+                    raise ValueError("block-banded LU: a nonzero outside the band")
+                D[row_of[s0:s1] - bd[p], c] = A.data[s0:s1]
+                rows[p] = (D, bd[lo])
+            return rows[p]
+
+        def block(p, q):
+            D, off = row_band(p)
+            return D[:, bd[q] - off: bd[q + 1] - off]
+
+        self.inv = [None] * B                      # S_k^{-1} (dense)
+        self.low = [dict() for _ in range(B)]      # i -> A_{k+i,k} (after updates)
+        self.up = [dict() for _ in range(B)]       # j -> A_{k,k+j}
+        step = max(B // 50, 1)
+        for k in range(B):
+            S = block(k, k)
+            if not np.all(np.isfinite(S)):
+                raise np.linalg.LinAlgError(f"block-banded LU: non-finite Schur complement at "
+                                            f"level {k}")
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", sla.LinAlgWarning)
+                try:
+                    # getrf + getri: in OpenBLAS much faster than getrs with m right-hand
+                    # sides at these sizes, and the updates below are then plain GEMMs
+                    Si = sla.inv(S, check_finite=False)
+                except (sla.LinAlgWarning, np.linalg.LinAlgError, ValueError):
+                    raise np.linalg.LinAlgError(
+                        f"block-banded LU: singular Schur complement at level {k}") from None
+            self.inv[k] = Si
+            js = [j for j in range(1, b + 1) if k + j < B]
+            for j in js:
+                self.up[k][j] = _compact(block(k, k + j))
+            for i in js:
+                Lc = _compact(block(k + i, k))
+                self.low[k][i] = Lc
+                W = _left(Lc, Si)                       # A_{k+i,k} S_k^{-1}
+                for j in js:
+                    block(k + i, k + j)[...] -= _right(W, self.up[k][j])
+            rows.pop(k, None)
+            if progress is not None and (k % step == 0 or k == B - 1):
+                progress(k + 1, B)
+        if not all(np.all(np.isfinite(Si)) for Si in self.inv):
+            raise np.linalg.LinAlgError("block-banded LU: non-finite Schur complement")
+
+    def solve(self, r: np.ndarray, trans: str = "N") -> np.ndarray:
+        """Solve A x = r (``trans="N"``) or A^T x = r (``"T"``); r of shape (n,) or (n, q)."""
+        r = np.array(r, dtype=float, copy=True)
+        vec = r.ndim == 1
+        if vec:
+            r = r[:, None]
+        sl, B = self._sl, self.B
+        if trans == "N":
+            # forward: z_k = S_k^{-1} y_k, y_{k+i} -= A_{k+i,k} z_k
+            z = [None] * B
+            for k in range(B):
+                z[k] = self.inv[k] @ r[sl[k]]
+                for i, Lc in self.low[k].items():
+                    r[sl[k + i]] -= _right(Lc, z[k], apply=True)
+            x = np.empty_like(r)
+            for k in range(B - 1, -1, -1):
+                acc = r[sl[k]].copy()
+                for j, U in self.up[k].items():
+                    acc -= _right(U, x[sl[k + j]], apply=True)
+                x[sl[k]] = self.inv[k] @ acc
+        elif trans == "T":
+            # A = L U with L_{k+i,k} = A_{k+i,k} S_k^{-1}, U_kk = S_k, U_{k,k+j} = A_{k,k+j}:
+            # U^T y = r forward, then L^T x = y backward
+            y = np.empty_like(r)
+            for k in range(B):
+                acc = r[sl[k]].copy()
+                for j in range(1, self.b + 1):
+                    if k - j >= 0 and j in self.up[k - j]:
+                        acc -= _right(_t(self.up[k - j][j]), y[sl[k - j]], apply=True)
+                y[sl[k]] = self.inv[k].T @ acc
+            x = np.empty_like(r)
+            for k in range(B - 1, -1, -1):
+                acc = np.zeros_like(r[sl[k]])
+                for i, Lc in self.low[k].items():
+                    acc += _right(_t(Lc), x[sl[k + i]], apply=True)
+                x[sl[k]] = y[sl[k]] - self.inv[k].T @ acc
+        else:
+            raise ValueError(f"trans must be 'N' or 'T', got {trans!r}")
+        return x[:, 0] if vec else x
+
+    @property
+    def memory(self) -> float:
+        """Bytes of the stored factors and couplings."""
+        tot = 0.0
+        for k in range(self.B):
+            tot += self.inv[k].nbytes
+            for d in (self.low[k], self.up[k]):
+                for M in d.values():
+                    tot += M.nbytes if isinstance(M, np.ndarray) else M.d.nbytes
+        return tot
+
+
+class _Diag:
+    """A coupling block that is diagonal (stored as its diagonal)."""
+
+    def __init__(self, d):
+        self.d = d
+
+
+def _compact(M: np.ndarray):
+    """A copy of a block: ``_Diag`` if it is square and diagonal, else a dense array."""
+    if M.shape[0] == M.shape[1]:
+        d = np.diag(M).copy()
+        if np.count_nonzero(M) == np.count_nonzero(d):
+            return _Diag(d)
+    return M.copy()
+
+
+def _t(M):
+    return M if isinstance(M, _Diag) else M.T
+
+
+def _left(M, X):
+    """M @ X for a block M (diagonal or dense) and a dense X."""
+    return M.d[:, None] * X if isinstance(M, _Diag) else M @ X
+
+
+def _right(W, M, apply=False):
+    """W @ M (``apply``: M @ W, W a vector or columns) for a block (diagonal or dense)."""
+    if apply:
+        return _left(W, M)
+    return W * M.d[None, :] if isinstance(M, _Diag) else W @ M
