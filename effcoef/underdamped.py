@@ -297,7 +297,7 @@ def _solve_1d(problem: _Problem, N: int, K: tuple, c: float) -> _Solve:
 
 #: relative residual above which one step of iterative refinement is taken, and above which
 #: (after it) the block-banded solve is redone with SuperLU
-_REFINE_RESIDUAL = 1e-13
+_REFINE_RESIDUAL = 1e-12
 _BAD_RESIDUAL = 1e-10
 
 
