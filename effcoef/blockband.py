@@ -8,19 +8,24 @@ of the kinetic discretisation) with couplings only between levels at most ``b`` 
 
 Gaussian elimination level by level (the block Thomas algorithm for b = 1, the matrix continued
 fraction of Risken's treatment of the Klein-Kramers equation) keeps the band: with the dense
-Schur complement :math:`S_k` (LU with partial pivoting inside the block, LAPACK ``getrf``)
+Schur complement :math:`S_k` (partial pivoting inside the block, LAPACK ``getrf``)
 
 .. math:: A_{k+i,k+j} \leftarrow A_{k+i,k+j} - A_{k+i,k}\,S_k^{-1}A_{k,k+j}, \qquad
           1 \le i, j \le b,
 
-so the work is :math:`O(B\,b^2 m^3)` in level-3 BLAS for levels of size m, and the memory
-:math:`(2b - 1)Bm^2` numbers: the factors of :math:`S_k` and the dense couplings
-:math:`A_{k+i,k}, A_{k,k+i}` for i < b (the outermost band :math:`A_{k\pm b,k}` is never
-updated and stays sparse).  There is no pivoting *between* levels: the elimination is stable
+so the work is :math:`O(B\,b^2 m^3)` in level-3 BLAS for levels of size m (the inverse
+:math:`S_k^{-1}` is formed: LAPACK ``getri`` is several times faster than ``getrs`` with m
+right-hand sides here, and the updates become plain GEMMs).  Memory: :math:`bBm^2` numbers,
+:math:`S_k^{-1}` and, for b = 2, the updated :math:`A_{k,k+1}`; the outermost band
+:math:`A_{k\pm b,k}` is never updated and stays sparse (or diagonal), and the updated
+:math:`A_{k+1,k} = A^0_{k+1,k} - A_{k+1,k-1}S_{k-1}^{-1}A_{k-1,k}` is recomputed from stored
+pieces in the solves (matrix-vector products) instead of being stored.
+
+There is no pivoting *between* levels: the elimination is stable
 when the Schur complements stay well conditioned, e.g. when the symmetric part of A is positive
 (semi-)definite (the Schur complements inherit it).  This is not checked a priori; callers check
 the residual (:meth:`BlockBandedLU.solve` returns solutions only; see
-:func:`effcoef.underdamped` for the residual check, refinement and fallback).
+:mod:`effcoef.underdamped` for the residual check, refinement and fallback).
 
 Nothing here knows about the physics; :func:`level_partition` checks the band structure of a
 given matrix and ordering.
@@ -58,10 +63,13 @@ def level_partition(A: sp.spmatrix, level: np.ndarray, max_band: int = 2):
     return order, bounds, (band if band <= max_band else None)
 
 
-def block_banded_memory(sizes, band: int) -> float:
-    """Bytes held by the factors: (2 band - 1) dense m x m blocks per level (float64)."""
+def block_banded_memory(sizes, band: int, nnz: int = 0) -> float:
+    """Bytes held by the factors (float64): per level the inverse Schur complement and, for
+    band 2, the updated coupling to the next level (``band`` dense m x m blocks); the other
+    couplings are kept sparse (at most the ``nnz`` nonzeros of A, 12 bytes each) or recomputed.
+    """
     sizes = np.asarray(sizes, dtype=float)
-    return 8.0 * max(2 * band - 1, 1) * float(np.sum(sizes * sizes)) + 16.0 * float(sizes.sum())
+    return 8.0 * band * float(np.sum(sizes * sizes)) + 12.0 * nnz + 64.0 * float(sizes.sum())
 
 
 class BlockBandedLU:
@@ -90,6 +98,7 @@ class BlockBandedLU:
         self._sl = sl
         row_of = np.repeat(np.arange(self.n), np.diff(A.indptr))
         rows = {}           # level -> (dense row band over levels lo..hi, column offset)
+        orig = {}           # k -> original A_{k+1,k} (b = 2)
 
         def row_band(p):
             if p not in rows:
@@ -101,6 +110,11 @@ class BlockBandedLU:
                     raise ValueError("block-banded LU: a nonzero outside the band")
                 D[row_of[s0:s1] - bd[p], c] = A.data[s0:s1]
                 rows[p] = (D, bd[lo])
+                if b == 2 and p >= 1:
+                    # the original A_{p,p-1} (sparse): with it, the updated coupling is
+                    # recomputed in the solves instead of stored (m^2 numbers per level saved)
+                    q0 = bd[p - 1] - bd[lo]
+                    orig[p - 1] = sp.csr_matrix(D[:, q0: q0 + bd[p] - bd[p - 1]])
             return rows[p]
 
         def block(p, q):
@@ -128,10 +142,16 @@ class BlockBandedLU:
             self.inv[k] = Si
             js = [j for j in range(1, b + 1) if k + j < B]
             for j in js:
-                self.up[k][j] = _compact(block(k, k + j))
+                U = block(k, k + j)
+                self.up[k][j] = _outer(U) if j == b else U.copy()
             for i in js:
-                Lc = _compact(block(k + i, k))
-                self.low[k][i] = Lc
+                Lc = block(k + i, k)
+                if b == 2 and i == 1:
+                    # A_{k+1,k} = orig - A_{k+1,k-1} S_{k-1}^{-1} A_{k-1,k}: kept implicit
+                    self.low[k][i] = _Implicit(orig.pop(k))
+                else:                                   # i == b: never updated
+                    Lc = _outer(Lc)
+                    self.low[k][i] = Lc
                 W = _left(Lc, Si)                       # A_{k+i,k} S_k^{-1}
                 for j in js:
                     block(k + i, k + j)[...] -= _right(W, self.up[k][j])
@@ -153,8 +173,8 @@ class BlockBandedLU:
             z = [None] * B
             for k in range(B):
                 z[k] = self.inv[k] @ r[sl[k]]
-                for i, Lc in self.low[k].items():
-                    r[sl[k + i]] -= _right(Lc, z[k], apply=True)
+                for i in self.low[k]:
+                    r[sl[k + i]] -= self._low_apply(k, i, z[k])
             x = np.empty_like(r)
             for k in range(B - 1, -1, -1):
                 acc = r[sl[k]].copy()
@@ -174,12 +194,29 @@ class BlockBandedLU:
             x = np.empty_like(r)
             for k in range(B - 1, -1, -1):
                 acc = np.zeros_like(r[sl[k]])
-                for i, Lc in self.low[k].items():
-                    acc += _right(_t(Lc), x[sl[k + i]], apply=True)
+                for i in self.low[k]:
+                    acc += self._low_apply(k, i, x[sl[k + i]], trans=True)
                 x[sl[k]] = y[sl[k]] - self.inv[k].T @ acc
         else:
             raise ValueError(f"trans must be 'N' or 'T', got {trans!r}")
         return x[:, 0] if vec else x
+
+    def _low_apply(self, k, i, v, trans=False):
+        """A_{k+i,k} v (or its transpose), the coupling as it was when level k was eliminated."""
+        L = self.low[k][i]
+        if not isinstance(L, _Implicit):
+            return _right(_t(L) if trans else L, v, apply=True)
+        if not trans:
+            out = L.orig @ v
+            if k >= 1 and 2 in self.low[k - 1]:
+                out -= _left(self.low[k - 1][2],
+                             self.inv[k - 1] @ _left(self.up[k - 1][1], v))
+            return out
+        out = L.orig.T @ v
+        if k >= 1 and 2 in self.low[k - 1]:
+            out -= _left(_t(self.up[k - 1][1]),
+                         self.inv[k - 1].T @ _left(_t(self.low[k - 1][2]), v))
+        return out
 
     @property
     def memory(self) -> float:
@@ -189,8 +226,21 @@ class BlockBandedLU:
             tot += self.inv[k].nbytes
             for d in (self.low[k], self.up[k]):
                 for M in d.values():
-                    tot += M.nbytes if isinstance(M, np.ndarray) else M.d.nbytes
+                    if isinstance(M, np.ndarray):
+                        tot += M.nbytes
+                    elif isinstance(M, _Diag):
+                        tot += M.d.nbytes
+                    else:
+                        S = M.orig if isinstance(M, _Implicit) else M
+                        tot += S.data.nbytes + S.indices.nbytes + S.indptr.nbytes
         return tot
+
+
+class _Implicit:
+    """A_{k+1,k} after its update (band 2), represented by the original sparse block."""
+
+    def __init__(self, orig):
+        self.orig = orig
 
 
 class _Diag:
@@ -200,13 +250,13 @@ class _Diag:
         self.d = d
 
 
-def _compact(M: np.ndarray):
-    """A copy of a block: ``_Diag`` if it is square and diagonal, else a dense array."""
+def _outer(M: np.ndarray):
+    """A never-updated coupling block, compactly: ``_Diag`` if square and diagonal, else CSR."""
     if M.shape[0] == M.shape[1]:
         d = np.diag(M).copy()
         if np.count_nonzero(M) == np.count_nonzero(d):
             return _Diag(d)
-    return M.copy()
+    return sp.csr_matrix(M)
 
 
 def _t(M):
@@ -214,12 +264,18 @@ def _t(M):
 
 
 def _left(M, X):
-    """M @ X for a block M (diagonal or dense) and a dense X."""
-    return M.d[:, None] * X if isinstance(M, _Diag) else M @ X
+    """M @ X for a block M (diagonal, sparse or dense) and a dense X (vector or columns)."""
+    if isinstance(M, _Diag):
+        return M.d[:, None] * X if X.ndim == 2 else M.d * X
+    return np.asarray(M @ X)
 
 
 def _right(W, M, apply=False):
     """W @ M (``apply``: M @ W, W a vector or columns) for a block (diagonal or dense)."""
     if apply:
         return _left(W, M)
-    return W * M.d[None, :] if isinstance(M, _Diag) else W @ M
+    if isinstance(M, _Diag):
+        return W * M.d[None, :]
+    if sp.issparse(M):
+        return np.asarray((M.T @ W.T).T)
+    return W @ M

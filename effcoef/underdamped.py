@@ -201,11 +201,12 @@ def _lu_memory(N, K, sector):
 
 
 def _block_memory(N, K, sector):
-    """Bytes of the block-banded LU (1D): N + 1 levels of m unknowns, 3 dense m x m blocks
-    each (the inverse Schur complement and the two updated couplings to the next level)."""
+    """Bytes of the block-banded LU (1D): N + 1 levels of m unknowns, 2 dense m x m blocks
+    each (the inverse Schur complement and the updated coupling to the next level; see
+    :func:`effcoef.blockband.block_banded_memory`), plus the sparse matrix and vectors."""
     m = (2 * K[0] + 1) * (0.5 if sector[0] != 0 else 1.0)
     n = _dofs_estimate(1, N, K, sector)
-    return 24.0 * (N + 1) * (m + 1) ** 2 + 200.0 * n
+    return 16.0 * (N + 1) * (m + 1) ** 2 + 400.0 * n
 
 
 def _memory_estimate(dim, N, K, sector, restart, linear_solver="auto"):
@@ -327,7 +328,7 @@ class _Linear1D:
         if want == "block":
             order, bounds, band = level_partition(self.A, -np.asarray(level), max_band=2)
             sizes = np.diff(bounds)
-            mem = block_banded_memory(sizes, band if band is not None else 2) + \
+            mem = block_banded_memory(sizes, band if band is not None else 2, self.A.nnz) + \
                 _sparse_bytes(self.A)
             if band is None:
                 self.fallbacks.append("not block-banded in the Hermite degree")
