@@ -36,8 +36,13 @@ each solve.  The transport part is antisymmetric and the friction part positive 
 so :math:`D = \gamma\,y^T O y \ge 0` for the discrete solution y (O the oscillator), whatever
 the resolution.
 
-* **d = 1**: sparse LU (SuperLU: minimum degree on :math:`A + A^T`, no pivoting, checked;
-  COLAMD with partial pivoting as the fallback) of the sector matrix; where the sector holds
+* **d = 1**: a direct solve of the sector matrix: ordered by decreasing Hermite degree it is
+  block-banded (levels at most 2 apart), and the block-banded LU of
+  :mod:`effcoef.blockband` (dense Schur complements of the size m of one Fourier sector,
+  cost :math:`\sim Nm^3`) is used, or sparse LU (SuperLU: minimum degree on
+  :math:`A + A^T`, no pivoting, checked; COLAMD with partial pivoting as the fallback) when
+  :math:`U'` is a single Fourier mode (there its fill stays small and it is faster) - see
+  ``linear_solver``; where the sector holds
   the kernel :math:`\Psi_0` (no symmetry, or a force) one degree of freedom is pinned to 0,
   which leaves D unchanged (the data are orthogonal to the left kernel, and D does not see a
   multiple of :math:`\Psi_0`).  With a force, the left kernel (the steady state) is the pinned
