@@ -96,25 +96,27 @@ class BlockBandedLU:
         self.n = A.shape[0]
         sl = [slice(bd[k], bd[k + 1]) for k in range(B)]
         self._sl = sl
+        A.sum_duplicates()
         row_of = np.repeat(np.arange(self.n), np.diff(A.indptr))
         rows = {}           # level -> (dense row band over levels lo..hi, column offset)
-        orig = {}           # k -> original A_{k+1,k} (b = 2)
+        orig = {}           # (p, q) -> original A_{pq} (sparse or diagonal), never-updated uses
 
         def row_band(p):
             if p not in rows:
                 lo, hi = max(p - b, 0), min(p + b, B - 1)
                 s0, s1 = A.indptr[bd[p]], A.indptr[bd[p + 1]]
                 D = np.zeros((bd[p + 1] - bd[p], bd[hi + 1] - bd[lo]))
-                c = A.indices[s0:s1] - bd[lo]
+                cols, rr, vals = A.indices[s0:s1], row_of[s0:s1] - bd[p], A.data[s0:s1]
+                c = cols - bd[lo]
                 if c.size and (c.min() < 0 or c.max() >= D.shape[1]):
                     raise ValueError("block-banded LU: a nonzero outside the band")
-                D[row_of[s0:s1] - bd[p], c] = A.data[s0:s1]
+                D[rr, c] = vals
                 rows[p] = (D, bd[lo])
-                if b == 2 and p >= 1:
-                    # the original A_{p,p-1} (sparse): with it, the updated coupling is
-                    # recomputed in the solves instead of stored (m^2 numbers per level saved)
-                    q0 = bd[p - 1] - bd[lo]
-                    orig[p - 1] = sp.csr_matrix(D[:, q0: q0 + bd[p] - bd[p - 1]])
+                # the blocks used as they are in A (never updated, or kept implicit): taken
+                # from A's entries, diagonal or CSR
+                for q in {p - b, p + b, p - 1 if b == 2 else p - b}:
+                    if 0 <= q < B:
+                        orig[(p, q)] = _sparse_block(rr, cols, vals, bd, p, q)
             return rows[p]
 
         def block(p, q):
@@ -141,16 +143,20 @@ class BlockBandedLU:
                         f"block-banded LU: singular Schur complement at level {k}") from None
             self.inv[k] = Si
             js = [j for j in range(1, b + 1) if k + j < B]
+            row_band(k)
             for j in js:
-                U = block(k, k + j)
-                self.up[k][j] = _outer(U) if j == b else U.copy()
+                # A_{k,k+b} is never updated: as in A; A_{k,k+1} (b = 2) dense, updated
+                self.up[k][j] = orig.pop((k, k + j)) if j == b else block(k, k + j).copy()
+            orig.pop((k, k - b), None)
+            orig.pop((k, k - 1), None)
             for i in js:
-                Lc = block(k + i, k)
+                row_band(k + i)
                 if b == 2 and i == 1:
                     # A_{k+1,k} = orig - A_{k+1,k-1} S_{k-1}^{-1} A_{k-1,k}: kept implicit
-                    self.low[k][i] = _Implicit(orig.pop(k))
+                    Lc = block(k + i, k)
+                    self.low[k][i] = _Implicit(orig[(k + 1, k)])
                 else:                                   # i == b: never updated
-                    Lc = _outer(Lc)
+                    Lc = orig[(k + i, k)]
                     self.low[k][i] = Lc
                 W = _left(Lc, Si)                       # A_{k+i,k} S_k^{-1}
                 for j in js:
@@ -207,12 +213,12 @@ class BlockBandedLU:
         if not isinstance(L, _Implicit):
             return _right(_t(L) if trans else L, v, apply=True)
         if not trans:
-            out = L.orig @ v
+            out = _left(L.orig, v)
             if k >= 1 and 2 in self.low[k - 1]:
                 out -= _left(self.low[k - 1][2],
                              self.inv[k - 1] @ _left(self.up[k - 1][1], v))
             return out
-        out = L.orig.T @ v
+        out = _left(_t(L.orig), v)
         if k >= 1 and 2 in self.low[k - 1]:
             out -= _left(_t(self.up[k - 1][1]),
                          self.inv[k - 1].T @ _left(_t(self.low[k - 1][2]), v))
@@ -232,7 +238,8 @@ class BlockBandedLU:
                         tot += M.d.nbytes
                     else:
                         S = M.orig if isinstance(M, _Implicit) else M
-                        tot += S.data.nbytes + S.indices.nbytes + S.indptr.nbytes
+                        tot += S.d.nbytes if isinstance(S, _Diag) else \
+                            S.data.nbytes + S.indices.nbytes + S.indptr.nbytes
         return tot
 
 
@@ -250,13 +257,18 @@ class _Diag:
         self.d = d
 
 
-def _outer(M: np.ndarray):
-    """A never-updated coupling block, compactly: ``_Diag`` if square and diagonal, else CSR."""
-    if M.shape[0] == M.shape[1]:
-        d = np.diag(M).copy()
-        if np.count_nonzero(M) == np.count_nonzero(d):
-            return _Diag(d)
-    return sp.csr_matrix(M)
+def _sparse_block(rr, cols, vals, bd, p, q):
+    """Block (p, q) from the CSR entries of the rows of level p (local rows ``rr``, global
+    columns ``cols``, sorted by row): ``_Diag`` if square and diagonal, else CSR."""
+    mask = (cols >= bd[q]) & (cols < bd[q + 1])
+    r, c, v = rr[mask], cols[mask] - bd[q], vals[mask]
+    mp, mq = bd[p + 1] - bd[p], bd[q + 1] - bd[q]
+    if mp == mq and np.array_equal(r, c):
+        d = np.zeros(mp)
+        d[r] = v
+        return _Diag(d)
+    indptr = np.r_[0, np.cumsum(np.bincount(r, minlength=mp))]
+    return sp.csr_matrix((v, c, indptr), shape=(mp, mq))
 
 
 def _t(M):
