@@ -150,3 +150,22 @@ def test_auto_picks_by_fourier_content():
 def test_bad_linear_solver():
     with pytest.raises(EffcoefError, match="linear_solver"):
         underdamped_coefficients("cos(x)", 1.0, 1.0, linear_solver="umfpack")
+
+
+def test_bad_block_residual_falls_back_to_superlu(monkeypatch):
+    # a block solve that is 0.1 % off: one refinement step leaves a residual ~1e-6 > 1e-10, so
+    # the solve is redone with SuperLU; D is then SuperLU's (same discretisation) and the
+    # reported linear_solver component is SuperLU's small residual
+    import effcoef.blockband as bb
+    U = "cos(x) + 0.5*cos(2*x)"
+    good = underdamped_coefficients(U, 1.0, 1.0, linear_solver="superlu")
+    orig = bb.BlockBandedLU.solve
+
+    def off(self, r, trans="N"):
+        return 1.001 * orig(self, r, trans=trans)
+
+    monkeypatch.setattr(bb.BlockBandedLU, "solve", off)
+    res = underdamped_coefficients(U, 1.0, 1.0, linear_solver="block")
+    assert "superlu" in res.info["solvers_used"]
+    assert res.D == pytest.approx(good.D, rel=1e-12)
+    assert res.error_components["linear_solver"] < 1e-12
