@@ -441,8 +441,11 @@ def _eigenvalues_1d(problem, N, K, sigma, th, ga):
         space = KineticSpace.make(1, N, K, sigma, th, sec)
         A = (-space.generator(problem.tables, ga, problem.force)).tocsc()
         n = A.shape[0]
-        lu = _sparse_lu(A + s * sp.identity(n, format="csc"))
-        op = spla.LinearOperator((n, n), matvec=lu.solve, dtype=float)
+        # the shifted matrix is block-banded like A: the same solver choice as the solves
+        lin = _Linear1D(problem, (A + s * sp.identity(n, format="csc")).tocsr(),
+                        space.dof_hermite()[:, 0], N, K, sec)
+        op = spla.LinearOperator((n, n), matvec=lambda x, f=lin: f.solve(np.ravel(x)),
+                                dtype=float)
         kk = min(k + 3, n - 2)
         mu = spla.eigs(op, k=kk, which="LM", return_eigenvectors=False, tol=1e-12,
                        v0=np.ones(n) / math.sqrt(n))
