@@ -4,7 +4,14 @@ One run per point (the machine is shared; times are wall-clock and noisy).
 
 1D, U = V0 cos x, theta = 1, V0 in {0.5, 2, 5}, gamma in {1e3, 1, 0.1, 0.01, 1e-3}, rtol 1e-8:
 time, sizes, estimate, gamma D and its ratio to the asymptote (Lifson-Jackson at 1e3,
-energy diffusion at 1e-3).  Targets: <= 1 s per point for gamma >= 1e-2, <= 10 s at 1e-3.
+energy diffusion at 1e-3), and the linear solver ``linear_solver="auto"`` used.  Targets:
+<= 1 s per point for gamma >= 1e-2, <= 10 s at 1e-3.
+
+Then the two 1D factorisations side by side on the same points (same run): the block-banded
+LU in the Hermite degree (``linear_solver="block"``) and SuperLU (``"superlu"``, the solver
+before the block one), for single-mode U = V0 cos x (where "auto" keeps SuperLU) and for
+potentials with several Fourier modes (where SuperLU's fill grows and "auto" takes the block
+solver).
 
 Monte Carlo beside it (BAOAB, Green-Kubo, 4000 particles): D with its standard error, the
 z-score against the spectral value, its wall time, and the time it would need for the
@@ -49,7 +56,7 @@ def bench_1d():
     from effcoef.underdamped import underdamped_coefficients
     print("1D: U = V0 cos x, theta = 1, rtol 1e-8 (times: one run, seconds)")
     print(f"{'V0':>4} {'gamma':>7} {'time_s':>7} {'N':>5} {'K':>4} {'dofs':>7} {'estimate':>9} "
-          f"{'gamma*D':>14} {'vs limit':>10}")
+          f"{'gamma*D':>14} {'vs limit':>10} {'solver':>8}")
     worst = {"fast": 0.0, "slow": 0.0}
     for V0 in (0.5, 2.0, 5.0):
         U = f"{V0}*cos(x)"
@@ -70,9 +77,13 @@ def bench_1d():
             worst[key] = max(worst[key], dt)
             print(f"{V0:4g} {g:7g} {dt:7.2f} {r.info['hermite_degree']:5d} "
                   f"{r.info['fourier_modes'][0]:4d} {r.n_dofs:7d} {r.rel_error_estimate:9.1e} "
-                  f"{g * r.D:14.10g} {lim:>10}", flush=True)
+                  f"{g * r.D:14.10g} {lim:>10} {'+'.join(r.info['solvers_used']):>8}",
+                  flush=True)
+    print('("auto" = SuperLU when U\' is a single Fourier mode, else the block-banded LU)')
     print(f"worst time gamma >= 1e-2: {worst['fast']:.2f} s (target <= 1 s); "
           f"gamma = 1e-3: {worst['slow']:.2f} s (target <= 10 s)")
+    print()
+    solver_table()
     print()
     print("1D Monte Carlo beside the solver (V0 = 0.5; BAOAB, 4000 particles, t_corr = 8/gap)")
     print(f"{'gamma':>6} {'spectral D':>12} {'t_spec':>7} {'MC D':>9} {'+-':>7} {'z':>6} "
@@ -88,6 +99,31 @@ def bench_1d():
               f"{mc.green_kubo.stderr:7.5f} {mc.green_kubo.zscore(r.D):+6.2f} {mc.seconds:6.1f} "
               f"{mc.seconds_for(1e-3):11.2e} {mc.seconds_for(acc):18.2e}", flush=True)
     print()
+
+
+SOLVER_POINTS = [("5*cos(x)", 0.01), ("2*cos(x)", 0.01), ("5*cos(x)", 0.1),
+                 ("cos(x) + 0.5*cos(2*x)", 0.01), ("exp(1.5*cos(x))", 0.1),
+                 ("exp(1.5*cos(x))", 1.0)]
+
+
+def solver_table():
+    """Block-banded LU vs SuperLU, same points, same run (rtol 1e-8, theta = 1)."""
+    from effcoef.underdamped import underdamped_coefficients
+    print("1D linear solvers side by side (rtol 1e-8, theta = 1; one run each, seconds)")
+    print(f"{'U':>22} {'gamma':>6} {'N':>5} {'K':>4} {'t_block':>8} {'t_superlu':>10} "
+          f"{'superlu/block':>13} {'rel diff D':>10} {'estimate':>9}")
+    for U, g in SOLVER_POINTS:
+        out = {}
+        for ls in ("block", "superlu"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t = time.perf_counter()
+                out[ls] = (underdamped_coefficients(U, 1.0, g, rtol=1e-8, linear_solver=ls),
+                           time.perf_counter() - t)
+        (rb, tb), (rs, ts) = out["block"], out["superlu"]
+        print(f"{U:>22} {g:6g} {rb.info['hermite_degree']:5d} {rb.info['fourier_modes'][0]:4d} "
+              f"{tb:8.2f} {ts:10.2f} {ts / tb:13.2f} {abs(rb.D - rs.D) / rs.D:10.1e} "
+              f"{rb.rel_error_estimate:9.1e}", flush=True)
 
 
 def bench_2d(skip_small):

@@ -496,6 +496,14 @@ class KineticSpace:
         P = self.hermite_ops()[a][0]
         return self._assemble([(P, sp.identity(self.nx, format="csr"))])
 
+    def dof_hermite(self) -> np.ndarray:
+        """Hermite multi-index of each unknown of the sector, shape (n_dofs, dim).
+
+        The generator couples multi-indices at most 2 apart in each direction (p and
+        :math:`\\partial_p` are tridiagonal, the oscillator pentadiagonal), so ordered by the
+        Hermite degree the 1D matrix is block-banded (see :mod:`effcoef.blockband`)."""
+        return np.concatenate([np.repeat(self.S[h], f.size, axis=0) for h, f in self.classes])
+
     def vector(self, hermite_coef: np.ndarray, fourier_coef: np.ndarray) -> np.ndarray:
         """kron(hermite_coef, fourier_coef) restricted to the sector."""
         return np.concatenate([np.kron(hermite_coef[h], fourier_coef[f]) for h, f in self.classes])
