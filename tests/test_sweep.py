@@ -93,8 +93,8 @@ def test_kill9_of_main_ends_workers_and_resume_matches(tmp_path, method):
     """kill -9 of the main process alone: its workers end within 15 s (the parent-death
     check polls every 0.5 s; 15 s leaves room for a loaded 2-core machine, where the check
     once took over 5 s under a parallel suite), only the main process held the output
-    (lock), a resume right after it computes exactly the missing points, and the numbers equal an uninterrupted run
-    with one point per task (batching changes nothing)."""
+    (lock), a resume right after it computes exactly the missing points, and the numbers
+    equal an uninterrupted run with one point per task (batching changes nothing)."""
     out = tmp_path / "killed.jsonl"
     cmd = [sys.executable, "-m", "effcoef.cli", "sweep", "--case", "A",
            "--gamma", "1:1000:40:log", "--output", str(out), "--workers", "2", "--no-progress"]
