@@ -75,12 +75,15 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from numpy.typing import ArrayLike
+
+from potentials.periodic import PeriodicPotential
 
 from .blockband import BlockBandedLU, block_banded_memory, level_partition
 from .errors import AccuracyError, AccuracyWarning, EffcoefError
@@ -787,11 +790,17 @@ def _fourier_content(problem):
     return out
 
 
-def underdamped_coefficients(U, theta: float, gamma: float, *, period=None, force=None,
+def underdamped_coefficients(U: Union[str, PeriodicPotential, PeriodicLandscape,
+                                       Callable[..., Any]],
+                             theta: float, gamma: float, *,
+                             period: Optional[ArrayLike] = None,
+                             force: Optional[ArrayLike] = None,
                              rtol: Optional[float] = None, strict: bool = False,
-                             progress=None, n_eigenvalues: int = 0,
+                             progress: Union[None, bool, Callable[..., object]] = None,
+                             n_eigenvalues: int = 0,
                              hermite_degree: Optional[int] = None,
-                             fourier_modes=None, memory_limit: Optional[float] = None,
+                             fourier_modes: Union[None, int, Sequence[int]] = None,
+                             memory_limit: Optional[float] = None,
                              blas_threads: Optional[int] = 1,
                              linear_solver: str = "auto") -> CoefficientResult:
     r"""Effective diffusion (and drift) of underdamped Langevin dynamics in a periodic potential.
@@ -864,7 +873,9 @@ def underdamped_coefficients(U, theta: float, gamma: float, *, period=None, forc
                     hermite_degree, fourier_modes, memory_limit, linear_solver)
 
 
-def friction_sweep(U, theta: float, gammas, *, progress=False, **kwargs):
+def friction_sweep(U: Union[str, PeriodicPotential, PeriodicLandscape, Callable[..., Any]],
+                   theta: float, gammas: Iterable[float], *, progress: bool = False,
+                   **kwargs: Any) -> List[CoefficientResult]:
     r""":func:`underdamped_coefficients` for each friction in ``gammas`` (a list of results).
 
     ``kwargs`` are passed on (``period``, ``force``, ``rtol``, ``strict``, ...); ``progress``

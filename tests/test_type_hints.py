@@ -1,9 +1,7 @@
 """The public API is typed: every function and method named in a module's ``__all__`` has
 annotations for all its parameters and its return value, and they resolve
-(``typing.get_type_hints``).  Not listed yet: ``effcoef.underdamped`` and ``effcoef.kinetic``
-(being rewritten), ``effcoef.periodic``, whose ``__all__`` re-exports
-``effcoef.underdamped.underdamped_coefficients`` (its own functions are annotated; add it with
-the underdamped rewrite), and ``effcoef.fem2d`` (not annotated yet).
+(``typing.get_type_hints``).  Not listed: the internal building blocks ``effcoef.kinetic``,
+``effcoef.blockband`` and ``effcoef.fem2d`` (the previous 2D route, kept for the benchmark).
 """
 
 import importlib
@@ -21,7 +19,7 @@ MODULES = [
     "effcoef.models.fhn_spatial", "effcoef.models.runtumble", "effcoef.models.chemotaxis",
     "potentials.periodic", "potentials.intervals", "potentials.bnb",
     "effcoef.solver", "effcoef.radial", "effcoef.results", "effcoef.series",
-    "effcoef.separable", "effcoef.fend", "effcoef.sweep", "effcoef.domain", "effcoef.landscape",
+    "effcoef.separable", "effcoef.fend", "effcoef.sweep", "effcoef.domain", "effcoef.landscape", "effcoef.underdamped", "effcoef.periodic",
     "effcoef.reference.radial", "effcoef.reference.underdamped", "effcoef.reference.periodic",
     "effcoef.reference.periodic_fourier", "effcoef.reference.spectral",
     "effcoef.models.langevin_mc", "effcoef.models.periodic_mc",
