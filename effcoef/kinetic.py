@@ -236,7 +236,7 @@ class FourierTables:
 
     # -- matrices on a given set of modes ------------------------------------------------
     def bandwidth(self, i: int) -> tuple:
-        """Largest |offset| per direction among the kept coefficients of grad_i U."""
+        """Largest absolute offset per direction among the kept coefficients of grad_i U."""
         keep = self.offsets[i]
         idx = np.nonzero(keep)
         out = []

@@ -431,12 +431,14 @@ def shifted(potential: Potential, v0: float, *, dps: int = 40) -> Potential:
     r""":math:`\tilde W(v) = W(v) - W(v_0)` with the difference taken in mpmath at ``dps``
     digits and rounded once to double.
 
-    Where :math:`|W|` is huge next to :math:`\theta` (family C at delta = 1e8: W ~ -4e10 at
-    the well), the double value of W carries an absolute error ~ eps |W| that becomes a
-    relative error eps |W|/theta of the weights exp(-W/theta); the shifted W is exact to
-    eps |W - W(v0)| instead.  W', W'' are unchanged (their rounding is relative to their own
-    size).  Needs a potential whose :meth:`Potential.W_mp` is exact (:attr:`has_mp`); each
-    evaluation costs ~50 us, so the solver uses it only when the rounding would limit rtol.
+    Where :math:`|W|` is huge next to :math:`\theta` (family C at delta = 1e8:
+    :math:`W \approx -4\cdot 10^{10}` at the well), the double value of W carries an absolute
+    error :math:`\sim\epsilon|W|` that becomes a relative error :math:`\epsilon|W|/\theta`
+    of the weights :math:`e^{-W/\theta}`; the shifted W is exact to
+    :math:`\epsilon|W - W(v_0)|` instead.  W', W'' are unchanged (their rounding is relative
+    to their own size).  Needs a potential whose :meth:`Potential.W_mp` is exact
+    (:attr:`Potential.has_mp`); each evaluation costs ~50 us, so the solver uses it only when
+    the rounding would limit rtol.
     """
     p = potential
     if not p.has_mp:
