@@ -1,12 +1,13 @@
 r"""Periodic potentials U(x) on a rectangular cell, for the underdamped route.
 
-:func:`periodic_landscape` turns an expression string in ``x`` (d = 1) or ``x1, x2`` (d = 2)
-into a :class:`PeriodicLandscape` with exact symbolic gradient (the safe parser of
-:mod:`potentials.expression`), checks that it is periodic on the cell ``period`` (default
-:math:`2\pi` in each direction) and detects the reflection symmetries
-:math:`U(\dots, -x_i, \dots) = U(\dots, x_i, \dots)` used by the discretisation.
-A callable ``U(X)`` (``X`` of shape (d, ...)) is accepted with ``grad`` (same shape in, (d, ...)
-out).
+:func:`periodic_landscape` turns U as on the periodic route - an expression in ``x`` (d = 1)
+or ``x1, x2`` (d = 2), parsed by :func:`potentials.periodic_from_expression` (the one parser of
+periodic potentials, exact symbolic gradient), or a :class:`potentials.PeriodicPotential` -
+into a :class:`PeriodicLandscape`: it checks that U is periodic on the cell ``period`` (default
+1 in each direction if U is 1-periodic, else :math:`2\pi`) and detects the reflection
+symmetries :math:`U(\dots, -x_i, \dots) = U(\dots, x_i, \dots)` (and the swap
+:math:`x_1 \leftrightarrow x_2`) used by the discretisation.  A callable ``U(X)`` (``X`` of
+shape (d, ...)) is accepted with ``grad`` (same shape in, (d, ...) out).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from potentials.expression import Node, parse, simplify
-from potentials.periodic import PeriodicPotential
+from potentials.expression import Node
+from potentials.periodic import PeriodicPotential, periodic_from_expression
 
 __all__ = ["PeriodicLandscape", "periodic_landscape", "LandscapeError"]
 
@@ -164,36 +165,27 @@ def periodic_landscape(U: Union[str, PeriodicLandscape, PeriodicPotential,
             if not np.allclose(per, U.period, rtol=1e-14, atol=0.0):
                 raise LandscapeError(f"period {per} differs from the potential's period "
                                      f"{tuple(U.period)}")
-        if U.expr is not None:
-            return periodic_landscape(U.expr, tuple(U.period), dim=U.dim, name=name)
+        tree = getattr(U, "tree", None)
+        if tree is not None:               # from an expression: exact gradient trees
+            return PeriodicLandscape(U.dim, tuple(U.period), tree=tree,
+                                     grad_trees=tuple(U.grad_trees), text=U.expr or "",
+                                     name=name).check()
         return periodic_landscape(U.U, tuple(U.period), dim=U.dim, grad=U.grad,
                                   name=name or U.name)
     if isinstance(U, str):
+        # one parser: potentials.periodic_from_expression (variables, dimension, period
+        # checks); this module adds the periodicity and symmetry checks of the cell
         text = U.strip()
-        if dim is None:
-            dim = _infer_dim(text, period)
-        dim = _check_dim(dim)
-        names = _VARS[dim]
-        tree = parse(text, names if dim > 1 else names[0])
-        s = simplify(tree)
-        grads = tuple(s.diff(v) for v in names)
-        if period is None:          # the periodic route's default cell, else 2 pi
+        cells = [period] if period is not None else [1.0, 2.0 * math.pi]
+        for cell in cells:
+            pot = periodic_from_expression(text, cell, dim=dim, name=name, check=False)
             try:
-                return PeriodicLandscape(dim, (1.0,) * dim, tree=tree, grad_trees=grads,
-                                         text=text, name=name).check()
-            except LandscapeError:
-                pass
-            try:
-                return PeriodicLandscape(dim, (2.0 * math.pi,) * dim, tree=tree,
-                                         grad_trees=grads, text=text, name=name).check()
+                return periodic_landscape(pot, name=name)
             except LandscapeError as exc:
-                if "not periodic" not in str(exc):
+                if period is not None or "not periodic" not in str(exc):
                     raise
-                raise LandscapeError(f"{text!r} is not periodic with period 1 nor with 2*pi in "
-                                     f"every direction: give period=...") from None
-        per = _period(period, dim)
-        land = PeriodicLandscape(dim, per, tree=tree, grad_trees=grads, text=text, name=name)
-        return land.check()
+        raise LandscapeError(f"{text!r} is not periodic with period 1 nor with 2*pi in every "
+                             f"direction: give period=...")
     if callable(U):
         if grad is None:
             raise LandscapeError("a callable U needs its gradient: grad=...")
@@ -211,22 +203,6 @@ def _check_dim(dim):
     if isinstance(dim, bool) or dim not in (1, 2):
         raise LandscapeError(f"dimension must be 1 or 2, got {dim!r}")
     return int(dim)
-
-
-def _infer_dim(text, period):
-    """1 if the expression uses x (or no variable and a scalar period), 2 if x1/x2."""
-    for d in (1, 2):
-        try:
-            parse(text, _VARS[d] if d > 1 else _VARS[d][0])
-        except ValueError:
-            continue
-        if d == 1 and period is not None and np.ndim(period) == 1 and len(period) == 2:
-            continue
-        return d
-    names = " or ".join(", ".join(v) for v in _VARS.values())
-    # re-raise the parser's own message for the most likely dimension
-    parse(text, _VARS[2] if "x1" in text or "x2" in text else _VARS[1][0])
-    raise LandscapeError(f"U must be an expression in {names}")  # pragma: no cover
 
 
 def _period(period, dim):
