@@ -29,6 +29,8 @@ import math
 
 import numpy as np
 
+from potentials.expression import dag_nodes
+
 __all__ = ["tree_bounds", "point_rounding", "WIDEN"]
 
 #: relative outward widening per operation
@@ -42,36 +44,6 @@ _TRIG_MAX = 1e12
 
 def _kind(node):
     return type(node).__name__
-
-
-def _children(node):
-    k = _kind(node)
-    if k in ("Add", "Sub", "Mul", "Div", "Pow"):
-        return (node.a, node.b)
-    if k == "Neg":
-        return (node.a,)
-    if k == "Func":
-        return (node.arg,)
-    return ()
-
-
-def _postorder(roots):
-    order, seen = [], set()
-    for root in roots:
-        stack = [(root, False)]
-        while stack:
-            node, done = stack.pop()
-            if done:
-                order.append(node)
-                continue
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            stack.append((node, True))
-            for c in reversed(_children(node)):
-                if id(c) not in seen:
-                    stack.append((c, False))
-    return order
 
 
 def _widen(lo, hi):
@@ -213,7 +185,7 @@ def tree_bounds(nodes, var, lo, hi, exact_consts=False):
     lo = np.asarray(lo, dtype=float)
     hi = np.asarray(hi, dtype=float)
     vals = {}
-    for n in _postorder(nodes):
+    for n in dag_nodes(*nodes):
         k = _kind(n)
         if k == "Const":
             v = np.full(lo.shape, float(n.value))

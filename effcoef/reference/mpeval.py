@@ -17,6 +17,8 @@ import weakref
 import mpmath
 from mpmath import mp
 
+from potentials.expression import dag_nodes
+
 __all__ = ["compile_mp"]
 
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -64,34 +66,6 @@ _FUNCS = {"abs": abs, "exp": mpmath.exp, "log": _log, "sqrt": _sqrt, "sin": mpma
           "sign": _sign}
 
 
-def _children(node):
-    k = type(node).__name__
-    if k in ("Add", "Sub", "Mul", "Div", "Pow"):
-        return (node.a, node.b)
-    if k == "Neg":
-        return (node.a,)
-    if k == "Func":
-        return (node.arg,)
-    return ()
-
-
-def _postorder(root):
-    order, seen, stack = [], set(), [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for c in reversed(_children(node)):
-            if id(c) not in seen:
-                stack.append((c, False))
-    return order
-
-
 def _const(node):
     t = node.text
     if t == "pi":
@@ -111,7 +85,7 @@ def compile_mp(tree, var):
     hit = per_tree.get((var, prec))
     if hit is not None:
         return hit
-    nodes = _postorder(tree)
+    nodes = dag_nodes(tree)
     name = {id(n): f"t{i}" for i, n in enumerate(nodes)}
     env = {"_div": _div, "_pow": _pow, "_F": _FUNCS}
     lines = [f"def f({'x'}):"]
