@@ -170,3 +170,25 @@ def test_sweep_friction_twice_refused(tmp_path):
     with pytest.raises(ValueError, match="once"):
         sweep({"theta": [1.0], "gamma": [1.0], "friction": [1.0]}, tmp_path / "x.jsonl",
               family="periodic:cos(x)", progress=False)
+
+
+@pytest.mark.parametrize("V0, gamma", [(6.0, 3000.0), (6.0, 1000.0)])
+def test_deep_wells_large_friction_not_silently_wrong(V0, gamma):
+    """U = V0 cos x, theta = 1, large friction: gamma D -> Lifson-Jackson with the Kramers
+    high-friction correction -omega_b^2/gamma^2 (omega_b^2 = V0).  At the natural Hermite
+    scale the refined basis nested the base one: V0 = 10, gamma = 3000 said 'accurate' at
+    1.7e-10 while 8e-4 off the limit.  The refined run now changes the scale (s = 0.9); a
+    result that says accurate must agree with the limit to within the correction."""
+    import warnings as _w
+    from effcoef import AccuracyWarning
+
+    lj = lifson_jackson(f"{V0}*cos(x)", 1.0).value
+    with _w.catch_warnings():
+        _w.simplefilter("ignore", AccuracyWarning)
+        res = underdamped_coefficients(f"{V0}*cos(x)", 1.0, gamma)
+    dev = gamma * res.D / lj - 1.0
+    kramers = -V0 / gamma ** 2
+    if res.accurate:
+        assert abs(dev - kramers) <= 2 * abs(kramers) + 10 * res.rtol
+    else:
+        assert res.rel_error_estimate > res.rtol
