@@ -180,6 +180,7 @@ def test_deep_wells_large_friction_not_silently_wrong(V0, gamma):
     1.7e-10 while 8e-4 off the limit.  The refined run now changes the scale (s = 0.9); a
     result that says accurate must agree with the limit to within the correction."""
     import warnings as _w
+
     from effcoef import AccuracyWarning
 
     lj = lifson_jackson(f"{V0}*cos(x)", 1.0).value
