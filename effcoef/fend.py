@@ -49,6 +49,7 @@ from typing import Callable, List, Optional, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.sparse import csr_matrix
 from scipy.sparse.linalg import splu
 
 from potentials import PotentialND
@@ -64,8 +65,6 @@ __all__ = ["DomainBox", "domain_box", "mesh_nodes", "principal_frame", "fend_coe
            "ModesND", "MEMORY_LIMIT"]
 
 _EPS = np.finfo(float).eps
-#: extended precision for residuals of iterative refinement (False where long double is double)
-_LONG = np.finfo(np.longdouble).eps < 1e-18
 #: refuse problems whose estimated peak memory exceeds this many bytes
 MEMORY_LIMIT = 2.0e9
 #: default (h_scale, log_mass_step) of mesh_nodes by dimension
@@ -269,7 +268,7 @@ def _dropped_coupling(A, keep):
     return np.bincount(rows[hit], weights=Ak.data[hit], minlength=len(keep))
 
 
-def _edge_residual(A, dg, c, rhs, x, chunk=1 << 20):
+def _edge_residual(A, dg, c, rhs, x):
     r"""Residual :math:`y - A x` of the scaled kept stiffness in edge form,
 
     .. math:: (A x)_I = \sum_{J \ne I} A_{IJ}\,\mathrm{dg}_J\,(u_J - u_I) + c_I x_I,
@@ -286,30 +285,22 @@ def _edge_residual(A, dg, c, rhs, x, chunk=1 << 20):
     ~eps |A| / lambda_1 relative (measured: 5.6e-6 for a barrier of 30 theta, 17.7 theta
     above the metastable well, whatever the degree and the quadrature; refinement with a
     long double residual of the stored matrix converged to that perturbed solution).  In
-    edge form every rounding multiplies a local difference of u: a relative perturbation of
-    the edge weights, which moves D by ~eps relative to the energy.  The LU of the stored
-    matrix differs from this operator by the rounding of its diagonal only, so refinement
-    with it converges (contraction ~ eps / lambda_1).  Extended precision (x87 long double)
-    where the platform has it; row chunks of ``chunk`` entries (memory)."""
-    dt = np.longdouble if _LONG else float
+    edge form every rounding is a relative perturbation of an edge weight or of a
+    component of u (the differences :math:`u_J - u_I` round relative to themselves), which
+    moves D by ~eps: working precision suffices.  The LU of the stored matrix differs from
+    this operator by the rounding of its diagonal only, so refinement with it converges
+    (contraction ~ eps / lambda_1).  One column at a time, O(nnz) memory."""
     n = A.shape[0]
-    rhs = np.asarray(rhs, float)
-    u = x.astype(dt) / dg.astype(dt)[:, None]
-    out = np.empty(rhs.shape, dt)
-    ip = A.indptr
-    a = 0
-    while a < n:
-        b = int(np.searchsorted(ip, ip[a] + chunk, side="right")) - 1
-        b = min(max(b, a + 1), n)
-        k0, k1 = ip[a], ip[b]
-        cols = A.indices[k0:k1]
-        rows = np.repeat(np.arange(a, b), np.diff(ip[a:b + 1]))
-        w = (A.data[k0:k1] * dg[cols]).astype(dt)
-        e = w[:, None] * (u[cols] - u[rows])
-        out[a:b] = rhs[a:b] - np.add.reduceat(e, ip[a:b] - k0, axis=0)
-        a = b
-    out -= c.astype(dt)[:, None] * x
-    return np.asarray(out, dtype=float)
+    rows = np.repeat(np.arange(n, dtype=A.indices.dtype), np.diff(A.indptr))
+    w = A.data * dg[A.indices]
+    u = x / dg[:, None]
+    out = rhs - c[:, None] * x
+    ones = np.ones(n)
+    for j in range(x.shape[1]):
+        uj = u[:, j]
+        E = csr_matrix((w * (uj[A.indices] - uj[rows]), A.indices, A.indptr), shape=A.shape)
+        out[:, j] -= E @ ones
+    return out
 
 
 def _level(potential, theta, nodes, p, Wmin, tail, nq=None):
@@ -363,10 +354,9 @@ def _level(potential, theta, nodes, p, Wmin, tail, nq=None):
     # iterative refinement: the LU of an ill-conditioned system (tunnelling: cond ~ 1/lambda_1)
     # leaves ~cond eps in x; each step contracts it by ~cond eps while that is < 1.  The
     # reported change is that of the last step (what the solution still moves).
-    # The residual is formed in edge form (_edge_residual), in extended precision where the
-    # platform has it: refinement converges to the solution of the operator whose constants
-    # are the exact kernel, not of the rounded stored matrix (whose error eps |A| / lambda_1
-    # dominated D behind a barrier: see _edge_residual).
+    # The residual is formed in edge form (_edge_residual): refinement converges to the
+    # solution of the operator whose constants are the exact kernel, not of the rounded
+    # stored matrix (whose error eps |A| / lambda_1 dominated D behind a barrier).
     prev = math.inf
     for _ in range(5):
         dx = lev.solve(_edge_residual(A, dg, leak, rhs, x))
