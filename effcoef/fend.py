@@ -33,7 +33,10 @@ elements are halved once).  The reported values are those of degree p: the spect
 converge exponentially in p, so the gap bounds their error with margin.  The estimate is the
 largest of that gap, the domain cut :math:`e^{-\mathrm{tail}}` and the change under one step
 of iterative refinement of the solves (a solve that lost all accuracy, as in deep tunnelling,
-is refused).  A turned mesh frame is used
+is refused).  The residuals of that refinement are formed in edge form,
+:math:`\sum_J A_{IJ}(u_J - u_I)`, so that the constants stay the exact kernel: behind a
+barrier (a metastable well, :math:`\lambda_1` exponentially small) the rounding of the
+stored matrix would otherwise move D by ~eps/lambda_1.  A turned mesh frame is used
 when it needs fewer elements (:func:`principal_frame`); D and K are rotated back exactly.
 """
 
@@ -46,6 +49,7 @@ from typing import Callable, List, Optional, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.sparse import csr_matrix
 from scipy.sparse.linalg import splu
 
 from potentials import PotentialND
@@ -61,8 +65,6 @@ __all__ = ["DomainBox", "domain_box", "mesh_nodes", "principal_frame", "fend_coe
            "ModesND", "MEMORY_LIMIT"]
 
 _EPS = np.finfo(float).eps
-#: extended precision for residuals of iterative refinement (False where long double is double)
-_LONG = np.finfo(np.longdouble).eps < 1e-18
 #: refuse problems whose estimated peak memory exceeds this many bytes
 MEMORY_LIMIT = 2.0e9
 #: default (h_scale, log_mass_step) of mesh_nodes by dimension
@@ -254,6 +256,53 @@ def _scaled(M, keep, s):
     return M
 
 
+def _dropped_coupling(A, keep):
+    r""":math:`q_I = \sum_{J\ \mathrm{dropped}} A_{IJ}` for the kept dofs I (the unscaled
+    stiffness A in CSR): with the dropped dofs fixed to 0, row I of the kept system is
+    :math:`\sum_{J \ne I\ \mathrm{kept}} A_{IJ}(u_J - u_I) - q_I u_I` (A 1 = 0)."""
+    dropped = np.ones(A.shape[0], bool)
+    dropped[keep] = False
+    Ak = A[keep].tocsr()
+    rows = np.repeat(np.arange(len(keep)), np.diff(Ak.indptr))
+    hit = dropped[Ak.indices]
+    return np.bincount(rows[hit], weights=Ak.data[hit], minlength=len(keep))
+
+
+def _edge_residual(A, dg, c, rhs, x):
+    r"""Residual :math:`y - A x` of the scaled kept stiffness in edge form,
+
+    .. math:: (A x)_I = \sum_{J \ne I} A_{IJ}\,\mathrm{dg}_J\,(u_J - u_I) + c_I x_I,
+              \qquad u = x / \mathrm{dg},
+
+    (the unscaled stiffness has the constants as its kernel; c, nonzero only next to the
+    dropped dofs, from :func:`_dropped_coupling`).  The diagonal of A is not used: the
+    operator is defined by its off-diagonal entries (edge weights) with exact zero row sums.
+
+    Why: with a metastable well behind a barrier the solution u is nearly constant on each
+    well, at levels set by the exponentially small tunnelling eigenvalue
+    :math:`\lambda_1`; :math:`u^T\delta A\,u` for a rounding :math:`\delta A` of the
+    stored matrix (eps relative, entry by entry) breaks :math:`A 1 = 0` and moves D by
+    ~eps |A| / lambda_1 relative (measured: 5.6e-6 for a barrier of 30 theta, 17.7 theta
+    above the metastable well, whatever the degree and the quadrature; refinement with a
+    long double residual of the stored matrix converged to that perturbed solution).  In
+    edge form every rounding is a relative perturbation of an edge weight or of a
+    component of u (the differences :math:`u_J - u_I` round relative to themselves), which
+    moves D by ~eps: working precision suffices.  The LU of the stored matrix differs from
+    this operator by the rounding of its diagonal only, so refinement with it converges
+    (contraction ~ eps / lambda_1).  One column at a time, O(nnz) memory."""
+    n = A.shape[0]
+    rows = np.repeat(np.arange(n, dtype=A.indices.dtype), np.diff(A.indptr))
+    w = A.data * dg[A.indices]
+    u = x / dg[:, None]
+    out = rhs - c[:, None] * x
+    ones = np.ones(n)
+    for j in range(x.shape[1]):
+        uj = u[:, j]
+        E = csr_matrix((w * (uj[A.indices] - uj[rows]), A.indices, A.indptr), shape=A.shape)
+        out[:, j] -= E @ ones
+    return out
+
+
 def _level(potential, theta, nodes, p, Wmin, tail, nq=None):
     d = len(nodes)
     # Gauss points per element and axis: m varies by up to e^log_mass_step across an
@@ -279,6 +328,7 @@ def _level(potential, theta, nodes, p, Wmin, tail, nq=None):
     dB = np.sqrt(np.maximum(B.diagonal(), 0.0))
     keep = np.nonzero(dB > math.exp(-tail) * dB.max())[0]
     dg = dB[keep]
+    leak = -_dropped_coupling(A, keep) / dg ** 2
     A = _scaled(A, keep, 1.0 / dg)
     B = _scaled(B, keep, 1.0 / dg)
     loads = np.array([space.load(mw * (X[i] - V[i]))[keep] / dg for i in range(d)])
@@ -304,14 +354,12 @@ def _level(potential, theta, nodes, p, Wmin, tail, nq=None):
     # iterative refinement: the LU of an ill-conditioned system (tunnelling: cond ~ 1/lambda_1)
     # leaves ~cond eps in x; each step contracts it by ~cond eps while that is < 1.  The
     # reported change is that of the last step (what the solution still moves).
-    # The residual is formed in extended precision (x87 long double, eps 1e-19, where the
-    # platform has it): in working precision refinement stalls at ~cond eps instead.
-    Al = A.astype(np.longdouble) if _LONG else A
-    rhsl = rhs.astype(np.longdouble) if _LONG else rhs
+    # The residual is formed in edge form (_edge_residual): refinement converges to the
+    # solution of the operator whose constants are the exact kernel, not of the rounded
+    # stored matrix (whose error eps |A| / lambda_1 dominated D behind a barrier).
     prev = math.inf
     for _ in range(5):
-        res_l = rhsl - Al @ (x.astype(np.longdouble) if _LONG else x)
-        dx = lev.solve(np.asarray(res_l, dtype=float))
+        dx = lev.solve(_edge_residual(A, dg, leak, rhs, x))
         x = x + dx
         num = np.abs(np.einsum("ik,ik->k", rhs, dx))
         den = np.maximum(np.abs(np.einsum("ik,ik->k", rhs, x)), 1e-300)
