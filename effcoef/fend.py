@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Union
+from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -53,6 +53,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.linalg import splu
 
 from potentials import PotentialND
+from potentials.nd import axis_kinks
 
 from .errors import EffcoefError
 from .progress import Progress
@@ -127,6 +128,7 @@ def mesh_nodes(potential: PotentialND, theta: float, lower: ArrayLike, upper: Ar
     finite = np.isfinite(W)
     live = finite & ((W - np.min(W[finite])) / theta <= tail)
     g = potential.grad(G)
+    kinks = axis_kinks(potential) if hasattr(potential, "tree") else [[] for _ in range(d)]
     nodes = []
     for i in range(d):
         curv = np.abs(np.gradient(g[i], axes[i], axis=i)) / theta
@@ -136,8 +138,27 @@ def mesh_nodes(potential: PotentialND, theta: float, lower: ArrayLike, upper: Ar
         x = axes[i]
         cum = np.concatenate([[0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(x))])
         ne = max(int(math.ceil(cum[-1])), 1)
-        nodes.append(np.interp(np.linspace(0.0, cum[-1], ne + 1), cum, x))
+        nodes.append(_with_kinks(np.interp(np.linspace(0.0, cum[-1], ne + 1), cum, x),
+                                 kinks[i]))
     return nodes
+
+
+def _with_kinks(x: np.ndarray, kinks: Sequence[float]) -> np.ndarray:
+    """Element ends ``x`` with the kink coordinates inside (lower, upper) made nodes: the
+    nearest interior node moves there if it is within a third of its elements, else the kink
+    is inserted (W is smooth inside every element, as in 1D)."""
+    x = np.array(x, dtype=float)
+    for c in kinks:
+        if not x[0] < c < x[-1]:
+            continue
+        j = int(np.argmin(np.abs(x - c)))
+        if x[j] == c:
+            continue
+        if 0 < j < len(x) - 1 and abs(x[j] - c) <= (x[j + 1] - x[j - 1]) / 6:
+            x[j] = c
+        else:
+            x = np.sort(np.append(x, c))
+    return x
 
 
 def _n_elements(nodes):

@@ -24,7 +24,8 @@ with exact symbolic derivatives), :func:`radial_from_expression`
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
+import math
+from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Union
 
 import mpmath as mp
 import numpy as np
@@ -36,6 +37,7 @@ from .expression import (
     Add,
     Const,
     Div,
+    Func,
     Mul,
     Neg,
     Sub,
@@ -55,7 +57,7 @@ from .validation import check_dim, check_gamma, check_positive, check_theta
 __all__ = [
     "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",
     "radial_from_expression", "swarming", "ornstein_uhlenbeck_nd",
-    "separable", "rotated", "tilted", "separable_parts", "AnyPotential",
+    "separable", "rotated", "tilted", "separable_parts", "axis_kinks", "AnyPotential",
 ]
 
 #: search cubes [-R, R]^d, R = 1, 2, 4, ..., 8192 and finally 1e4
@@ -888,6 +890,36 @@ def tilted(pot: Union[Potential, PotentialND], force: ArrayLike) -> PotentialND:
     if pot.tree is not None:
         _attach_nd(out, sub(pot.tree, _linear(F, _VARS[d])))
     return out
+
+
+def axis_kinks(pot: "PotentialND") -> List[List[float]]:
+    r"""Per axis i, the coordinates c of kink planes :math:`v_i = c` of an expression
+    potential: the roots of the affine arguments of ``abs()`` nodes that depend on
+    :math:`v_i` alone (e.g. ``abs(v1 - 0.5)`` gives 0.5 on axis 1).  A mesh with nodes there
+    sees a smooth W in every element.  Empty lists without a tree or without such kinks."""
+    d = int(pot.dim)
+    out = [set() for _ in range(d)]
+    tree = getattr(pot, "tree", None)
+    if tree is None:
+        return [[] for _ in range(d)]
+    names = _VARS[d]
+    for node in tree.nodes():
+        if not (isinstance(node, Func) and node.name == "abs"):
+            continue
+        arg = node.arg
+        dep = [v for v in names if arg.has_var(v)]
+        if len(dep) != 1:
+            continue
+        v = dep[0]
+        d1 = arg.diff(v)
+        d2 = d1.diff(v)
+        if not (isinstance(d1, Const) and isinstance(d2, Const) and d2.value == 0.0) \
+                or d1.value == 0.0:
+            continue
+        b = float(np.asarray(arg.eval_np({v: np.float64(0.0)}), dtype=float))
+        if math.isfinite(b):
+            out[names.index(v)].add(-b / d1.value + 0.0)
+    return [sorted(c) for c in out]
 
 
 def separable_parts(pot: "PotentialND") -> Optional[list]:

@@ -468,3 +468,24 @@ def test_barrier_dominated_coupled_2d_against_finer_mesh():
     err = max(relmat(res.D, fine.D), relmat(res.K, fine.K))
     assert err <= res.rel_error_estimate + fine.rel_error_estimate
     assert relmat(res.K, res.K_cov) <= 1e-10
+
+
+def test_axis_kinks_read_off_the_tree():
+    from potentials.nd import axis_kinks
+    pot = P.from_expression_nd("(v1**2+v2**2-4)**2/8 + abs(v1) + 0.3*abs(2*v2-1) "
+                               "+ abs(v1*v2)", 2)
+    assert axis_kinks(pot) == [[0.0], [0.5]]      # abs(v1*v2) is not a plane: not listed
+    assert axis_kinks(P.from_expression_nd("v1**2 + v2**2", 2)) == [[], []]
+
+
+@pytest.mark.parametrize("c, theta", [(0.3, 0.3), (-0.7, 0.1)])
+def test_kink_plane_is_a_mesh_line(c, theta):
+    """abs(v1 - c) in 2D: the general route put the kink inside an element (the ring with
+    abs(v1) at theta 0.3 stopped at 1.3e-4 after 25 s).  Kink planes v_i = c of the
+    expression are now mesh lines; the separable case equals the 1D quadrature."""
+    ref = quadrature_coefficients(P.from_expression(f"abs(v - ({c})) + v**2/2"), theta)
+    pot = P.from_expression_nd(f"abs(v1 - ({c})) + v1**2/2 + v2**2/2", 2)
+    res = effcoef.coefficients(pot, theta, method="general")
+    assert res.accurate
+    tol = 10 * max(res.rel_error_estimate, 1e-12) + ref.rel_error_estimate
+    assert abs(res.D[0, 0] / ref.D - 1) <= tol and abs(res.K[0, 0] / ref.K - 1) <= tol
