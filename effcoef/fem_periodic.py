@@ -51,6 +51,8 @@ from scipy.sparse.linalg import splu
 from scipy.special import logsumexp
 from skfem import ElementLinePp
 
+from .spectrum import positive_inverse_iteration
+
 __all__ = [
     "periodic_nodes", "periodic_tensor_nodes", "PeriodicLine", "PeriodicSpace",
     "line_tables", "weighted_matrices", "WeightedMatrices", "bordered_lu",
@@ -988,22 +990,11 @@ def periodic_inverse_iteration(line, m, theta, phi0, *, rtol=1e-15, maxiter=30):
     (lam, g, phi, steps, change) with :math:`\int m\varphi^2 = \int m` (i.e.
     :math:`\int\rho\varphi^2 = 1`)."""
     Z = float(np.sum(m * line.dx))
-    phi = np.array(phi0, dtype=float)
-    lam_old, change = np.nan, np.inf
-    for it in range(1, maxiter + 1):
-        phi = phi - np.sum(m * phi * line.dx) / Z
-        phi = phi / np.max(np.abs(phi))
-        g, phi = periodic_green_solve(line, m, theta, phi)
-        s = np.max(np.abs(phi))
-        g, phi = g / s, phi / s
-        nrm2 = float(np.sum(np.square(np.sqrt(m) * phi) * line.dx)) / Z
-        lam = theta * float(np.sum(np.square(np.sqrt(m) * g) * line.dx)) / Z / nrm2
-        g, phi = g / math.sqrt(nrm2), phi / math.sqrt(nrm2)
-        change = abs(lam - lam_old) / lam if np.isfinite(lam_old) else np.inf
-        lam_old = lam
-        if change <= rtol and it >= 2:
-            break
-    i = np.unravel_index(np.argmax(np.abs(phi)), phi.shape)
-    if phi[i] < 0:
-        g, phi = -g, -phi
-    return lam, g, phi, it, change
+
+    def mean_square(f):
+        return float(np.sum(np.square(np.sqrt(m) * f) * line.dx)) / Z
+
+    return positive_inverse_iteration(lambda f: periodic_green_solve(line, m, theta, f),
+                                      mean_square, theta, phi0,
+                                      project=lambda f: f - np.sum(m * f * line.dx) / Z,
+                                      rtol=rtol, maxiter=maxiter)

@@ -30,7 +30,7 @@ from .fem1d import green_solve
 
 _EPS = np.finfo(float).eps
 
-__all__ = ["lanczos_modes", "green_inverse_iteration"]
+__all__ = ["lanczos_modes", "green_inverse_iteration", "positive_inverse_iteration"]
 
 
 def _start_vector(n):
@@ -302,16 +302,34 @@ def green_inverse_iteration(fe, phi0, *, rtol=1e-15, maxiter=30):
         Iterations used and the last relative change of :math:`\lambda`
         (the accuracy indicator reported with the result).
     """
+    return positive_inverse_iteration(lambda f: green_solve(fe, f), fe.mean_square, fe.theta,
+                                      phi0, rtol=rtol, maxiter=maxiter)
+
+
+def positive_inverse_iteration(green, mean_square, theta, phi0, *, project=None, rtol=1e-15,
+                               maxiter=30):
+    r"""Inverse iteration with an exact Green's operator, the eigenvalue as a ratio of
+    positive sums: :math:`\lambda = \theta\int m\,g^2/\int m\,\varphi^2` (relative
+    accuracy for an exponentially small gap).
+
+    ``green(phi)`` returns ``(g, phi_new)`` (derivative and value of the solution of the
+    weighted problem with data phi), ``mean_square(f)`` :math:`\int M f^2`, ``project``
+    (optional) removes the kernel from phi before each step.  Returns
+    ``(lam, g, phi, steps, change)`` with :math:`\int M\varphi^2 = 1`, :math:`\varphi`
+    positive where it is largest, and the last relative change of :math:`\lambda`.
+    """
     phi = np.array(phi0, dtype=float)
     lam_old = np.nan
     change = np.inf
     for it in range(1, maxiter + 1):
+        if project is not None:
+            phi = project(phi)
         phi = phi / np.max(np.abs(phi))          # G phi ~ phi / lambda: keep magnitudes O(1)
-        g, phi = green_solve(fe, phi)
+        g, phi = green(phi)
         s = np.max(np.abs(phi))
         g, phi = g / s, phi / s
-        nrm2 = fe.mean_square(phi)
-        lam = fe.theta * fe.mean_square(g) / nrm2
+        nrm2 = mean_square(phi)
+        lam = theta * mean_square(g) / nrm2
         g, phi = g / np.sqrt(nrm2), phi / np.sqrt(nrm2)
         change = abs(lam - lam_old) / lam if np.isfinite(lam_old) else np.inf
         lam_old = lam
