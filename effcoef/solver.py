@@ -485,7 +485,7 @@ def _weighted_scaled(potential, theta, opt, iv):
     W(c + s u)/e with theta/e (e = theta) in u and scale back exactly (D = s^4 D_u / e,
     K = s^2 K_u / e, V = c + s V_u, lambda = e lambda_u / s^2, eta = s eta_u,
     omega = omega_u / s)."""
-    if rounding_floor(iv) > opt["rtol"] / 10 and potential.has_mp:
+    if rounding_floor(iv) > opt["rtol"] / 10 and getattr(potential, "has_mp", False):
         # |W| >> theta: the double value of W limits the weights; W - W(vmin) in mpmath
         from potentials import shifted
         # W - W(vmin) is 0 at vmin (the minimiser to solver precision): Wmin becomes 0
