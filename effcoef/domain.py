@@ -539,7 +539,7 @@ def select_interval(potential: Union[Potential, RadialPotential], theta: float, 
     vmin, Wmin, Wmin_lo, cells = _minimum(land, theta)
     pot = land.potential
     if radial_dim is not None:
-        cells = _split_core(land, cells, Wmin, theta, tail + 70.0)
+        cells = _split_core(land, cells, Wmin, theta, tail + 70.0, radial_dim)
     if Wmin - Wmin_lo > 50 * theta:
         raise EffcoefError(f"{pot.name}: the global minimum of W could not be located to "
                            f"within theta (bounds {Wmin_lo:.6g} .. {Wmin:.6g})")
@@ -620,11 +620,12 @@ def select_interval(potential: Union[Potential, RadialPotential], theta: float, 
     return iv
 
 
-def _split_core(land, cells, Wmin, theta, need):
+def _split_core(land, cells, Wmin, theta, need, dim=1):
     """A radial profile unbounded at r = 0 (a repulsive core such as 1/r): halve the first
-    cell [0, e1] towards 0 until W on [0, r] is certified above ``Wmin + need theta``, so that
-    the inner end can be cut where the weight is negligible (a node at r = 0 would carry
-    W = inf).  Unchanged if W is bounded on the first cell."""
+    cell [0, e1] towards 0 until the weight r^(d-1) exp(-(W - Wmin)/theta) on [0, r] is
+    certified below e^-need (W's lower bound there, r^(d-1) at r), so that the inner end can
+    be cut where the weight is negligible (a node at r = 0 would carry W = inf).  Unchanged
+    if W is bounded on the first cell."""
     e, lo, hi = (np.asarray(c, dtype=float) for c in cells)
     if not (land.half_line and e.size >= 2 and e[0] == 0.0 and not np.isfinite(hi[0])):
         return cells
@@ -635,7 +636,7 @@ def _split_core(land, cells, Wmin, theta, need):
             break
         new.append(r)
         lo0, _ = _cells(land, np.array([0.0]), np.array([r]))
-        if (float(lo0[0]) - Wmin) / theta > need:
+        if (float(lo0[0]) - Wmin) / theta - (dim - 1) * math.log(r) > need:
             break
     edges = np.concatenate([[0.0], np.array(new[::-1]), e[1:]])
     k = len(new) + 1                         # the cells [0, r_J], ..., [r_1, e1]
