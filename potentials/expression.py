@@ -34,7 +34,7 @@ from .errors import ExpressionError
 __all__ = [
     "from_expression", "parse", "Node", "Const", "Var", "Add", "Sub", "Mul",
     "Div", "Pow", "Neg", "Func", "USER_FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH",
-    "simplify", "dag_nodes", "substitute",
+    "simplify", "dag_nodes", "substitute", "MP_FUNCS", "mp_power", "mp_div",
 ]
 
 #: functions callable in user expressions
@@ -78,7 +78,8 @@ def _mp_sqrt(x):
     return mp.nan if x < 0 else mp.sqrt(x)
 
 
-_MP_FUNCS = {
+#: the grammar's functions in mpmath (real: nan outside the domain, log(0) = -inf)
+MP_FUNCS = {
     "abs": abs, "exp": mp.exp, "log": _mp_log, "sqrt": _mp_sqrt,
     "sin": mp.sin, "cos": mp.cos, "tanh": mp.tanh, "cosh": mp.cosh,
     "sinh": mp.sinh, "sign": lambda x: mp.mpf(mp.sign(x)),
@@ -111,7 +112,9 @@ def _np_power(base, expo):
     return np.where(ok, out, np.nan)
 
 
-def _mp_power(base, expo):
+def mp_power(base: mp.mpf, expo: mp.mpf) -> mp.mpf:
+    """Real power in mpmath, the grammar's ``**``: nan for a non-integer power of a negative
+    base, inf for 0 to a negative power."""
     if mp.isint(expo):
         n = int(expo)
         if base == 0 and n < 0:
@@ -124,7 +127,8 @@ def _mp_power(base, expo):
     return mp.power(base, expo)
 
 
-def _mp_div(a, b):
+def mp_div(a: mp.mpf, b: mp.mpf) -> mp.mpf:
+    """Division in mpmath, the grammar's ``/``: +-inf for x/0, nan for 0/0."""
     if b == 0:
         if a == 0 or mp.isnan(a):
             return mp.nan
@@ -494,7 +498,7 @@ class Div(_Binary):
         return vals[self.a] / vals[self.b]
 
     def _mp(self, vals, env):
-        return _mp_div(vals[self.a], vals[self.b])
+        return mp_div(vals[self.a], vals[self.b])
 
     def _parts(self):
         return [(self.a, 2), "/", (self.b, 3)]
@@ -523,7 +527,7 @@ class Pow(_Binary):
         return _np_power(vals[self.a], vals[self.b])
 
     def _mp(self, vals, env):
-        return _mp_power(vals[self.a], vals[self.b])
+        return mp_power(vals[self.a], vals[self.b])
 
     def _parts(self):
         return [(self.a, 5), "**", (self.b, 4)]
@@ -616,7 +620,7 @@ class Func(Node):
         return _NP_FUNCS[self.name](vals[u])
 
     def _mp(self, vals, env):
-        return _MP_FUNCS[self.name](vals[self.arg])
+        return MP_FUNCS[self.name](vals[self.arg])
 
     def _parts(self):
         return [f"{self.name}(", (self.arg, 0), ")"]

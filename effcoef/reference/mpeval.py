@@ -14,56 +14,13 @@ from __future__ import annotations
 
 import weakref
 
-import mpmath
 from mpmath import mp
 
-from potentials.expression import dag_nodes
+from potentials.expression import MP_FUNCS, dag_nodes, mp_div, mp_power
 
 __all__ = ["compile_mp"]
 
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _div(a, b):
-    if b == 0:
-        if a == 0 or mp.isnan(a):
-            return mp.nan
-        return mp.inf * mp.sign(a)
-    return a / b
-
-
-def _pow(base, expo):
-    if mp.isint(expo):
-        n = int(expo)
-        if base == 0 and n < 0:
-            return mp.inf
-        return base ** n
-    if base < 0:
-        return mp.nan
-    if base == 0:
-        return mp.mpf(0) if expo > 0 else mp.inf
-    return mp.power(base, expo)
-
-
-def _log(x):
-    if x < 0:
-        return mp.nan
-    if x == 0:
-        return mp.ninf
-    return mp.log(x)
-
-
-def _sqrt(x):
-    return mp.nan if x < 0 else mp.sqrt(x)
-
-
-def _sign(x):
-    return mp.mpf(mp.sign(x))
-
-
-_FUNCS = {"abs": abs, "exp": mpmath.exp, "log": _log, "sqrt": _sqrt, "sin": mpmath.sin,
-          "cos": mpmath.cos, "tanh": mpmath.tanh, "cosh": mpmath.cosh, "sinh": mpmath.sinh,
-          "sign": _sign}
 
 
 def _const(node):
@@ -87,7 +44,7 @@ def compile_mp(tree, var):
         return hit
     nodes = dag_nodes(tree)
     name = {id(n): f"t{i}" for i, n in enumerate(nodes)}
-    env = {"_div": _div, "_pow": _pow, "_F": _FUNCS}
+    env = {"_div": mp_div, "_pow": mp_power, "_F": MP_FUNCS}
     lines = [f"def f({'x'}):"]
     for i, n in enumerate(nodes):
         k = type(n).__name__
@@ -102,7 +59,7 @@ def compile_mp(tree, var):
         elif k == "Neg":
             rhs = f"-{name[id(n.a)]}"
         elif k == "Func":
-            env[f"f{i}"] = _FUNCS[n.name]
+            env[f"f{i}"] = MP_FUNCS[n.name]
             rhs = f"f{i}({name[id(n.arg)]})"
         else:
             a, b = name[id(n.a)], name[id(n.b)]
