@@ -85,6 +85,7 @@ __all__ = [
     "adapted_nodes",
     "gauss_rule",
     "integrated_legendre",
+    "legendre_tables",
     "WeightedFE",
     "weighted_fe",
     "green_solve",
@@ -480,9 +481,11 @@ def weighted_fe(potential: Potential, theta: float, nodes: ArrayLike, Wmin: floa
 # --------------------------------------------------------------------------------------
 
 @lru_cache(maxsize=64)
-def _legendre_tables(p, nq):
-    """P_j(2 xi - 1), int_0^xi P_j(2t-1) dt and int_xi^1 P_j(2t-1) dt for j < p at the nq
-    Gauss points xi of [0, 1]."""
+def legendre_tables(p: int, nq: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r""":math:`P_j(2\xi - 1)`, :math:`\int_0^\xi P_j(2t-1)\,dt` and
+    :math:`\int_\xi^1 P_j(2t-1)\,dt` for j < p at the nq Gauss points of [0, 1] (derivative
+    coordinates: :math:`\varphi'` is a discontinuous polynomial of degree p - 1 in Legendre
+    polynomials; read-only, cached)."""
     xi, _ = gauss_rule(nq)
     y = 2.0 * xi - 1.0
     P = np.array([npleg.legval(y, np.eye(p)[j]) for j in range(p)])          # (p, nq)
@@ -531,7 +534,7 @@ def green_solve(fe: WeightedFE, u: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         u = u[None]
     p = fe.degree
     ne, nq = fe.X.shape
-    P, Hl, Hr = _legendre_tables(p, nq)
+    P, Hl, Hr = legendre_tables(p, nq)
     h = np.diff(fe.nodes)                                           # (ne,)
     mu = fe.m * u * fe.dx                                            # (k, ne, nq)
     I = mu.sum(axis=2)                                               # (k, ne)

@@ -51,6 +51,7 @@ from scipy.sparse.linalg import splu
 from scipy.special import logsumexp
 from skfem import ElementLinePp
 
+from .fem1d import gauss_rule, legendre_tables
 from .spectrum import positive_inverse_iteration
 
 __all__ = [
@@ -121,14 +122,6 @@ def periodic_tensor_nodes(pot, theta, force=(0.0, 0.0), *, h_scale=1.5, min_elem
 # ------------------------------------------------------------------------------------------
 # reference tables
 
-@lru_cache(maxsize=64)
-def _gauss(nq):
-    x, w = npleg.leggauss(nq)
-    x, w = 0.5 * (x + 1.0), 0.5 * w
-    x.flags.writeable = w.flags.writeable = False
-    return x, w
-
-
 @lru_cache(maxsize=16)
 def _element(p):
     """scikit-fem's ElementLinePp(p) (its advice to use ElementLineP2 for p = 2 silenced: the
@@ -151,7 +144,7 @@ def line_tables(p, nq):
     r"""Gauss points ``xi`` and weights ``wq`` of [0, 1] (nq of them), and the values ``P`` and
     reference derivatives ``dP`` (shape (p+1, nq)) of scikit-fem's ``ElementLinePp(p)`` local
     basis (0: left vertex, 1: right vertex, 2..p: integrated-Legendre bubbles)."""
-    xi, wq = _gauss(nq)
+    xi, wq = gauss_rule(nq)
     e = _element(p)
     P = np.empty((p + 1, nq))
     dP = np.empty((p + 1, nq))
@@ -161,25 +154,6 @@ def line_tables(p, nq):
     for t in (P, dP):
         t.flags.writeable = False
     return xi, wq, P, dP
-
-
-@lru_cache(maxsize=64)
-def _legendre_tables(p, nq):
-    r""":math:`P_j(2\xi - 1)`, :math:`\int_0^\xi P_j` and :math:`\int_\xi^1 P_j` (j < p) at the
-    nq Gauss points of [0, 1] (derivative coordinates: :math:`\varphi'` is a discontinuous
-    polynomial of degree p - 1 written in Legendre polynomials)."""
-    xi, _ = _gauss(nq)
-    y = 2.0 * np.asarray(xi) - 1.0
-    P = np.array([npleg.legval(y, np.eye(p)[j]) for j in range(p)])
-    Hl = np.empty_like(P)
-    Hr = np.empty_like(P)
-    for j in range(p):
-        Ij = npleg.legval(y, npleg.legint(np.eye(p)[j], lbnd=-1))    # int_{-1}^y P_j
-        Hl[j] = 0.5 * Ij
-        Hr[j] = (1.0 - xi) if j == 0 else -0.5 * Ij                   # int_y^1 P_j = -I_j (j > 0)
-    for t in (P, Hl, Hr):
-        t.flags.writeable = False
-    return P, Hl, Hr
 
 
 def _legendre_at(p, xi):
@@ -679,7 +653,7 @@ def _local_solve(line, lw, rhs):
     (:math:`\hat w = e^{\log w - a_e}`, :math:`a_e = \max_e \log w`), after a symmetric
     diagonal scaling.  Returns (c (k, ne, p), a (ne,))."""
     p = line.degree
-    P, _, _ = _legendre_tables(p, line.nq)
+    P, _, _ = legendre_tables(p, line.nq)
     a = lw.max(axis=1)
     wh = np.exp(lw - a[:, None])
     G = ((wh * line.dx)[:, None, :] * P[None]) @ P.T
@@ -740,7 +714,7 @@ def reversible_1d(line, logm, theta):
     lZ = float(logsumexp(logm + np.log(line.dx)))
     L = line.L
     log_D = math.log(theta) + 2 * math.log(L) - lZ - lG
-    P, _, _ = _legendre_tables(p, nq)
+    P, _, _ = legendre_tables(p, nq)
     # g = (L / sum G) * e^{-a_e} (c . P)
     g = np.exp(math.log(L) - lG - a)[:, None] * (c @ P)
     return Reversible1D(log_D=log_D, log_Z=lZ, log_G=lG, shift=0.0, g=g,
@@ -858,7 +832,7 @@ def tilted_1d(line, logw, theta, force, logw_fn=None):
     L = line.L
     logE = -F * L / theta
     log1mE = math.log(-math.expm1(logE))
-    P, Hl, Hr = _legendre_tables(p, nq)
+    P, Hl, Hr = legendre_tables(p, nq)
     h = line.h
     # --- stationary density: g~ = local projection of 1/w ---------------------------------
     rhs = np.zeros((ne, p))
@@ -926,7 +900,7 @@ def periodic_green_solve(line, m, theta, u):
         u = u[None]
     p = line.degree
     ne, nq = line.X.shape
-    P, Hl, Hr = _legendre_tables(p, nq)
+    P, Hl, Hr = legendre_tables(p, nq)
     e0 = int(np.argmin(np.max(m, axis=1)))                     # the highest barrier
     roll = np.roll(np.arange(ne), -e0)                         # elements from e0 on
     h = line.h[roll]
