@@ -172,11 +172,6 @@ def fourier_real_basis(K: int, L: float):
     return Dx, T, parity
 
 
-def _mode_numbers(K: int) -> np.ndarray:
-    """|k| of each real basis function [1, cos1, sin1, ...]."""
-    return np.r_[0, np.repeat(np.arange(1, K + 1), 2)]
-
-
 @dataclass
 class FourierTables:
     r"""Fourier coefficients of :math:`\partial_i U` and of :math:`e^{-(U - U_{\min})/(2\theta)}`.
