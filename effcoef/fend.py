@@ -71,8 +71,13 @@ MEMORY_LIMIT = 2.0e9
 #: default (h_scale, log_mass_step) of mesh_nodes by dimension
 _MESH = {2: (4.0, 30.0), 3: (12.0, 60.0)}
 #: default (first reported degree, largest degree, degree step) by dimension; the gap is
-#: between degree - step and degree (in 3D a step of 1: a level of degree p + 2 costs ~3x)
-_DEGREES = {2: (8, 16, 2), 3: (6, 8, 1)}
+#: between degree - step and degree.  The step is 2 in 3D as well (it was 1: cheaper, but
+#: wrong): on an element symmetric about a symmetry point of W the local solution has a
+#: parity, and raising the degree by one adds only polynomials of the other parity, so
+#: Q5 and Q6 share their error and their gap says nothing (measured: v1^6/6 - v1^2/2 +
+#: v2^4/4 + ... on 5 x 4 x 4 elements, gap 1.2e-8, error 4.2e-4).  With a step of 2 both
+#: levels gain a degree of each parity.
+_DEGREES = {2: (8, 16, 2), 3: (6, 8, 2)}
 
 
 @dataclass
@@ -87,6 +92,7 @@ class DomainBox:
     cut: float = 0.0
     certified: bool = False
     note: str = ""
+    source: object = None        # the effcoef.domain.Box it was made from (its cover)
 
 
 def domain_box(potential: PotentialND, theta: float, tail: float,
@@ -97,10 +103,13 @@ def domain_box(potential: PotentialND, theta: float, tail: float,
     :math:`\{(W - W_{\min})/\theta \le \mathrm{tail} + \log(20/\mathrm{rtol})/2\}` around
     every kept well."""
     from .domain import select_box
-    b = select_box(potential, theta, target=rtol / 20, tail=tail)
+    return _domain_box(select_box(potential, theta, target=rtol / 20, tail=tail))
+
+
+def _domain_box(b):
     return DomainBox(np.asarray(b.lower, float), np.asarray(b.upper, float),
                      np.asarray(b.vmin, float), float(b.Wmin), float(b.cut), bool(b.certified),
-                     b.note)
+                     b.note, b)
 
 
 def mesh_nodes(potential: PotentialND, theta: float, lower: ArrayLike, upper: ArrayLike, *,
@@ -472,8 +481,8 @@ def fend_coefficients(potential: PotentialND, theta: float, *,
     ----------
     degree : int or None
         Element degree p of the reported values.  None: start at 8 (2D) / 6 (3D) and raise by
-        2 (2D) / 1 (3D) until the gap to the previous degree is below ``rtol`` (at most 16 /
-        8).  An integer fixes p (the estimate is that gap, whatever its size).
+        2 until the gap to degree p - 2 is below ``rtol`` (at most 16 / 8).  An integer fixes
+        p (the estimate is that gap, whatever its size).
     h_scale, log_mass_step : float
         Elements about ``h_scale`` curvature lengths wide, with at most ``log_mass_step``
         e-folds of m across one (:func:`mesh_nodes`); defaults 4 and 30 in 2D, 12 and 60 in
@@ -509,8 +518,11 @@ def fend_coefficients(potential: PotentialND, theta: float, *,
             from potentials import rotated
             turned_pot = rotated(potential, R.T)
             # the box of W(R y) itself: the bounding box of the turned box (_turned_box)
-            # would add dead corners whose elements span hundreds of e-folds of m
-            turned = domain_box(turned_pot, theta, tail, rtol)
+            # would add dead corners whose elements span hundreds of e-folds of m; found
+            # from the first search (same minimum, wells, level and cut)
+            from .domain import turned_box
+            turned = _domain_box(turned_box(box.source, turned_pot, R, theta,
+                                            target=rtol / 20, tail=tail))
             res = _solve(turned_pot, theta, turned, n_modes=n_modes, degree=degree,
                          h_scale=h_scale, tail=tail, rtol=rtol, eigensolver=eigensolver,
                          log_mass_step=log_mass_step, report=report,
@@ -520,6 +532,56 @@ def fend_coefficients(potential: PotentialND, theta: float, *,
     return _solve(potential, theta, box, n_modes=n_modes, degree=degree, h_scale=h_scale,
                   tail=tail, rtol=rtol, eigensolver=eigensolver, log_mass_step=log_mass_step,
                   report=report, memory_limit=memory_limit)
+
+
+def _prolong(coarse, fine, Xc):
+    r"""Scaled kept coefficients on ``fine`` of the functions with scaled kept coefficients
+    ``Xc`` (n, k) on ``coarse`` (same mesh, lower degree: the coarse space is contained in
+    the fine one, so the interpolation at the fine GLL points is exact), one axis at a time
+    (:math:`P = P_1 \otimes \dots \otimes P_d`)."""
+    k = Xc.shape[1]
+    u = np.zeros((coarse.space.N, k))
+    u[coarse.keep] = Xc / coarse.dg[:, None]
+    U = u.reshape(coarse.space.shape + (k,))
+    for i, (ca, fa) in enumerate(zip(coarse.space.axes, fine.space.axes)):
+        P1 = ca.evaluate_matrix(fa.dof_x)
+        U = np.moveaxis(np.asarray(P1 @ np.moveaxis(U, i, 0).reshape(P1.shape[1], -1))
+                        .reshape((P1.shape[0],) + tuple(np.delete(U.shape, i))), 0, i)
+    return U.reshape(-1, k)[fine.keep] * fine.dg[:, None]
+
+
+def _two_level_modes(coarse, fine, k, engine, tol):
+    r"""The k lowest modes of the fine pencil from the coarse one (3D, where a Lanczos run
+    on the fine level costs ~100 solves with its large factors).
+
+    The coarse modes (Lanczos on the coarse pencil, its factorisation) are prolonged to
+    the fine space (:func:`_prolong`, exact), one step of inverse iteration with the fine
+    factorisation adds :math:`A^{-1}BV` (k solves), and Rayleigh-Ritz on the 2k-dimensional
+    span (the constant projected out B-orthogonally) gives the fine Ritz pairs.  Their
+    residuals on the fine pencil are computed by the caller; ``disc`` returns
+    :math:`|\lambda_{\text{coarse}} - \lambda|/\lambda`, the change between the two
+    discretisations, as the eigenvalues' discretisation indicator."""
+    nkc = len(coarse.keep)
+    k = min(k, nkc - 2)
+    lam_c, Xc = lanczos_modes(coarse.A, coarse.B, k, shift=0.0, kernel=coarse.dg.copy(),
+                              engine=engine, tol=tol, solve=coarse.solve,
+                              maxdim=min(nkc - 2, 4 * k + 60))
+    V = _prolong(coarse, fine, Xc)
+    Y = fine.solve(fine.B @ V)
+    S = np.hstack([V, Y])
+    one = fine.dg                                     # the constant in scaled dofs
+    Bone = fine.B @ one
+    S -= np.outer(one, (Bone @ S) / (one @ Bone))
+    G = S.T @ (fine.B @ S)
+    H = S.T @ (fine.A @ S)
+    w, U = np.linalg.eigh(0.5 * (G + G.T))
+    good = w > 1e-13 * w.max()
+    T = U[:, good] / np.sqrt(w[good])
+    mu, Z = np.linalg.eigh(0.5 * (T.T @ H @ T + (T.T @ H @ T).T))
+    X = S @ (T @ Z[:, :k])
+    lam = mu[:k]
+    disc = np.abs(lam_c[:len(lam)] - lam) / np.abs(lam)
+    return lam, X, disc
 
 
 def _check_solve(lev, theta):
@@ -594,7 +656,8 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
     # p - step bounds their error with margin (exponential convergence in p)
     base = fine
 
-    report(f"eigenmodes (degree {p})", 0.75)
+    report(f"eigenmodes (degree {p}{', from degree %d' % coarse.p if d == 3 else ''})",
+           0.75)
     kernel = base.dg.copy()                 # the constant in scaled dofs
     nk = len(base.keep)
 
@@ -605,9 +668,14 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
         # asks the series for rtol/10), eigenvalues to its square over the gap; a Krylov space
         # of 4k + 60 avoids most ARPACK restarts on the near-degenerate clusters of
         # (near-)separable potentials
-        lam, X = lanczos_modes(base.A, base.B, k, shift=0.0, kernel=kernel, engine=eigensolver,
-                               tol=min(1e-7, max(rtol / 10, 1e-10)), solve=base.solve,
-                               maxdim=min(nk - 2, 4 * k + 60))
+        tol = min(1e-7, max(rtol / 10, 1e-10))
+        disc = None
+        if d == 3:
+            lam, X, disc = _two_level_modes(coarse, base, k, eigensolver, tol)
+        else:
+            lam, X = lanczos_modes(base.A, base.B, k, shift=0.0, kernel=kernel,
+                                   engine=eigensolver, tol=tol, solve=base.solve,
+                                   maxdim=min(nk - 2, 4 * k + 60))
         if not (np.all(np.isfinite(lam)) and np.all(np.isfinite(X))):
             raise FloatingPointError("the eigensolver returned non-finite modes (the weighted mass "
                                      "matrix is numerically singular: lower h_scale)")
@@ -617,6 +685,8 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
                                      "h_scale)")
         resid = np.linalg.norm(base.A @ X - (base.B @ X) * lam, axis=0) / (
             lam * np.linalg.norm(base.B @ X, axis=0))
+        if disc is not None:
+            resid = np.maximum(resid, disc)
         C = X * math.sqrt(base.Z)
         eta = -(base.loads @ C).T / base.Z
         omega = -(base.grads @ C).T / base.Z

@@ -91,7 +91,7 @@ ROUTE_DEFAULTS = {
     "radial": dict(degree=8, h_scale=1.5, tail=45.0, rtol=1e-8, eigensolver="lanczos",
                    options={"n_modes", "degree", "h_scale", "tail", "rtol", "eigensolver"}),
     # general potentials, d = 2, 3 (effcoef.fend): degree None = raised from 8 (2D) / 6 (3D)
-    # until the gap to degree p - 2 (2D) / p - 1 (3D) is below rtol; h_scale None = 4 (2D) /
+    # until the gap to degree p - 2 is below rtol; h_scale None = 4 (2D) /
     # 12 (3D) curvature lengths per element
     "fe2d": dict(degree=None, h_scale=None, tail=30.0, rtol=1e-8, eigensolver="lanczos",
                  frame="auto", options={"n_modes", "degree", "h_scale", "tail", "rtol",

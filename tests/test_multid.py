@@ -339,14 +339,15 @@ def test_progress_callable_and_quiet_json(capsys):
 def test_radial_through_general_route(dim):
     """A radial potential given in Cartesian form through the general route against the
     l = 1 radial route (rtol 1e-6 in 3D, 1e-8 in 2D).  In 3D the ring needs 6^3 elements and
-    the route stops at Q5 (Q6 would need 2.2 GB): measured error 3.6e-7, estimate (Q4/Q5 gap)
-    7.9e-6, so an AccuracyWarning is allowed and the error must lie within the estimate."""
+    the route stops at Q4 (Q6 would need 2.2 GB; the gap is to Q2, two degrees below, since a
+    one-degree gap can miss the error by parity): measured error 8.5e-6, so the bound is
+    3e-5, an AccuracyWarning is allowed and the error must lie within the estimate."""
     rad = P.swarming(2, dim, rescaled=True)
     r1 = effcoef.coefficients(rad, rtol=1e-11)
-    tol = 1e-8 if dim == 2 else 1e-6
+    tol = 1e-8 if dim == 2 else 3e-5
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", effcoef.AccuracyWarning)
-        r2 = effcoef.coefficients(rad.as_cartesian(), rad.theta, rtol=tol)
+        r2 = effcoef.coefficients(rad.as_cartesian(), rad.theta, rtol=min(tol, 1e-6))
     err = max(relmat(r2.D, r1.D), relmat(r2.K, r1.K))
     assert err <= tol and err <= max(r2.rel_error_estimate, 1e-12)
     assert relmat(r2.K, r2.K_cov) <= 1e-10
@@ -355,9 +356,11 @@ def test_radial_through_general_route(dim):
 @pytest.mark.slow
 def test_rotated_separable_3d_against_1d():
     """A separable quartic turned by a general 3D rotation: D = R diag(D_i) R^T with the 1D
-    quadrature values.  At rtol 1e-6 the route stops at Q7 (Q8 would need ~2.6 GB): measured
-    error 1.7e-6 with estimate 2.1e-6, so the check is the estimate's honesty (error within
-    it) and a 3e-6 bound; an AccuracyWarning is expected."""
+    quadrature values.  At rtol 1e-6 the route stops at Q6 (Q8 would need ~2.9 GB): measured
+    error 4.3e-6 with estimate (the Q4/Q6 gap) 7.6e-4, so the check is the estimate's honesty
+    (error within it) and a 1e-5 bound; an AccuracyWarning is expected.  The eigenvalues
+    (Rayleigh-Ritz on Q6 from the Q4 modes) are the sums of the 1D ones, each within its
+    estimate."""
     th = 0.5
     a, b = 0.5, 0.7
     Rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
@@ -371,9 +374,32 @@ def test_rotated_separable_3d_against_1d():
         res = effcoef.coefficients(P.rotated(P.separable(*ps), R), th)
     err = max(relmat(res.D, R @ np.diag([q.D for q in qs]) @ R.T),
               relmat(res.K, R @ np.diag([q.K for q in qs]) @ R.T))
-    assert err <= 3e-6 and err <= res.rel_error_estimate
+    assert err <= 1e-5 and err <= res.rel_error_estimate
     np.testing.assert_allclose(res.V, R @ np.array([q.V for q in qs]), atol=1e-7)
     assert relmat(res.K, res.K_cov) <= 1e-10
+    # the 3D spectrum: sums of the 1D spectra (finite differences of the 1D Schrödinger
+    # operators, 6000 and 12000 points, Richardson: ~1e-9), one per 3D eigenvalue
+    lam1 = [_fd_spectrum(p, th) for p in ps]
+    sums = np.sort(np.add.outer(np.add.outer(lam1[0], lam1[1]), lam1[2]).ravel())
+    n = len(res.eigenvalues)
+    rel_err = np.abs(res.eigenvalues[1:] / sums[1:n] - 1)
+    assert n >= 10 and np.all(rel_err <= res.eigenvalue_errors[1:])
+
+
+def _fd_spectrum(pot, th, L=6.0, n=6000, k=10):
+    """Lowest k eigenvalues of -Q in 1D (H = -theta d^2 + Phi), shifted to lambda_0 = 0:
+    second-order finite differences on [-L, L] at n and 2n points, Richardson-extrapolated."""
+    from scipy.linalg import eigh_tridiagonal
+
+    out = []
+    for m in (n, 2 * n):
+        x = np.linspace(-L, L, m)
+        h = x[1] - x[0]
+        phi = -pot.d2W(x) / 2 + pot.dW(x) ** 2 / (4 * th)
+        out.append(eigh_tridiagonal(2 * th / h ** 2 + phi, -th / h ** 2 * np.ones(m - 1),
+                                    select="i", select_range=(0, k - 1))[0])
+    ev = (4 * out[1] - out[0]) / 3
+    return ev - ev[0]
 
 
 def test_cli_dim2_json(capsys):
@@ -489,3 +515,24 @@ def test_kink_plane_is_a_mesh_line(c, theta):
     assert res.accurate
     tol = 10 * max(res.rel_error_estimate, 1e-12) + ref.rel_error_estimate
     assert abs(res.D[0, 0] / ref.D - 1) <= tol and abs(res.K[0, 0] / ref.K - 1) <= tol
+
+
+@pytest.mark.slow
+def test_3d_parity_trap_is_not_silent():
+    """Regression (found 2026-11-28): with a one-degree gap (Q5 vs Q6) a symmetric double
+    well on an element symmetric about 0 kept its error at both degrees (4.2e-4) while the gap
+    said 1.2e-8.  The gap is now two degrees (both levels gain a degree of each parity): the
+    error must lie within the estimate.  Reference: 1D quadrature of each factor (the general
+    3D route is forced; effcoef.coefficients would detect the separable form)."""
+    from effcoef.fend import fend_coefficients
+
+    th = 0.3
+    ps = ["v**6/6 - v**2/2", "v**4/4", "v**2/2 + v**4/4"]
+    qs = [quadrature_coefficients(P.from_expression(p), th) for p in ps]
+    expr = " + ".join(f"({p.replace('v', f'v{i + 1}')})" for i, p in enumerate(ps))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", effcoef.AccuracyWarning)
+        res = fend_coefficients(P.from_expression_nd(expr, 3), th, rtol=1e-6)
+    err = relmat(res.D, np.diag([q.D for q in qs]))
+    assert err <= res.rel_error_estimate
+    assert relmat(res.K, np.diag([q.K for q in qs])) <= 1e-10

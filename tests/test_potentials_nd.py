@@ -375,3 +375,67 @@ def test_radial_cartesian_consistency():
     assert mb.Wmin == pytest.approx(mi.Wmin, abs=1e-10)
     np.testing.assert_allclose(mb.upper, mi.b, rtol=1e-7)
     np.testing.assert_allclose(mb.lower, -mi.b, rtol=1e-7)
+
+
+# ---------------------------------------------------------------------------------------
+# sublevel_bbox_nd: the outer bounding box of a sublevel set (exact for ellipsoids)
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(dim=st.sampled_from([2, 3]), seed=st.integers(0, 2 ** 31 - 1),
+       c=st.floats(0.5, 50.0))
+def test_sublevel_bbox_ellipsoid_exact(dim, seed, c):
+    """{v^T Q v <= c} has the exact half-widths sqrt(c (Q^-1)_ii) about 0: the bbox must
+    contain them (it is an outer box) and be tight to the requested width (it may exceed
+    them by at most two boxes of min_width)."""
+    from potentials.bnb import sublevel_bbox_nd
+
+    rng = np.random.default_rng(seed)
+    G = rng.normal(size=(dim, dim))
+    Q = G @ G.T + 0.3 * np.eye(dim)
+    names = [f"v{i + 1}" for i in range(dim)]
+    expr = " + ".join(f"({float(Q[i, j])!r})*{names[i]}*{names[j]}"
+                      for i in range(dim) for j in range(dim))
+    pot = P.from_expression_nd(expr, dim)
+    half = np.sqrt(c * np.diag(np.linalg.inv(Q)))
+    R = 2.0 * half.max() + 1.0
+    lo, hi = -R * np.ones(dim), R * np.ones(dim)
+    mw = 1e-3 * (hi - lo)
+    out = sublevel_bbox_nd(pot, lo, hi, c, min_width=mw)
+    assert out is not None
+    blo, bhi = out
+    assert np.all(blo <= -half * (1 - 1e-12)) and np.all(bhi >= half * (1 - 1e-12))
+    assert np.all(bhi - half <= 2 * mw + 1e-12) and np.all(-half - blo <= 2 * mw + 1e-12)
+
+
+def test_sublevel_bbox_empty_and_budget():
+    from potentials.bnb import sublevel_bbox_nd
+
+    pot = P.from_expression_nd("v1**2 + v2**2 + 1", 2)
+    assert sublevel_bbox_nd(pot, [-2, -2], [2, 2], 0.5) is None       # W >= 1 > level
+    # a budget too small for the requested width: still an outer box (the whole search box
+    # at worst), never a smaller one
+    blo, bhi = sublevel_bbox_nd(pot, [-4, -4], [4, 4], 2.0, min_width=1e-9, max_boxes=64)
+    assert np.all(blo <= -1.0) and np.all(bhi >= 1.0)
+
+
+def test_turned_box_matches_exact_extent():
+    """effcoef.domain.turned_box: the box of W(R y) from the box of W, against the exact
+    half-widths of the turned ellipsoid {y^T R^T Q R y <= level theta}."""
+    from effcoef.domain import select_box, turned_box
+
+    Q = np.diag([1.0, 4.0, 9.0]) / 2
+    a = 0.6
+    R = np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
+    pot = P.from_expression_nd("v1**2/2 + 2*v2**2 + 4.5*v3**2", 3)
+    th = 0.5
+    box = select_box(pot, th, target=1e-8, tail=30.0)
+    tb = turned_box(box, P.rotated(pot, R.T), R, th, target=1e-8, tail=30.0)
+    Qt = R.T @ Q @ R
+    half = np.sqrt(box.level * th * np.diag(np.linalg.inv(Qt)))
+    assert np.all(tb.lower <= -half * (1 - 1e-12)) and np.all(tb.upper >= half * (1 - 1e-12))
+    # tight to 1e-2 of the search box (two boxes at most) and certified
+    assert np.all(tb.upper - half <= 0.1 * half) and tb.certified
+    np.testing.assert_allclose(tb.vmin, R.T @ box.vmin, atol=1e-12)
