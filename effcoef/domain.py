@@ -1078,8 +1078,12 @@ def turned_box(box: Box, turned: PotentialND, R: np.ndarray, theta: float, *, ta
 
 
 def _select_box(potential, theta, *, target, tail):
-    from potentials.bnb import (box_boundary_above, certified_minimum_nd, sublevel_bbox_nd,
-                                sublevel_cover_nd)
+    from potentials.bnb import (
+        box_boundary_above,
+        certified_minimum_nd,
+        sublevel_bbox_nd,
+        sublevel_cover_nd,
+    )
     from potentials.intervals import enclose_W_nd
 
     pot = potential

@@ -380,7 +380,8 @@ def test_radial_cartesian_consistency():
 # ---------------------------------------------------------------------------------------
 # sublevel_bbox_nd: the outer bounding box of a sublevel set (exact for ellipsoids)
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st
 
 
 @settings(max_examples=25, deadline=None)
