@@ -5,6 +5,8 @@ import math
 import mpmath as mp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import potentials as P
 from potentials import (
@@ -380,8 +382,6 @@ def test_radial_cartesian_consistency():
 # ---------------------------------------------------------------------------------------
 # sublevel_bbox_nd: the outer bounding box of a sublevel set (exact for ellipsoids)
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st
 
 
 @settings(max_examples=25, deadline=None)
