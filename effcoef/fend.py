@@ -535,19 +535,12 @@ def fend_coefficients(potential: PotentialND, theta: float, *,
 
 
 def _prolong(coarse, fine, Xc):
-    r"""Scaled kept coefficients on ``fine`` of the functions with scaled kept coefficients
-    ``Xc`` (n, k) on ``coarse`` (same mesh, lower degree: the coarse space is contained in
-    the fine one, so the interpolation at the fine GLL points is exact), one axis at a time
-    (:math:`P = P_1 \otimes \dots \otimes P_d`)."""
-    k = Xc.shape[1]
-    u = np.zeros((coarse.space.N, k))
+    """Scaled kept coefficients on ``fine`` of the functions with scaled kept coefficients
+    ``Xc`` (n, k) on ``coarse`` (same mesh, lower degree: exact,
+    :meth:`TensorSpace.interpolate`)."""
+    u = np.zeros((coarse.space.N, Xc.shape[1]))
     u[coarse.keep] = Xc / coarse.dg[:, None]
-    U = u.reshape(coarse.space.shape + (k,))
-    for i, (ca, fa) in enumerate(zip(coarse.space.axes, fine.space.axes)):
-        P1 = ca.evaluate_matrix(fa.dof_x)
-        U = np.moveaxis(np.asarray(P1 @ np.moveaxis(U, i, 0).reshape(P1.shape[1], -1))
-                        .reshape((P1.shape[0],) + tuple(np.delete(U.shape, i))), 0, i)
-    return U.reshape(-1, k)[fine.keep] * fine.dg[:, None]
+    return fine.space.interpolate(coarse.space, u)[fine.keep] * fine.dg[:, None]
 
 
 def _two_level_modes(coarse, fine, k, engine, tol):

@@ -214,6 +214,18 @@ class TensorSpace:
             F = _apply_axis(ax.collocation(j == i).T.tocsr(), F, j)
         return F.ravel()
 
+    def interpolate(self, coarse: "TensorSpace", c):
+        r"""Coefficients in this space of the functions with coefficients ``c`` (N_coarse,
+        k) in ``coarse``: the coarse basis at this space's GLL points, one axis at a time
+        (:math:`P = P_1\otimes\dots\otimes P_d`).  Exact when ``coarse`` is contained in this
+        space (same mesh, lower degree)."""
+        c = np.asarray(c, float)
+        k = c.shape[1]
+        F = c.reshape(coarse.shape + (k,))
+        for i, (ca, fa) in enumerate(zip(coarse.axes, self.axes)):
+            F = _apply_axis(ca.evaluate_matrix(fa.dof_x), F, i)
+        return F.reshape(-1, k)
+
     def probes(self, points):
         """Sparse (npts, N) evaluation matrix at arbitrary points (d, npts)."""
         P = np.asarray(points, float)

@@ -536,3 +536,20 @@ def test_3d_parity_trap_is_not_silent():
     err = relmat(res.D, np.diag([q.D for q in qs]))
     assert err <= res.rel_error_estimate
     assert relmat(res.K, np.diag([q.K for q in qs])) <= 1e-10
+
+
+def test_tensor_space_interpolate_is_exact_on_nested_spaces():
+    """TensorSpace.interpolate (the prolongation of the 3D two-level modes): a random
+    continuous piecewise Q3 function on a 3 x 2 x 2 mesh, moved to Q5 on the same mesh, has
+    the same values everywhere (probes of both spaces at random points, to rounding)."""
+    from effcoef.tensorfe import Axis, TensorSpace
+
+    nodes = [np.array([-1.0, -0.2, 0.5, 1.3]), np.array([0.0, 0.7, 2.0]),
+             np.array([-2.0, -1.1, 0.4])]
+    coarse = TensorSpace([Axis(x, 3, 5) for x in nodes])
+    fine = TensorSpace([Axis(x, 5, 7) for x in nodes])
+    rng = np.random.default_rng(7)
+    c = rng.normal(size=(coarse.N, 2))
+    f = fine.interpolate(coarse, c)
+    pts = np.array([rng.uniform(x[0], x[-1], 200) for x in nodes])
+    np.testing.assert_allclose(fine.probes(pts) @ f, coarse.probes(pts) @ c, atol=1e-12)
