@@ -561,17 +561,42 @@ def _two_level_modes(coarse, fine, k, engine, tol):
                               maxdim=min(nkc - 2, 4 * k + 60))
     V = _prolong(coarse, fine, Xc)
     Y = fine.solve(fine.B @ V)
-    S = np.hstack([V, Y])
     one = fine.dg                                     # the constant in scaled dofs
     Bone = fine.B @ one
-    S -= np.outer(one, (Bone @ S) / (one @ Bone))
-    G = S.T @ (fine.B @ S)
+
+    def b_orth(Q, basis):
+        # remove the constant and the span of basis (B-orthonormal), twice (Y ~ V / lambda:
+        # one pass leaves rounding of the size of the removed part)
+        for _ in range(2):
+            Q = Q - np.outer(one, (Bone @ Q) / (one @ Bone))
+            if basis is not None:
+                Q = Q - basis @ (basis.T @ (fine.B @ Q))
+        return Q
+
+    def b_normal(Q, floor):
+        # a B-orthonormal basis of span(Q), directions below floor (relative) dropped
+        w, U = np.linalg.eigh(0.5 * (Q.T @ (fine.B @ Q) + (Q.T @ (fine.B @ Q)).T))
+        good = w > floor * max(w.max(), 1e-300)
+        return Q @ (U[:, good] / np.sqrt(w[good]))
+
+    V = b_normal(b_orth(V, None), 1e-12)
+    scale = float(np.max(np.abs(np.diag(Y.T @ (fine.B @ Y)))))
+    Y = b_orth(Y, V)
+    Gy = Y.T @ (fine.B @ Y)
+    w, U = np.linalg.eigh(0.5 * (Gy + Gy.T))
+    good = w > 1e-16 * scale                          # new directions, not rounding
+    S = np.hstack([V, b_normal(Y @ U[:, good], 1e-12)]) if np.any(good) else V
     H = S.T @ (fine.A @ S)
-    w, U = np.linalg.eigh(0.5 * (G + G.T))
-    good = w > 1e-13 * w.max()
-    T = U[:, good] / np.sqrt(w[good])
-    mu, Z = np.linalg.eigh(0.5 * (T.T @ H @ T + (T.T @ H @ T).T))
-    X = S @ (T @ Z[:, :k])
+    mu, Z = np.linalg.eigh(0.5 * (H + H.T))
+    if not mu[0] > 0:
+        # A is positive semi-definite and the constant is projected out: a Ritz value <= 0
+        # is rounding, in directions of A^-1 B V where the scaled A spans ~1e18 (elements of
+        # 60 e-folds of m); then the prolonged coarse modes alone (well conditioned; their
+        # residuals on the fine pencil carry the coarse discretisation error)
+        S = V
+        H = S.T @ (fine.A @ S)
+        mu, Z = np.linalg.eigh(0.5 * (H + H.T))
+    X = S @ Z[:, :k]
     lam = mu[:k]
     disc = np.abs(lam_c[:len(lam)] - lam) / np.abs(lam)
     return lam, X, disc
@@ -620,6 +645,7 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
     coarse = level(p - step, 0.15)
     _check_solve(coarse, theta)
     refined = False
+    odd_tried = False
     while True:
         fine = level(p, frac(p))
         _check_solve(fine, theta)     # every level: one that lost its accuracy is no value
@@ -642,7 +668,16 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
             _check_solve(coarse, theta)
             continue
         if _memory_estimate(nodes, p + step, d)[0] > memory_limit:
-            break                 # the next degree is refused: the last pair stands
+            # the next degree is refused: the pair one degree up (p - 1, p + 1), if it fits,
+            # halves the distance to it (its gap still spans two degrees, as every gap here);
+            # otherwise the last pair stands
+            if step == 2 and not odd_tried and \
+                    _memory_estimate(nodes, p + 1, d)[0] <= memory_limit:
+                odd_tried = True
+                coarse, p = level(p - 1, frac(p)), p + 1
+                _check_solve(coarse, theta)
+                continue
+            break
         coarse, p = fine, p + step
     change = max(coarse.change, fine.change)
     # the reported values are those of the finer level (degree p); the gap to degree

@@ -356,11 +356,11 @@ def test_radial_through_general_route(dim):
 @pytest.mark.slow
 def test_rotated_separable_3d_against_1d():
     """A separable quartic turned by a general 3D rotation: D = R diag(D_i) R^T with the 1D
-    quadrature values.  At rtol 1e-6 the route stops at Q6 (Q8 would need ~2.9 GB): measured
-    error 4.3e-6 with estimate (the Q4/Q6 gap) 7.6e-4, so the check is the estimate's honesty
-    (error within it) and a 1e-5 bound; an AccuracyWarning is expected.  The eigenvalues
-    (Rayleigh-Ritz on Q6 from the Q4 modes) are the sums of the 1D ones, each within its
-    estimate."""
+    quadrature values.  At rtol 1e-6 the route stops at Q7 (Q8 would need ~2.9 GB; after
+    Q4/Q6 it takes the pair Q5/Q7): measured error 1.8e-6 with estimate (the Q5/Q7 gap)
+    3.3e-5, so the check is the estimate's honesty (error within it) and a 1e-5 bound; an
+    AccuracyWarning is expected.  The eigenvalues (Rayleigh-Ritz on Q7 from the Q5 modes) are
+    the sums of the 1D ones, each within its estimate."""
     th = 0.5
     a, b = 0.5, 0.7
     Rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
