@@ -674,6 +674,7 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
             if step == 2 and not odd_tried and \
                     _memory_estimate(nodes, p + 1, d)[0] <= memory_limit:
                 odd_tried = True
+                coarse = fine = None          # release the last pair before the next one
                 coarse, p = level(p - 1, frac(p)), p + 1
                 _check_solve(coarse, theta)
                 continue
