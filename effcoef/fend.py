@@ -481,8 +481,9 @@ def fend_coefficients(potential: PotentialND, theta: float, *,
     ----------
     degree : int or None
         Element degree p of the reported values.  None: start at 8 (2D) / 6 (3D) and raise by
-        2 until the gap to degree p - 2 is below ``rtol`` (at most 16 / 8).  An integer fixes
-        p (the estimate is that gap, whatever its size).
+        2 until the gap to degree p - 2 is below ``rtol`` (at most 16 / 8; when p + 2 is
+        refused for memory, the pair p - 1, p + 1 is tried once).  An integer fixes p (the
+        estimate is that gap, whatever its size).
     h_scale, log_mass_step : float
         Elements about ``h_scale`` curvature lengths wide, with at most ``log_mass_step``
         e-folds of m across one (:func:`mesh_nodes`); defaults 4 and 30 in 2D, 12 and 60 in
