@@ -875,6 +875,21 @@ class CoverND(NamedTuple):
         return self.boxes[:, 0].min(axis=0), self.boxes[:, 1].max(axis=0)
 
 
+def _sublevel_args(pot, lower, upper, level, min_width, what):
+    """The checked arguments of the sublevel searches: the nD potential, the box, the level
+    and the smallest box width per axis (default 1e-3 of the box in 2D, 1e-2 in 3D)."""
+    pot = _as_nd(pot)
+    lower, upper = _check_box(pot, lower, upper, what)
+    level = float(level)
+    if math.isnan(level):
+        raise ValueError(f"{what}: level is nan")
+    if min_width is None:
+        min_w = {2: 1e-3, 3: 1e-2}[pot.dim] * (upper - lower)
+    else:
+        min_w = np.broadcast_to(np.asarray(min_width, dtype=np.float64), (pot.dim,)).copy()
+    return pot, lower, upper, level, min_w
+
+
 def sublevel_cover_nd(pot: Union[PotentialND, RadialPotential],
                       lower: ArrayLike, upper: ArrayLike, level: float, *,
                       min_width: Optional[ArrayLike] = None, max_boxes: int = MAX_BOXES,
@@ -888,16 +903,8 @@ def sublevel_cover_nd(pot: Union[PotentialND, RadialPotential],
     lower)`` in 3D, so that a boundary of the set needs ~1e4 boxes).  Degenerate axes
     (``lower[k] == upper[k]``, e.g. a face of a box) are never split.
     """
-    pot = _as_nd(pot)
-    lower, upper = _check_box(pot, lower, upper, "sublevel_cover_nd")
-    d = pot.dim
-    level = float(level)
-    if math.isnan(level):
-        raise ValueError("sublevel_cover_nd: level is nan")
-    if min_width is None:
-        min_w = {2: 1e-3, 3: 1e-2}[d] * (upper - lower)
-    else:
-        min_w = np.broadcast_to(np.asarray(min_width, dtype=np.float64), (d,)).copy()
+    pot, lower, upper, level, min_w = _sublevel_args(pot, lower, upper, level, min_width,
+                                                     "sublevel_cover_nd")
     scale = np.maximum(upper - lower, 1e-300)
     blo, bhi = _initial_boxes(lower, upper, int(n_initial))
     out_lo, out_hi, out_cert, out_ok = [], [], [], []
@@ -949,16 +956,9 @@ def sublevel_bbox_nd(pot: Union[PotentialND, RadialPotential],
     costs a few thousand.  If the budget ``max_boxes`` runs out the undecided boxes join the
     outer box unsplit (still a valid outer box, not tight; ``strict`` raises instead).
     """
-    pot = _as_nd(pot)
-    lower, upper = _check_box(pot, lower, upper, "sublevel_bbox_nd")
+    pot, lower, upper, level, min_w = _sublevel_args(pot, lower, upper, level, min_width,
+                                                     "sublevel_bbox_nd")
     d = pot.dim
-    level = float(level)
-    if math.isnan(level):
-        raise ValueError("sublevel_bbox_nd: level is nan")
-    if min_width is None:
-        min_w = {2: 1e-3, 3: 1e-2}[d] * (upper - lower)
-    else:
-        min_w = np.broadcast_to(np.asarray(min_width, dtype=np.float64), (d,)).copy()
     scale = np.maximum(upper - lower, 1e-300)
     blo, bhi = _initial_boxes(lower, upper, 4)
     in_lo, in_hi = np.full(d, np.inf), np.full(d, -np.inf)       # inner box (empty)
