@@ -723,15 +723,42 @@ def _gmres_progress(bar, N, K):
 # sizes and the driver
 
 
+def _dimensionless_friction(problem: _Problem) -> float:
+    return problem.gamma * max(problem.land.period) / (2.0 * math.pi * math.sqrt(problem.theta))
+
+
+def _coverage(problem: _Problem, depth: float) -> float:
+    r"""The Hermite coverage constant c (scale :math:`s = \min(1, c/\sqrt{2N+1})`).
+
+    :func:`effcoef.kinetic.coverage_constant` adds the depth of U to
+    :math:`\ln(1/\mathrm{rtol})` (D is smaller than :math:`\theta/\gamma` by up to
+    :math:`e^{-\mathrm{depth}}`, and absolute errors were assumed amplified by as much).  In
+    1D at small friction (:math:`\gamma L/(2\pi\sqrt\theta) < 1`, where s < 1 and N is
+    large) that amplification was not seen: for U = 5 cos x (depth 10), gamma = 1e-2, N = 300
+    with c = 6.66 is within 4e-11 of the converged D (as N = 425 with the depth-augmented
+    c = 9.42 was), and at gamma = 1e-3 N = 907 with c = 6.66 within 3e-11.  There the
+    depth is left out (c = 7.59 at rtol 1e-8 for any depth), and N, which resolves p to
+    :math:`\sim c\sqrt\theta/N`, shrinks with c.  The estimate's refined run takes 10 % more
+    coverage, so a coverage error shows as a Hermite error.  Elsewhere (2D, large friction,
+    where the natural scale s = 1 is used for small N) the constant is unchanged.
+    """
+    if problem.dim == 1 and _dimensionless_friction(problem) < 1.0:
+        return coverage_constant(problem.rtol, 0.0)
+    return coverage_constant(problem.rtol, depth)
+
+
 def _initial_sizes(problem: _Problem):
     """Initial (N, K) from the friction, the depth and the Fourier content of exp(-U/(2 theta))."""
-    th, ga = problem.theta, problem.gamma
+    th = problem.theta
     depth = (problem.tables.Umax - problem.tables.Umin) / th
-    Lmax = max(problem.land.period)
-    gt = ga * Lmax / (2.0 * math.pi * math.sqrt(th))       # dimensionless friction
+    gt = _dimensionless_friction(problem)
     small = max(min(gt, 1.0), 1e-6)
     if gt < 1.0:
-        N = int(math.ceil((12 + 17.0 / math.sqrt(small)) * (1 + depth / 7.5)))
+        N = (12 + 17.0 / math.sqrt(small)) * (1 + depth / 7.5)
+        # the resolution in p is ~ c / N: N in proportion to the coverage constant (the
+        # constants above were measured with kinetic.coverage_constant)
+        N = int(math.ceil(N * _coverage(problem, depth)
+                          / coverage_constant(problem.rtol, depth)))
     else:       # overdamped side: the natural Hermite scale (s = 1) converges in ~20 functions
         N = int(math.ceil(26 * (1 + depth / 20.0)))
     # spectral convergence: sizes grow like log(1/rtol); the constants are for rtol = 1e-8
@@ -742,7 +769,15 @@ def _initial_sizes(problem: _Problem):
     Kpot = _fourier_content(problem)
     K = []
     for a in range(len(problem.land.period)):
-        k = Kpot[a] + int(math.ceil(1.4 * acc / math.sqrt(small) * (1 + depth ** 2 / 15.0)))
+        # depth growth (1D): depth^2/15 up to depth 4, depth^1.5/7.5 beyond (U = 5 cos x, depth
+        # 10: K = 80 at gamma = 1e-2 and 240 at 1e-3 are within 2e-11 and 3e-10 of the
+        # converged values, where depth^2/15 gave 121 and 353)
+        grow = 1 + (min(depth ** 2 / 15.0, depth ** 1.5 / 7.5) if problem.dim == 1
+                    else depth ** 2 / 15.0)
+        # (1.5 below gt = 1: with N smaller by the coverage above, 1.4 left U = 2 cos x at
+        # gamma = 1e-3 a hair above rtol in K, and the second pass doubled its time)
+        kc = 1.5 if gt < 1.0 and problem.dim == 1 else 1.4
+        k = Kpot[a] + int(math.ceil(kc * acc / math.sqrt(small) * grow))
         if problem.dim == 2:
             k = int(math.ceil(0.7 * k))
         K.append(max(k, 4))
@@ -938,7 +973,7 @@ def _run(U, theta, gamma, period, force, rtol, strict, progress, n_eigenvalues,
         if min(K0) < 1:
             raise EffcoefError(f"fourier_modes must be >= 1, got {fourier_modes!r}")
     depth = (tables.Umax - tables.Umin) / theta
-    c0 = coverage_constant(rtol, depth)
+    c0 = _coverage(problem, depth)
     solver = _solve_1d if d == 1 else _solve_2d
     ref = UNDERDAMPED_DEFAULTS["refine"]
     cref = UNDERDAMPED_DEFAULTS["coverage_refine"]
