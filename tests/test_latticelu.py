@@ -44,7 +44,7 @@ def _kinetic(U, sector, force, N, K, gamma, theta=1.0):
     return A, coords
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2 ** 31 - 1), case=st.sampled_from(["even+", "even-"]),
        multi=st.booleans(), leaf=st.sampled_from([40, 128]))
 def test_lattice_lu_equals_superlu_on_kinetic_matrices(seed, case, multi, leaf):
