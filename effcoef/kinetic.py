@@ -93,33 +93,55 @@ def hermite_ops_1d(N: int, sigma: float):
 
 
 def hermite_functions(N: int, y: np.ndarray) -> np.ndarray:
-    r"""Normalised Hermite functions :math:`h_0..h_N` at y (stable three-term recurrence)."""
+    r"""Normalised Hermite functions :math:`h_0..h_N` at y (stable three-term recurrence).
+
+    The recurrence runs on :math:`h_n(y)e^{y^2/2}` with a running power-of-two scale per
+    point, and :math:`e^{-y^2/2}` is applied at the end: starting from :math:`h_0(y)`, which
+    underflows to 0 beyond :math:`|y| \approx 38.6`, would give :math:`h_n(y) = 0` there
+    although :math:`h_n` is O(1) up to its turning point :math:`\sqrt{2n+1}` (n > 745).
+    """
     y = np.asarray(y, dtype=float)
     H = np.empty((N + 1, y.size))
-    H[0] = math.pi ** -0.25 * np.exp(-0.5 * y * y)
-    if N >= 1:
-        H[1] = math.sqrt(2.0) * y * H[0]
-    for k in range(2, N + 1):
-        H[k] = math.sqrt(2.0 / k) * y * H[k - 1] - math.sqrt((k - 1) / k) * H[k - 2]
+    yr = y.ravel()
+    lscale = -0.5 * yr * yr                 # log of the factor applied to the scaled values
+    prev = np.zeros_like(yr)
+    cur = np.full_like(yr, math.pi ** -0.25)
+    H[0] = cur * np.exp(lscale)
+    for k in range(1, N + 1):
+        nxt = math.sqrt(2.0 / k) * yr * cur - math.sqrt((k - 1) / k) * prev
+        prev, cur = cur, nxt
+        big = np.abs(cur) > 1e150
+        if big.any():
+            prev[big] *= 1e-150
+            cur[big] *= 1e-150
+            lscale[big] += 150.0 * math.log(10.0)
+        H[k] = cur * np.exp(lscale)
     return H
 
 
 def hermite_gaussian_projections(N: int, sigma: float, theta: float):
     r"""Coefficients of :math:`g_0 = e^{-p^2/(4\theta)}` and :math:`g_1 = p\,g_0` on :math:`h^\sigma_n`.
 
-    Trapezoidal rule on a uniform grid covering both the Gaussian (to :math:`e^{-40}`) and the
-    oscillatory region of :math:`h^\sigma_N`, with at least 8 points per local wavelength:
-    exponentially accurate for these entire, rapidly decaying integrands.  Returns two arrays
-    (N+1,); :math:`\int g_0^2 = \sqrt{2\pi\theta}`.
+    In closed form: with :math:`a = \sigma^2/(2\theta)` and :math:`q = (1-a)/(1+a)`,
+    :math:`I_n = \int h_n(y)e^{-ay^2/2}dy` is 0 for odd n, :math:`I_0 = \pi^{-1/4}
+    \sqrt{2\pi/(1+a)}` and :math:`I_{2m} = I_{2m-2}\,q\sqrt{(2m-1)/(2m)}` (from
+    :math:`\int H_{2m}(y)e^{-by^2}dy = \sqrt{\pi/b}\,\frac{(2m)!}{m!}(1/b-1)^m`); then
+    :math:`(g_0)_n = \sqrt\sigma I_n` and, with :math:`y h_n = \sqrt{(n+1)/2}\,h_{n+1} +
+    \sqrt{n/2}\,h_{n-1}`, :math:`(g_1)_n = \sigma^{3/2}(\sqrt{(n+1)/2}\,I_{n+1} +
+    \sqrt{n/2}\,I_{n-1})`.  Returns two arrays (N+1,); :math:`\int g_0^2 = \sqrt{2\pi\theta}`.
     """
-    pmax = max(math.sqrt(2 * N + 1) * sigma + 12 * sigma, math.sqrt(4 * theta * 45.0))
-    h = min(sigma / math.sqrt(2 * N + 1), math.sqrt(theta)) / 4.0
-    m = int(math.ceil(pmax / h))
-    p = np.linspace(-pmax, pmax, 2 * m + 1)
-    dp = p[1] - p[0]
-    H = hermite_functions(N, p / sigma) / math.sqrt(sigma)
-    g0 = np.exp(-p * p / (4.0 * theta))
-    return (H @ g0) * dp, (H @ (p * g0)) * dp
+    a = sigma * sigma / (2.0 * theta)
+    q = (1.0 - a) / (1.0 + a)
+    I = np.zeros(N + 2)
+    I[0] = math.pi ** -0.25 * math.sqrt(2.0 * math.pi / (1.0 + a))
+    m = np.arange(1, (N + 1) // 2 + 1)
+    if m.size:
+        I[2 * m] = I[0] * np.cumprod(q * np.sqrt((2.0 * m - 1.0) / (2.0 * m)))
+    n = np.arange(N + 1)
+    g0 = math.sqrt(sigma) * I[: N + 1]
+    Im1 = np.r_[0.0, I[: N]]
+    g1 = sigma ** 1.5 * (np.sqrt((n + 1) / 2.0) * I[1: N + 2] + np.sqrt(n / 2.0) * Im1)
+    return g0, g1
 
 
 def coverage_constant(rtol: float, depth: float = 0.0) -> float:

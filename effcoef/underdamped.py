@@ -95,6 +95,7 @@ from .kinetic import (
     marginal_tables,
 )
 from .landscape import PeriodicLandscape, periodic_landscape
+from .latticelu import LatticeLU
 from .operator import check_theta
 from .results import CoefficientResult, relative_error
 
@@ -208,6 +209,14 @@ def _lu_memory(N, K, sector):
     return 30.0 * n ** 1.5 + 200.0 * n
 
 
+def _lattice_memory(N, K, sector):
+    """Bytes of the nested-dissection LU (1D, :class:`effcoef.latticelu.LatticeLU`): fill
+    ~ n log2 n (measured 2.1 kB per unknown at 237k unknowns for a single-mode U'; taken
+    with a margin for the transient update matrices), plus the sparse matrix."""
+    n = max(_dofs_estimate(1, N, K, sector), 2)
+    return 200.0 * n * math.log2(n) + 400.0 * n
+
+
 def _block_memory(N, K, sector):
     """Bytes of the block-banded LU (1D): N + 1 levels of m unknowns, 2 dense m x m blocks
     each (the inverse Schur complement and the updated coupling to the next level; see
@@ -226,7 +235,10 @@ def _memory_estimate(dim, N, K, sector, restart, linear_solver="auto"):
             return _lu_memory(N, K, sector)
         if linear_solver == "block":
             return _block_memory(N, K, sector)
-        return min(_lu_memory(N, K, sector), _block_memory(N, K, sector))
+        if linear_solver == "lattice":
+            return _lattice_memory(N, K, sector)
+        return min(_lu_memory(N, K, sector), _block_memory(N, K, sector),
+                   _lattice_memory(N, K, sector))
     n1 = int(math.sqrt(n)) + 1
     nnz_row = 60.0
     return n * (nnz_row * 12.0 * 2 + (restart + 8) * 8.0) + 8 * 16.0 * n1 * n1
@@ -269,10 +281,12 @@ def _solve_1d(problem: _Problem, N: int, K: tuple, c: float) -> _Solve:
         keep = np.r_[0:i0, i0 + 1:n]
         Ar = A[keep][:, keep].tocsr()
         level = space.dof_hermite()[keep, 0]
+        mode = _dof_fourier_mode(space)[keep]
     else:
         i0, keep, Ar = None, None, A
         level = space.dof_hermite()[:, 0]
-    lin = _Linear1D(problem, Ar, level, N, K, sector)
+        mode = _dof_fourier_mode(space)
+    lin = _Linear1D(problem, Ar, level, N, K, sector, mode)
 
     def solve(rhs, trans="N"):
         if keep is None:
@@ -304,6 +318,20 @@ def _solve_1d(problem: _Problem, N: int, K: tuple, c: float) -> _Solve:
                   time.perf_counter() - t0, lin.residual, 0, lost, lin.memory, lin.name)
 
 
+def _dof_fourier_mode(space):
+    """Lattice column of each unknown of the sector (order of :meth:`KineticSpace.dof_hermite`):
+    the Fourier mode number k (0 for the constant, k for cos kx and sin kx) in a parity
+    sector, where each (n, k) holds one unknown; without symmetry both cos kx and sin kx are
+    there, and the column is the real-basis index (2k - 1, 2k) instead."""
+    f = np.concatenate([np.tile(fc, h.size) for h, fc in space.classes])
+    return f if space.sector[0] == 0 else (f + 1) // 2
+
+
+#: unknowns from which "auto" takes the nested-dissection LU instead of SuperLU (single-mode
+#: U'; measured with one BLAS thread: SuperLU 0.25 s vs 0.29 s at 26k unknowns, 0.36 vs 0.44
+#: s at 37k; 5.3 s vs 3.8 s at 237k, 7.8 s vs 5.7 s at 309k)
+_LATTICE_MIN_DOFS = 120_000
+
 #: relative residual above which one step of iterative refinement is taken, and above which
 #: (after it) the block-banded solve is redone with SuperLU
 _REFINE_RESIDUAL = 1e-12
@@ -311,28 +339,54 @@ _BAD_RESIDUAL = 1e-10
 
 
 class _Linear1D:
-    r"""The 1D sector system: block-banded LU (levels = Hermite degree) or SuperLU.
+    r"""The 1D sector system: block-banded LU (levels = Hermite degree), nested-dissection LU
+    on the (Hermite degree, Fourier mode) lattice, or SuperLU.
 
     ``linear_solver`` of the problem: "block" (:class:`effcoef.blockband.BlockBandedLU` on the
     matrix ordered by decreasing Hermite degree: the elimination starts where the friction
     term dominates, and the Schur complements keep a positive semi-definite symmetric part),
+    "lattice" (:class:`effcoef.latticelu.LatticeLU`: the generator couples Hermite degrees
+    n +- 2 and, for a single-mode U', Fourier modes k +- 1, a stencil on the (n, k) lattice,
+    factorised multifrontally in the geometric nested-dissection order with dense fronts),
     "superlu", or "auto" (block-banded unless the Fourier coupling of :math:`U'` is a single
-    mode, where SuperLU's fill stays small and it was measured 1.5-2x faster).  The structure
-    is checked (band <= 2 levels) and memory estimated before factorising; every solve
-    reports its relative residual (kept in :attr:`residual`); a residual above
-    ``_REFINE_RESIDUAL`` gets one step of iterative refinement, and a block-banded residual
-    still above ``_BAD_RESIDUAL`` makes the solve fall back to SuperLU.
+    mode; there SuperLU's fill stays small and it was measured 1.5-2x faster than the block
+    solver, and from ``_LATTICE_MIN_DOFS`` unknowns the lattice LU is 1.4x faster still).
+    The structure is checked (band <= 2 levels; the stencil) and memory estimated before
+    factorising; every solve reports its relative residual (kept in :attr:`residual`); a
+    residual above ``_REFINE_RESIDUAL`` gets one step of iterative refinement, and a
+    block-banded or lattice residual still above ``_BAD_RESIDUAL`` makes the solve fall back
+    to SuperLU.
     """
 
-    def __init__(self, problem, A, level, N, K, sector):
+    def __init__(self, problem, A, level, N, K, sector, mode=None):
         self.problem, self.A, self.N, self.K, self.sector = problem, A.tocsr(), N, K, sector
         self.residual = 0.0
         self.fallbacks = []
         want = problem.linear_solver
         if want == "auto":
-            want = "superlu" if _fourier_band(problem) <= 1 and _lu_memory(N, K, sector) \
-                <= problem.memory_limit else "block"
+            # the lattice LU only in a parity sector (one unknown per lattice node): without
+            # symmetry and with a force its static pivots were seen to break down
+            lattice_ok = mode is not None and sector[0] != 0
+            if _fourier_band(problem) <= 1:
+                want = "lattice" if lattice_ok and A.shape[0] >= _LATTICE_MIN_DOFS \
+                    else "superlu"
+                if _lu_memory(N, K, sector) > problem.memory_limit:
+                    want = "lattice" if lattice_ok else "block"
+            else:
+                want = "block"
+        if want == "lattice" and mode is None:
+            want = "superlu"
         self.name, self.memory = None, 0.0
+        if want == "lattice":
+            coords = np.stack([np.asarray(level), np.asarray(mode)], axis=1)
+            try:
+                self.lat = LatticeLU(self.A, coords,
+                                     max_bytes=problem.memory_limit - _sparse_bytes(self.A))
+                self.name, self.memory = "lattice", self.lat.memory + _sparse_bytes(self.A)
+            except (MemoryError, np.linalg.LinAlgError, ValueError) as exc:
+                self.fallbacks.append(str(exc))
+                if isinstance(exc, MemoryError):
+                    want = "block"          # its dense blocks may still fit (small K)
         if want == "block":
             order, bounds, band = level_partition(self.A, -np.asarray(level), max_band=2)
             sizes = np.diff(bounds)
@@ -370,6 +424,8 @@ class _Linear1D:
         self.name, self.memory = "superlu", need
 
     def _raw(self, rhs, trans):
+        if self.name == "lattice":
+            return self.lat.solve(rhs, trans=trans)
         if self.name == "block":
             return self.blu.solve(rhs[self.order], trans=trans)[self.inverse]
         return self.lu.solve(rhs, trans=trans)
@@ -388,9 +444,9 @@ class _Linear1D:
             r2 = self._resid(x2, rhs, trans)
             if np.isfinite(r2) and (r2 < r or not np.isfinite(r)):
                 x, r = x2, r2
-        if self.name == "block" and (not np.isfinite(r) or r > _BAD_RESIDUAL):
-            self.fallbacks.append(f"block-banded residual {r:.1e}")
-            del self.blu
+        if self.name in ("block", "lattice") and (not np.isfinite(r) or r > _BAD_RESIDUAL):
+            self.fallbacks.append(f"{self.name} residual {r:.1e}")
+            self.blu = self.lat = None
             self._set_superlu()
             return self.solve(rhs, trans)
         self.residual = max(self.residual, r)
@@ -723,15 +779,42 @@ def _gmres_progress(bar, N, K):
 # sizes and the driver
 
 
+def _dimensionless_friction(problem: _Problem) -> float:
+    return problem.gamma * max(problem.land.period) / (2.0 * math.pi * math.sqrt(problem.theta))
+
+
+def _coverage(problem: _Problem, depth: float) -> float:
+    r"""The Hermite coverage constant c (scale :math:`s = \min(1, c/\sqrt{2N+1})`).
+
+    :func:`effcoef.kinetic.coverage_constant` adds the depth of U to
+    :math:`\ln(1/\mathrm{rtol})` (D is smaller than :math:`\theta/\gamma` by up to
+    :math:`e^{-\mathrm{depth}}`, and absolute errors were assumed amplified by as much).  In
+    1D at small friction (:math:`\gamma L/(2\pi\sqrt\theta) < 1`, where s < 1 and N is
+    large) that amplification was not seen: for U = 5 cos x (depth 10), gamma = 1e-2, N = 300
+    with c = 6.66 is within 4e-11 of the converged D (as N = 425 with the depth-augmented
+    c = 9.42 was), and at gamma = 1e-3 N = 907 with c = 6.66 within 3e-11.  There the
+    depth is left out (c = 7.59 at rtol 1e-8 for any depth), and N, which resolves p to
+    :math:`\sim c\sqrt\theta/N`, shrinks with c.  The estimate's refined run takes 10 % more
+    coverage, so a coverage error shows as a Hermite error.  Elsewhere (2D, large friction,
+    where the natural scale s = 1 is used for small N) the constant is unchanged.
+    """
+    if problem.dim == 1 and _dimensionless_friction(problem) < 1.0:
+        return coverage_constant(problem.rtol, 0.0)
+    return coverage_constant(problem.rtol, depth)
+
+
 def _initial_sizes(problem: _Problem):
     """Initial (N, K) from the friction, the depth and the Fourier content of exp(-U/(2 theta))."""
-    th, ga = problem.theta, problem.gamma
+    th = problem.theta
     depth = (problem.tables.Umax - problem.tables.Umin) / th
-    Lmax = max(problem.land.period)
-    gt = ga * Lmax / (2.0 * math.pi * math.sqrt(th))       # dimensionless friction
+    gt = _dimensionless_friction(problem)
     small = max(min(gt, 1.0), 1e-6)
     if gt < 1.0:
-        N = int(math.ceil((12 + 17.0 / math.sqrt(small)) * (1 + depth / 7.5)))
+        N = (12 + 17.0 / math.sqrt(small)) * (1 + depth / 7.5)
+        # the resolution in p is ~ c / N: N in proportion to the coverage constant (the
+        # constants above were measured with kinetic.coverage_constant)
+        N = int(math.ceil(N * _coverage(problem, depth)
+                          / coverage_constant(problem.rtol, depth)))
     else:       # overdamped side: the natural Hermite scale (s = 1) converges in ~20 functions
         N = int(math.ceil(26 * (1 + depth / 20.0)))
     # spectral convergence: sizes grow like log(1/rtol); the constants are for rtol = 1e-8
@@ -742,7 +825,15 @@ def _initial_sizes(problem: _Problem):
     Kpot = _fourier_content(problem)
     K = []
     for a in range(len(problem.land.period)):
-        k = Kpot[a] + int(math.ceil(1.4 * acc / math.sqrt(small) * (1 + depth ** 2 / 15.0)))
+        # depth growth (1D): depth^2/15 up to depth 4, depth^1.5/7.5 beyond (U = 5 cos x, depth
+        # 10: K = 80 at gamma = 1e-2 and 240 at 1e-3 are within 2e-11 and 3e-10 of the
+        # converged values, where depth^2/15 gave 121 and 353)
+        grow = 1 + (min(depth ** 2 / 15.0, depth ** 1.5 / 7.5) if problem.dim == 1
+                    else depth ** 2 / 15.0)
+        # (1.5 below gt = 1: with N smaller by the coverage above, 1.4 left U = 2 cos x at
+        # gamma = 1e-3 a hair above rtol in K, and the second pass doubled its time)
+        kc = 1.5 if gt < 1.0 and problem.dim == 1 else 1.4
+        k = Kpot[a] + int(math.ceil(kc * acc / math.sqrt(small) * grow))
         if problem.dim == 2:
             k = int(math.ceil(0.7 * k))
         K.append(max(k, 4))
@@ -843,15 +934,19 @@ def underdamped_coefficients(U: Union[str, PeriodicPotential, PeriodicLandscape,
     blas_threads : int or None
         BLAS threads inside the call (default 1: the dense 2D preconditioner is shared-machine
         friendly); None leaves the process setting.
-    linear_solver : {"auto", "block", "superlu"}
+    linear_solver : {"auto", "block", "lattice", "superlu"}
         1D only: the block-banded LU in the Hermite degree (dense m x m Schur complements,
         m the Fourier modes of one sector; cost ~ N m^3 whatever the Fourier content of U),
-        SuperLU (1.5-2x cheaper when U' has a single Fourier mode, e.g. ``cos(x)``, but its
-        fill grows quickly with more modes: one factorisation for ``exp(1.5*cos(x))`` at
-        N = 300, K = 100 took 56 s against 0.5 s for the block solver),
-        or "auto" (SuperLU for a single-mode U', else block).  The block solver falls back to
-        SuperLU if the matrix is not block-banded, the factors would exceed memory_limit, or
-        the residual stays above 1e-10 after one refinement step.
+        the nested-dissection LU on the (Hermite degree, Fourier mode) lattice
+        (:mod:`effcoef.latticelu`; ~1.4x faster than SuperLU from ~1e5 unknowns for a
+        single-mode U'), SuperLU (1.5-2x cheaper than the block solver when U' has a single
+        Fourier mode, e.g. ``cos(x)``, but its fill grows quickly with more modes: one
+        factorisation for ``exp(1.5*cos(x))`` at N = 300, K = 100 took 56 s against 0.5 s for
+        the block solver), or "auto" (a single-mode U': SuperLU below 1.2e5 unknowns, the
+        lattice LU above or where SuperLU's memory estimate exceeds memory_limit; else
+        block).  The block and lattice solvers fall back to SuperLU if the structure does not
+        fit, the factors would exceed memory_limit, or the residual stays above 1e-10 after
+        one refinement step.
 
     Returns
     -------
@@ -862,8 +957,8 @@ def underdamped_coefficients(U: Union[str, PeriodicPotential, PeriodicLandscape,
         ``linear_solver``), ``method = "underdamped"``, ``info`` (sizes, scale, timings,
         solver statistics).
     """
-    if linear_solver not in ("auto", "block", "superlu"):
-        raise EffcoefError(f"linear_solver must be 'auto', 'block' or 'superlu', "
+    if linear_solver not in ("auto", "block", "lattice", "superlu"):
+        raise EffcoefError(f"linear_solver must be 'auto', 'block', 'lattice' or 'superlu', "
                            f"got {linear_solver!r}")
     if blas_threads is None:
         return _run(U, theta, gamma, period, force, rtol, strict, progress, n_eigenvalues,
@@ -938,7 +1033,7 @@ def _run(U, theta, gamma, period, force, rtol, strict, progress, n_eigenvalues,
         if min(K0) < 1:
             raise EffcoefError(f"fourier_modes must be >= 1, got {fourier_modes!r}")
     depth = (tables.Umax - tables.Umin) / theta
-    c0 = coverage_constant(rtol, depth)
+    c0 = _coverage(problem, depth)
     solver = _solve_1d if d == 1 else _solve_2d
     ref = UNDERDAMPED_DEFAULTS["refine"]
     cref = UNDERDAMPED_DEFAULTS["coverage_refine"]
@@ -1042,6 +1137,7 @@ def _run(U, theta, gamma, period, force, rtol, strict, progress, n_eigenvalues,
         "force": [float(x) for x in F], "period": list(land.period),
         "symmetric_axes": [bool(problem.axis_symmetric(a)) for a in range(d)],
         "solver": ({"block": "block-banded LU (levels = Hermite degree)",
+                    "lattice": "nested-dissection LU on the (Hermite, Fourier) lattice",
                     "superlu": "sparse LU (SuperLU)"}.get(base.solver, base.solver)
                    if d == 1 else "GMRES + Kronecker-sum (separable) preconditioner"),
         "solvers_used": sorted({s.solver for s in cache.values()}) if d == 1 else [],

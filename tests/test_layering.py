@@ -42,7 +42,7 @@ NOT_FOR_MODELS = OUTER
 NOT_FOR_REFERENCE = ["effcoef.fem1d", "effcoef.fem2d", "effcoef.fem3d", "effcoef.spectrum",
                      "effcoef.solver", "effcoef.radial", "effcoef.series", "effcoef.periodic",
                      "effcoef.fem_periodic", "effcoef.domain", "effcoef.fend", "effcoef.tensorfe",
-                     "effcoef.separable", "effcoef.blockband",
+                     "effcoef.separable", "effcoef.blockband", "effcoef.latticelu",
                      "effcoef.underdamped", "potentials.intervals", "potentials.bnb"]
 #: private third-party names that are allowed, with the reason
 THIRD_PARTY_PRIVATE_OK = {

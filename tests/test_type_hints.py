@@ -1,7 +1,8 @@
 """The public API is typed: every function and method named in a module's ``__all__`` has
 annotations for all its parameters and its return value, and they resolve
 (``typing.get_type_hints``).  Not listed: the internal building blocks ``effcoef.kinetic``,
-``effcoef.blockband`` and ``effcoef.fem2d`` (the previous 2D route, kept for the benchmark).
+``effcoef.blockband``, ``effcoef.latticelu`` and ``effcoef.fem2d`` (the previous 2D route, kept
+for the benchmark).
 """
 
 import importlib

@@ -1,0 +1,272 @@
+r"""Nested-dissection multifrontal LU for sparse matrices whose unknowns sit on a 2D lattice.
+
+The unknowns of the matrix A carry integer lattice coordinates :math:`(i, j)` (for the 1D
+kinetic matrices of :mod:`effcoef.kinetic`: the Hermite degree n and the Fourier mode k), and
+a nonzero :math:`A_{uv}` couples only nodes with :math:`|i_u - i_v| \le w_i` and
+:math:`|j_u - j_v| \le w_j` (a stencil; :func:`lattice_widths`).  Then a band of :math:`w_i`
+rows (or :math:`w_j` columns) of the lattice separates the two halves of a box, and the
+geometric nested dissection of the lattice (George 1973: cut the box across its longer side,
+measured in separator size, recursively, down to leaves of at most ``leaf`` unknowns) orders
+the elimination so that the fill is :math:`O(n\log n)` and the work :math:`O(n^{3/2})` for n
+unknowns on a roughly square lattice.
+
+The factorisation is multifrontal (Duff & Reid 1983): the separator tree is processed leaves
+first; node t owns the unknowns :math:`V_t` (a leaf box or a separator) and its front is the
+dense matrix on :math:`V_t \cup B_t`, :math:`B_t` the not yet eliminated unknowns coupled to
+:math:`V_t` (parts of the ancestors' separators), assembled from the entries of A and the
+update matrices of its children (extend-add).  Eliminating :math:`V_t`,
+
+.. math:: F = \begin{pmatrix}F_{VV} & F_{VB}\\ F_{BV} & F_{BB}\end{pmatrix}, \qquad
+          X = F_{VV}^{-1}F_{VB}, \qquad U_t = F_{BB} - F_{BV}X ,
+
+with LAPACK ``getrf`` (partial pivoting *inside* :math:`V_t`) and level-3 BLAS for X and the
+update :math:`U_t` passed to the parent.  The stored factors (LU of :math:`F_{VV}`,
+:math:`X`, :math:`F_{BV}`) solve :math:`Ax = r` (forward: :math:`y_V = F_{VV}^{-1}r_V`,
+:math:`r_B \mathrel{-}= F_{BV}y_V`; backward: :math:`x_V = y_V - Xx_B`) and
+:math:`A^Tx = r` (forward: :math:`r_B \mathrel{-}= X^Tr_V`; backward:
+:math:`x_V = F_{VV}^{-T}(r_V - F_{BV}^Tx_B)`).
+
+There is no pivoting *between* fronts (static pivots): the elimination is exact when every
+:math:`F_{VV}` is nonsingular (e.g. when the symmetric part of A is positive definite on
+every box, as for the kinetic matrices with friction), but its accuracy is not guaranteed a
+priori; callers check the residual (see :mod:`effcoef.underdamped`: residual check, one step
+of iterative refinement, fallback to SuperLU).
+
+Nothing here knows about the physics.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import lapack
+
+__all__ = ["LatticeLU", "lattice_widths"]
+
+
+def lattice_widths(A: sp.spmatrix, coords: np.ndarray) -> tuple:
+    """Stencil half-widths ``(w_i, w_j)``: the largest coordinate distances of a nonzero."""
+    coords = np.asarray(coords)
+    A = sp.csr_matrix(A)
+    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    nz = A.data != 0
+    if not np.any(nz):
+        return (0, 0)
+    r, c = rows[nz], A.indices[nz]
+    return (int(np.abs(coords[r, 0] - coords[c, 0]).max()),
+            int(np.abs(coords[r, 1] - coords[c, 1]).max()))
+
+
+class _Node:
+    __slots__ = ("start", "stop", "children", "B", "lu", "piv", "X", "L")
+
+    def __init__(self, start, stop, children):
+        self.start, self.stop, self.children = start, stop, children
+        self.B = self.lu = self.piv = self.X = self.L = None
+
+
+def _dissect(coords: np.ndarray, widths, leaf: int):
+    """Elimination order (postorder of the separator tree) and the tree nodes."""
+    ci = coords[:, 0] - coords[:, 0].min()
+    cj = coords[:, 1] - coords[:, 1].min()
+    grid = -np.ones((int(ci.max()) + 1, int(cj.max()) + 1), dtype=np.int64)
+    if np.unique(ci * grid.shape[1] + cj).size != ci.size:
+        raise ValueError("lattice LU: two unknowns share a lattice node")
+    grid[ci, cj] = np.arange(ci.size)
+    wi, wj = max(int(widths[0]), 1), max(int(widths[1]), 1)
+    order: List[np.ndarray] = []
+    nodes: List[_Node] = []
+    count = [0]
+
+    def emit(vars_, children):
+        vars_ = vars_[vars_ >= 0]
+        order.append(vars_)
+        nodes.append(_Node(count[0], count[0] + vars_.size, children))
+        count[0] += vars_.size
+        return len(nodes) - 1
+
+    def rec(a0, a1, b0, b1):
+        box = grid[a0:a1, b0:b1]
+        nvar = int(np.count_nonzero(box >= 0))
+        if nvar == 0:
+            return None
+        # separator sizes of the two cuts (inf where a half would be empty)
+        cost_i = wi * (b1 - b0) if a1 - a0 >= wi + 2 else np.inf
+        cost_j = wj * (a1 - a0) if b1 - b0 >= wj + 2 else np.inf
+        if nvar <= leaf or (cost_i == np.inf and cost_j == np.inf):
+            return emit(box.ravel(), [])
+        if cost_i <= cost_j:
+            m = (a0 + a1 - wi) // 2
+            kids = [rec(a0, m, b0, b1), rec(m + wi, a1, b0, b1)]
+            sep = grid[m:m + wi, b0:b1]
+        else:
+            m = (b0 + b1 - wj) // 2
+            kids = [rec(a0, a1, b0, m), rec(a0, a1, m + wj, b1)]
+            sep = grid[a0:a1, m:m + wj]
+        return emit(sep.ravel(), [k for k in kids if k is not None])
+
+    rec(0, grid.shape[0], 0, grid.shape[1])
+    perm = np.concatenate(order)
+    return perm, nodes
+
+
+def _extend_add(F, li, U):
+    """F[li, li] += U for increasing indices li: by contiguous runs of li (slices) where they
+    are few (the usual case: pieces of the ancestors' separators), else fancy indexing."""
+    brk = np.flatnonzero(np.diff(li) != 1) + 1
+    if brk.size > 12:
+        F[np.ix_(li, li)] += U
+        return
+    lo = np.r_[0, brk]
+    hi = np.r_[brk, li.size]
+    runs = [(int(s), int(e), int(li[s])) for s, e in zip(lo, hi)]
+    for rs, re, r0 in runs:
+        Fr = F[r0:r0 + re - rs]
+        Ur = U[rs:re]
+        for cs, ce, c0 in runs:
+            Fr[:, c0:c0 + ce - cs] += Ur[:, cs:ce]
+
+
+class LatticeLU:
+    r"""Multifrontal LU of A in the nested-dissection order of its lattice.
+
+    Parameters
+    ----------
+    A : sparse matrix (n, n)
+    coords : int array (n, 2)
+        Lattice coordinates of the unknowns (distinct).
+    leaf : int
+        Boxes with at most this many unknowns are not dissected further (one dense front).
+    widths : (int, int), optional
+        Stencil half-widths; default from A (:func:`lattice_widths`).  Couplings wider than
+        given are refused (``ValueError``): the separators would not separate.
+    max_bytes : float, optional
+        Refuse (``MemoryError``, before the numeric factorisation) if the factors (counted
+        exactly by the symbolic phase) and the largest update matrix need more.
+
+    Raises ``numpy.linalg.LinAlgError`` if a front's pivot block is exactly singular or the
+    factors are not finite.
+    """
+
+    def __init__(self, A: sp.spmatrix, coords, leaf: int = 128, widths: Optional[tuple] = None,
+                 max_bytes: Optional[float] = None):
+        A = sp.csr_matrix(A)
+        n = A.shape[0]
+        coords = np.asarray(coords, dtype=np.int64)
+        if coords.shape != (n, 2):
+            raise ValueError(f"lattice LU: coords must have shape ({n}, 2)")
+        actual = lattice_widths(A, coords)
+        if widths is None:
+            widths = actual
+        elif actual[0] > widths[0] or actual[1] > widths[1]:
+            raise ValueError(f"lattice LU: couplings {actual} wider than the stencil {widths}")
+        self.n, self.widths = n, tuple(int(w) for w in widths)
+        self.perm, self.nodes = _dissect(coords, self.widths, int(leaf))
+        P = A[self.perm][:, self.perm]
+        Pr, Pc = P.tocsr(), P.tocsc()
+        Pr.sum_duplicates()
+        Pc.sum_duplicates()
+        self._symbolic(Pr, Pc)
+        if max_bytes is not None and self.memory > max_bytes:
+            raise MemoryError(f"lattice LU: the factors need {self.memory / 1e9:.1f} GB")
+        self._numeric(Pr, Pc)
+
+    # -- symbolic: the index sets B_t -------------------------------------------------------
+
+    def _symbolic(self, Pr, Pc):
+        self.front_entries = 0
+        self.largest_front = 0
+        for t in self.nodes:
+            a, b = t.start, t.stop
+            parts = [Pr.indices[Pr.indptr[a]:Pr.indptr[b]],
+                     Pc.indices[Pc.indptr[a]:Pc.indptr[b]]]
+            parts += [self.nodes[c].B for c in t.children]
+            allb = np.concatenate(parts)
+            t.B = np.unique(allb[allb >= b])
+            nv, nb = b - a, t.B.size
+            self.front_entries += nv * nv + 2 * nv * nb
+            self.largest_front = max(self.largest_front, nv + nb)
+
+    @property
+    def memory(self) -> float:
+        """Bytes of the stored factors (float64) and of the largest front, twice (a front and
+        the update matrices waiting for their parents are of that order)."""
+        return 8.0 * self.front_entries + 16.0 * self.largest_front ** 2 + 16.0 * self.n
+
+    # -- numeric ----------------------------------------------------------------------------
+
+    def _numeric(self, Pr, Pc):
+        n = self.n
+        row_of = np.repeat(np.arange(n), np.diff(Pr.indptr))
+        col_of = np.repeat(np.arange(n), np.diff(Pc.indptr))
+        loc = np.zeros(n, dtype=np.int64)
+        updates = {}
+        for ti, t in enumerate(self.nodes):
+            a, b = t.start, t.stop
+            nv, B = b - a, t.B
+            nb = B.size
+            loc[a:b] = np.arange(nv)
+            loc[B] = nv + np.arange(nb)
+            F = np.zeros((nv + nb, nv + nb))
+            s0, s1 = Pr.indptr[a], Pr.indptr[b]
+            cols = Pr.indices[s0:s1]
+            m = cols >= a
+            F[row_of[s0:s1][m] - a, loc[cols[m]]] = Pr.data[s0:s1][m]
+            s0, s1 = Pc.indptr[a], Pc.indptr[b]
+            rows = Pc.indices[s0:s1]
+            m = rows >= b
+            F[loc[rows[m]], col_of[s0:s1][m] - a] = Pc.data[s0:s1][m]
+            for c in t.children:
+                Bc, Uc = updates.pop(c)
+                _extend_add(F, loc[Bc], Uc)
+            if nv:
+                lu, piv, info = lapack.dgetrf(F[:nv, :nv])
+                if info != 0 or not np.all(np.isfinite(lu)):
+                    raise np.linalg.LinAlgError(
+                        f"lattice LU: singular pivot block at node {ti} ({nv} unknowns)")
+                t.lu, t.piv = lu, piv
+                if nb:
+                    t.X, _ = lapack.dgetrs(lu, piv, F[:nv, nv:])
+                    t.L = F[nv:, :nv].copy()
+                    Upd = F[nv:, nv:]
+                    Upd -= t.L @ t.X
+                    updates[ti] = (B, Upd)
+            elif nb:
+                updates[ti] = (B, F)
+        if not all(np.all(np.isfinite(t.X)) for t in self.nodes if t.X is not None):
+            raise np.linalg.LinAlgError("lattice LU: non-finite factors")
+
+    # -- solves -----------------------------------------------------------------------------
+
+    def solve(self, r: np.ndarray, trans: str = "N") -> np.ndarray:
+        """Solve A x = r (``trans="N"``) or A^T x = r (``"T"``); r of shape (n,) or (n, q)."""
+        r = np.asarray(r, dtype=float)
+        vec = r.ndim == 1
+        y = r[self.perm].reshape(self.n, -1).copy()
+        nodes = self.nodes
+        if trans == "N":
+            for t in nodes:
+                a, b = t.start, t.stop
+                if b > a:
+                    y[a:b], _ = lapack.dgetrs(t.lu, t.piv, y[a:b])
+                    if t.L is not None:
+                        y[t.B] -= t.L @ y[a:b]
+            for t in reversed(nodes):
+                if t.X is not None:
+                    y[t.start:t.stop] -= t.X @ y[t.B]
+        elif trans == "T":
+            for t in nodes:
+                if t.X is not None:
+                    y[t.B] -= t.X.T @ y[t.start:t.stop]
+            for t in reversed(nodes):
+                a, b = t.start, t.stop
+                if b > a:
+                    rhs = y[a:b] if t.L is None else y[a:b] - t.L.T @ y[t.B]
+                    y[a:b], _ = lapack.dgetrs(t.lu, t.piv, rhs, trans=1)
+        else:
+            raise ValueError(f"trans must be 'N' or 'T', got {trans!r}")
+        x = np.empty_like(y)
+        x[self.perm] = y
+        return x[:, 0] if vec else x
