@@ -49,7 +49,7 @@ from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.sparse import csr_matrix
+from scipy.sparse import csc_matrix
 from scipy.sparse.linalg import splu
 
 from potentials import PotentialND
@@ -239,16 +239,40 @@ def principal_frame(potential: PotentialND, theta: float, box: DomainBox, *, tai
 # ------------------------------------------------------------------------------------------
 # one discretisation level (mesh, degree): assembly, pinned LU, Poisson solutions
 
-def _memory_estimate(nodes, p, d):
-    """Peak bytes of a level and its number of dofs.  The sparsity pattern is the Kronecker
-    product of the 1D patterns (ne (p+1)^2 - (ne - 1) entries per axis), so nnz is exact;
-    measured peaks are ~80 bytes per entry (A and B in CSR, their scaled copies, the pinned
-    copy and the LU factors, fill ~1.1-1.6 nnz): 2.64 GB for nnz = 33M (3D, Q8, 4^3 elements),
-    plus the element data of one assembly chunk."""
+#: bytes per stored entry of A: (peak while a level is built, held by a built level).
+#: Measured peaks (ru_maxrss above the interpreter): 2D (A and B in CSR, their scaled copies,
+#: the LU factors, fill ~1.1-1.6 nnz) ~80 / ~48; 3D (A only: B is applied by sum
+#: factorisation, the pinned LU shares A's arrays, the edge residual works in blocks)
+#: Q6, Q7, Q8 on 4^3 elements: 0.43, 0.64, 1.21 GB for 7.2M, 16.2M, 33M entries (~37 bytes
+#: per entry at Q8) while built, 0.26, 0.44, 0.88 GB held.
+_BYTES = {2: (80, 48), 3: (44, 36)}
+
+
+def _memory_estimate(nodes, p, d, held=0):
+    """Peak bytes of a level (plus ``held``, the bytes of a level still alive) and its
+    number of dofs.  The sparsity pattern is the Kronecker product of the 1D patterns
+    (ne (p+1)^2 - (ne - 1) entries per axis), so nnz is exact; bytes per entry from
+    ``_BYTES``, plus the element data of one assembly chunk."""
+    N, nnz = _sizes(nodes, p)
+    return int(_BYTES[d][0] * nnz + 2 ** 28 + held), N
+
+
+def _sizes(nodes, p):
     n1 = [len(x) - 1 for x in nodes]
     N = int(np.prod([e * p + 1 for e in n1]))
     nnz = int(np.prod([e * (p + 1) ** 2 - (e - 1) for e in n1]))
-    return int(80 * nnz + 2 ** 28), N
+    return N, nnz
+
+
+def _held(nodes, p, d):
+    """Bytes held by a built level of degree p (its matrices and factors)."""
+    return _BYTES[d][1] * _sizes(nodes, p)[1]
+
+
+def _pair_fits(nodes, q, p, d, limit):
+    """Whether the levels q (built first) and p (built while q is held) fit in ``limit``."""
+    return max(_memory_estimate(nodes, q, d)[0],
+               _memory_estimate(nodes, p, d, _held(nodes, q, d))[0]) <= limit
 
 
 @dataclass
@@ -271,11 +295,56 @@ class _Level:
     change: float
 
     def solve(self, y):
-        """A pinned solution of A x = y (y orthogonal to the kernel): x[pin] = 0."""
-        y = np.asarray(y, float)
-        rest = np.delete(y, self.pin, axis=0)
-        xr = self.lu.solve(np.ascontiguousarray(rest))
-        return np.insert(xr, self.pin, 0.0, axis=0)
+        """A pinned solution of A x = y (y orthogonal to the kernel): x[pin] = 0.  The
+        factorisation is that of the transpose of the pinned A (see :func:`_pinned_lu`)."""
+        y = np.array(y, float)
+        y[self.pin] = 0.0
+        x = self.lu.solve(y, trans="T")
+        x[self.pin] = 0.0
+        return x
+
+
+def _pinned_lu(A, pin):
+    r"""Sparse LU of A (CSR) with dof ``pin`` decoupled (its row and column zero, its
+    diagonal 1): the same factors as those of A without row and column ``pin``, without a
+    copy of A.  The CSR arrays of A are those of :math:`A^T` in CSC, so SuperLU factorises
+    :math:`A^T` (solve with ``trans="T"``); the entries are changed for the factorisation
+    and restored.  Symmetric positive definite: minimum degree on :math:`A + A^T`, no
+    pivoting (symmetric mode).  Saves the pinned copy of A (with the blockwise edge residual
+    and the mass matrix applied by sum factorisation, the measured peak of a Q8 level with 33M
+    entries went from 2.97 to 1.31 GB)."""
+    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    hit = np.nonzero((rows == pin) | (A.indices == pin))[0]
+    saved = A.data[hit].copy()
+    A.data[hit] = np.where((rows[hit] == pin) & (A.indices[hit] == pin), 1.0, 0.0)
+    del rows
+    try:
+        At = csc_matrix((A.data, A.indices, A.indptr), shape=A.shape, copy=False)
+        return splu(At, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                    options=dict(SymmetricMode=True))
+    finally:
+        A.data[hit] = saved
+
+
+class _ScaledMass:
+    r"""The scaled kept mass matrix :math:`S B S` (S = diag(1/dg)) as an operator: products
+    by sum factorisation (:meth:`TensorSpace.mass_apply`), for ``B @ x`` in the eigensolver
+    and the modes."""
+
+    def __init__(self, space, mw, keep, dg):
+        self.space, self.mw, self.keep, self.dg = space, mw, keep, dg
+        self.shape = (len(keep), len(keep))
+        self.dtype = np.dtype(float)
+
+    def dot(self, x):
+        x = np.asarray(x, float)
+        X = x.reshape(self.shape[0], -1)
+        u = np.zeros((self.space.N, X.shape[1]))
+        u[self.keep] = X / self.dg[:, None]
+        out = self.space.mass_apply(self.mw, u)[self.keep] / self.dg[:, None]
+        return out.reshape(x.shape)
+
+    __matmul__ = dot
 
 
 def _scaled(M, keep, s):
@@ -319,17 +388,24 @@ def _edge_residual(A, dg, c, rhs, x):
     component of u (the differences :math:`u_J - u_I` round relative to themselves), which
     moves D by ~eps: working precision suffices.  The LU of the stored matrix differs from
     this operator by the rounding of its diagonal only, so refinement with it converges
-    (contraction ~ eps / lambda_1).  One column at a time, O(nnz) memory."""
+    (contraction ~ eps / lambda_1).  Blocks of rows, one column at a time: temporaries of
+    ~2^22 entries."""
     n = A.shape[0]
-    rows = np.repeat(np.arange(n, dtype=A.indices.dtype), np.diff(A.indptr))
-    w = A.data * dg[A.indices]
     u = x / dg[:, None]
     out = rhs - c[:, None] * x
-    ones = np.ones(n)
-    for j in range(x.shape[1]):
-        uj = u[:, j]
-        E = csr_matrix((w * (uj[A.indices] - uj[rows]), A.indices, A.indptr), shape=A.shape)
-        out[:, j] -= E @ ones
+    # blocks of rows holding about 2^22 entries: O(block) temporaries, not O(nnz)
+    ptr = A.indptr
+    starts = np.searchsorted(ptr, np.arange(0, ptr[-1], 1 << 22), side="right") - 1
+    bounds = np.unique(np.concatenate([starts, [n]]))
+    for r0, r1 in zip(bounds[:-1], bounds[1:]):
+        k0, k1 = ptr[r0], ptr[r1]
+        cols = A.indices[k0:k1]
+        local = np.repeat(np.arange(r1 - r0), np.diff(ptr[r0:r1 + 1]))
+        w = A.data[k0:k1] * dg[cols]
+        for j in range(x.shape[1]):
+            uj = u[:, j]
+            out[r0:r1, j] -= np.bincount(local, weights=w * (uj[cols] - uj[r0 + local]),
+                                         minlength=r1 - r0)
     return out
 
 
@@ -351,16 +427,18 @@ def _level(potential, theta, nodes, p, Wmin, tail, nq=None):
     mw = m * space.weights()
     Z = float(mw.sum())
     V = np.array([float((mw * X[i]).sum()) / Z for i in range(d)])
-    A, B = space.assemble(mw, theta)
+    # in 3D the mass matrix is not stored (its products by sum factorisation, _ScaledMass):
+    # at Q8 it held 0.4 GB of the 2 GB budget, and with its assembly and scaled copy 0.8
+    A, B = space.assemble(mw, theta, mass=(d == 2))
     # m spans e^-tail..1 where M lives and underflows in the box corners: the symmetric
     # scaling diag(B)^-1/2 makes every row O(1); dofs whose support carries less than
     # e^-2 tail of the largest B_ii (beyond the accepted mass cut) are dropped (phi = 0 there)
-    dB = np.sqrt(np.maximum(B.diagonal(), 0.0))
+    dB = np.sqrt(np.maximum(B.diagonal() if B is not None else space.mass_diagonal(mw), 0.0))
     keep = np.nonzero(dB > math.exp(-tail) * dB.max())[0]
     dg = dB[keep]
     leak = -_dropped_coupling(A, keep) / dg ** 2
     A = _scaled(A, keep, 1.0 / dg)
-    B = _scaled(B, keep, 1.0 / dg)
+    B = _scaled(B, keep, 1.0 / dg) if B is not None else _ScaledMass(space, mw, keep, dg)
     loads = np.array([space.load(mw * (X[i] - V[i]))[keep] / dg for i in range(d)])
     grads = np.array([space.load_grad(mw, i)[keep] / dg for i in range(d)])
     Xc = [X[i] - V[i] for i in range(d)]
@@ -368,15 +446,11 @@ def _level(potential, theta, nodes, p, Wmin, tail, nq=None):
                       for i in range(d)]) / (Z * theta)
     del X, Xc, W, m
     pin = int(np.argmax(dg))
-    rest = np.delete(np.arange(len(keep)), pin)
-    Ar = A[rest][:, rest].tocsc()
-    # symmetric positive definite: minimum degree on A + A^T, no pivoting (symmetric mode)
     try:
-        lu = splu(Ar, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                  options=dict(SymmetricMode=True))
+        lu = _pinned_lu(A, pin)
     except MemoryError:
         raise EffcoefError(f"the sparse LU of the degree-{p} system ({len(keep)} dofs, "
-                           f"{Ar.nnz} nonzeros) ran out of memory; refused") from None
+                           f"{A.nnz} nonzeros) ran out of memory; refused") from None
     lev = _Level(p=p, space=space, keep=keep, dg=dg, A=A, B=B, lu=lu, pin=pin, loads=loads,
                  grads=grads, Z=Z, V=V, D=None, K=None, K_cov=K_cov, change=0.0)
     rhs = np.concatenate([loads, grads]).T                   # (nk, 2d)
@@ -627,11 +701,11 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
                            f"{step}), got {degree}")
     p = int(degree) if fixed else p0          # the reported degree; the gap is to p - step
     if not fixed:        # a finer mesh starts lower rather than being refused at once
-        while p > 2 + step and _memory_estimate(nodes, p, d)[0] > memory_limit:
+        while p > 2 + step and not _pair_fits(nodes, p - step, p, d, memory_limit):
             p -= step
 
-    def level(q, frac):
-        need, N = _memory_estimate(nodes, q, d)
+    def level(q, frac, held=None):
+        need, N = _memory_estimate(nodes, q, d, 0 if held is None else _held(nodes, held.p, d))
         if need > memory_limit:
             raise EffcoefError(
                 f"the {d}D discretisation would need about {need / 1e9:.1f} GB ({N} dofs, "
@@ -648,7 +722,7 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
     refined = False
     odd_tried = False
     while True:
-        fine = level(p, frac(p))
+        fine = level(p, frac(p), coarse)
         _check_solve(fine, theta)     # every level: one that lost its accuracy is no value
         gap = max(relative_error(coarse.D, fine.D), relative_error(coarse.K, fine.K))
         if fixed or gap <= rtol:
@@ -661,19 +735,19 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
             refined = True
             finer = mesh_nodes(potential, theta, box.lower, box.upper, h_scale=h_scale / 2,
                                tail=tail, log_mass_step=log_mass_step / 2)
-            if max(_memory_estimate(finer, q, d)[0] for q in (p0 - step, p0)) > memory_limit:
+            if not _pair_fits(finer, p0 - step, p0, d, memory_limit):
                 break
             nodes, p = finer, p0
             h_scale, log_mass_step = h_scale / 2, log_mass_step / 2
+            coarse = fine = None          # release the last pair before the next one
             coarse = level(p - step, 0.15)
             _check_solve(coarse, theta)
             continue
-        if _memory_estimate(nodes, p + step, d)[0] > memory_limit:
+        if not _pair_fits(nodes, p, p + step, d, memory_limit):
             # the next degree is refused: the pair one degree up (p - 1, p + 1), if it fits,
             # halves the distance to it (its gap still spans two degrees, as every gap here);
             # otherwise the last pair stands
-            if step == 2 and not odd_tried and \
-                    _memory_estimate(nodes, p + 1, d)[0] <= memory_limit:
+            if step == 2 and not odd_tried and _pair_fits(nodes, p - 1, p + 1, d, memory_limit):
                 odd_tried = True
                 coarse = fine = None          # release the last pair before the next one
                 coarse, p = level(p - 1, frac(p)), p + 1

@@ -244,10 +244,12 @@ class TensorSpace:
         ne = [ax.ne for ax in self.axes]
         return int(np.prod(ne)) * int(np.prod(p1)) ** 2 * 8
 
-    def assemble(self, mw, theta, *, chunk_bytes=2 ** 27):
+    def assemble(self, mw, theta, *, chunk_bytes=2 ** 27, mass=True):
         r"""Stiffness A and mass B (scipy CSR) for the weight ``mw`` = m w on the quadrature
         grid (Q_1, ..., Q_d), by sum factorisation element by element (chunks of elements
-        along the first axis keep the element matrices below ``chunk_bytes``)."""
+        along the first axis keep the element matrices below ``chunk_bytes``).  With
+        ``mass=False`` B is not assembled (None; :meth:`mass_apply` and
+        :meth:`mass_diagonal` give its products and diagonal)."""
         d = self.dim
         axes = self.axes
         ne = [ax.ne for ax in axes]
@@ -274,7 +276,7 @@ class TensorSpace:
                 TD = _last(Mc, PD[1]) * J2[1][None, None, :, None]
                 Ae = (_first(PD[0], TV) * Jx[None, :, None, None]       # (ac, x, y, bd)
                       + _first(PV[0], TD))
-                Be = _first(PV[0], TV)
+                Be = _first(PV[0], TV) if mass else None
                 shp = (p1[0], p1[0], ex, ne[1], p1[1], p1[1])
                 perm = (2, 3, 0, 4, 1, 5)                                 # x, y, a, b, c, d
             else:
@@ -286,7 +288,7 @@ class TensorSpace:
                 UVD = _mid(PV[1], TD)
                 Ae = (_first(PD[0], UVV) * Jx[None, :, None, None, None, None]
                       + _first(PV[0], UDV + UVD))                        # (ad, x, y, z, be, cf)
-                Be = _first(PV[0], UVV)
+                Be = _first(PV[0], UVV) if mass else None
                 shp = (p1[0], p1[0], ex, ne[1], ne[2], p1[1], p1[1], p1[2], p1[2])
                 perm = (2, 3, 4, 0, 5, 7, 1, 6, 8)                        # x,y,z,a,b,c,a',b',c'
                 del TV, TD, UVV, UDV, UVD
@@ -299,16 +301,38 @@ class TensorSpace:
                 (np.ascontiguousarray((theta * Ae).reshape(shp).transpose(perm)).ravel(),
                  (rows, cols)), shape=(self.N, self.N))
             del Ae
-            Bc = sparse.csr_matrix(
-                (np.ascontiguousarray(Be.reshape(shp).transpose(perm)).ravel(), (rows, cols)),
-                shape=(self.N, self.N))
-            del Be, rows, cols
             A = Ac if A is None else A + Ac
-            B = Bc if B is None else B + Bc
-            del Ac, Bc
+            del Ac
+            if mass:
+                Bc = sparse.csr_matrix(
+                    (np.ascontiguousarray(Be.reshape(shp).transpose(perm)).ravel(),
+                     (rows, cols)), shape=(self.N, self.N))
+                B = Bc if B is None else B + Bc
+                del Bc
+            del Be, rows, cols
         A.sum_duplicates()
-        B.sum_duplicates()
+        if mass:
+            B.sum_duplicates()
         return A, B
+
+    def mass_apply(self, mw, c):
+        r""":math:`B c` for coefficient vectors ``c`` (N, k) without B:
+        :math:`(Bc)_I = \sum_q mw_q\,\varphi_I(x_q)\,(\sum_J c_J\varphi_J(x_q))`, the same
+        quadrature as :meth:`assemble` (equal to rounding)."""
+        c = np.asarray(c, float)
+        out = np.empty_like(c)
+        for j in range(c.shape[1]):
+            out[:, j] = self.load(mw * self.values(c[:, j]))
+        return out
+
+    def mass_diagonal(self, mw):
+        r"""The diagonal of B: :math:`\sum_q mw_q \varphi_I(x_q)^2`, one axis at a time with
+        the squared collocation matrices."""
+        F = np.asarray(mw, float)
+        for i, ax in enumerate(self.axes):
+            C = ax.collocation(False)
+            F = _apply_axis(C.multiply(C).T.tocsr(), F, i)
+        return F.ravel()
 
     def _element_dofs(self):
         """Global dof indices of each element's local dofs, (n_elements, nloc), elements in

@@ -356,11 +356,11 @@ def test_radial_through_general_route(dim):
 @pytest.mark.slow
 def test_rotated_separable_3d_against_1d():
     """A separable quartic turned by a general 3D rotation: D = R diag(D_i) R^T with the 1D
-    quadrature values.  At rtol 1e-6 the route stops at Q7 (Q8 would need ~2.9 GB; after
-    Q4/Q6 it takes the pair Q5/Q7): measured error 1.8e-6 with estimate (the Q5/Q7 gap)
-    3.3e-5, so the check is the estimate's honesty (error within it) and a 1e-5 bound; an
-    AccuracyWarning is expected.  The eigenvalues (Rayleigh-Ritz on Q7 from the Q5 modes) are
-    the sums of the 1D ones, each within its estimate."""
+    quadrature values.  At rtol 1e-6 the route stops at Q8 (Q10 would exceed 2 GB): measured
+    error 8.2e-8 with estimate (the Q6/Q8 gap) 4.2e-6, so the check is the estimate's honesty
+    (error within it) and a 1e-5 bound; an AccuracyWarning is expected.  The eigenvalues
+    (Rayleigh-Ritz on Q8 from the Q6 modes) are the sums of the 1D ones, each within its
+    estimate."""
     th = 0.5
     a, b = 0.5, 0.7
     Rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
@@ -553,3 +553,38 @@ def test_tensor_space_interpolate_is_exact_on_nested_spaces():
     f = fine.interpolate(coarse, c)
     pts = np.array([rng.uniform(x[0], x[-1], 200) for x in nodes])
     np.testing.assert_allclose(fine.probes(pts) @ f, coarse.probes(pts) @ c, atol=1e-12)
+
+
+def test_matrix_free_mass_and_pinned_lu_match_assembled():
+    """The 3D level stores neither B nor a pinned copy of A: TensorSpace.mass_apply and
+    mass_diagonal against the assembled B (same quadrature: equal to rounding), and the
+    in-place pinned factorisation of A^T (fend._pinned_lu, solved with trans="T") against a
+    dense solve of A without the pinned row and column."""
+    from effcoef.fend import _pinned_lu
+    from effcoef.tensorfe import Axis, TensorSpace
+
+    nodes = [np.array([-1.5, -0.3, 0.8, 1.6]), np.array([-1.0, 0.2, 1.1]),
+             np.array([-1.2, 0.0, 1.3])]
+    space = TensorSpace([Axis(x, 3, 6) for x in nodes])
+    X = space.grid()
+    mw = np.exp(-(X[0] ** 4 / 4 + X[1] ** 2 + 0.5 * X[0] * X[2] + X[2] ** 2)) * space.weights()
+    A, B = space.assemble(mw, 0.7)
+    A0, none = space.assemble(mw, 0.7, mass=False)
+    assert none is None and abs(A0 - A).max() == 0.0
+    rng = np.random.default_rng(11)
+    c = rng.normal(size=(space.N, 3))
+    np.testing.assert_allclose(space.mass_apply(mw, c), B @ c, rtol=0, atol=1e-13 * abs(B).max())
+    np.testing.assert_allclose(space.mass_diagonal(mw), B.diagonal(), rtol=1e-12)
+    pin = 17
+    A = A.tocsr()
+    data0 = A.data.copy()
+    lu = _pinned_lu(A, pin)
+    assert np.array_equal(A.data, data0)                     # entries restored
+    y = rng.normal(size=space.N)
+    y -= y.mean()
+    y[pin] = 0.0
+    x = lu.solve(y, trans="T")
+    rest = np.delete(np.arange(space.N), pin)
+    xr = np.linalg.solve(A.toarray()[np.ix_(rest, rest)], y[rest])
+    np.testing.assert_allclose(x[rest], xr, rtol=1e-9, atol=1e-9 * abs(xr).max())
+    assert abs(x[pin]) <= 1e-12 * abs(xr).max()
