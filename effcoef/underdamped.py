@@ -900,11 +900,13 @@ def _initial_sizes(problem: _Problem):
     Kpot = _fourier_content(problem)
     K = []
     for a in range(len(problem.land.period)):
-        # depth growth (1D): depth^2/15 up to depth 4, depth^1.5/7.5 beyond (U = 5 cos x, depth
-        # 10: K = 80 at gamma = 1e-2 and 240 at 1e-3 are within 2e-11 and 3e-10 of the
-        # converged values, where depth^2/15 gave 121 and 353)
-        grow = 1 + (min(depth ** 2 / 15.0, depth ** 1.5 / 7.5) if problem.dim == 1
-                    else depth ** 2 / 15.0)
+        # depth growth (1D): depth^2/15 up to depth 4, depth^1.4/6.53 beyond (equal at 4;
+        # U = 5 cos x, depth 10: K = 86 at gamma = 1e-2 and 243 at 1e-3 give estimates
+        # 2.5e-10 and 2.4e-10, actual errors 1e-11 and 7e-12; depth^1.5/7.5 gave K = 92 and
+        # 261 with estimates 3e-10 and 4e-10; depth^1.25 (K = 79 and 220) left the estimate
+        # at 1e-3 below the actual error 1.0e-9; depth^2/15 gave 121 and 353)
+        grow = 1 + (min(depth ** 2 / 15.0, depth ** 1.4 / 6.53)
+                    if problem.dim == 1 else depth ** 2 / 15.0)
         # (1.5 below gt = 1: with N smaller by the coverage above, 1.4 left U = 2 cos x at
         # gamma = 1e-3 a hair above rtol in K, and the second pass doubled its time)
         kc = 1.5 if gt < 1.0 and problem.dim == 1 else 1.4
