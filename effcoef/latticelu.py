@@ -43,7 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
-__all__ = ["LatticeLU", "BorderedLatticeLU", "lattice_widths"]
+__all__ = ["LatticeLU", "BorderedLatticeLU", "lattice_widths", "nested_dissection_order"]
 
 
 def lattice_widths(A: sp.spmatrix, coords: np.ndarray) -> tuple:
@@ -57,6 +57,15 @@ def lattice_widths(A: sp.spmatrix, coords: np.ndarray) -> tuple:
     r, c = rows[nz], A.indices[nz]
     return (int(np.abs(coords[r, 0] - coords[c, 0]).max()),
             int(np.abs(coords[r, 1] - coords[c, 1]).max()))
+
+
+def nested_dissection_order(A: sp.spmatrix, coords, leaf: int = 16) -> np.ndarray:
+    """The geometric nested-dissection elimination order of :class:`LatticeLU` (separators
+    last, recursively) as a permutation, for another sparse factorisation (e.g. SuperLU with
+    ``permc_spec="NATURAL"`` on ``A[perm][:, perm]``)."""
+    coords = np.asarray(coords, dtype=np.int64)
+    perm, _ = _dissect(coords, lattice_widths(A, coords), int(leaf))
+    return perm
 
 
 class _Node:

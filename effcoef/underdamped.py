@@ -95,7 +95,7 @@ from .kinetic import (
     marginal_tables,
 )
 from .landscape import PeriodicLandscape, periodic_landscape
-from .latticelu import BorderedLatticeLU, LatticeLU
+from .latticelu import BorderedLatticeLU, LatticeLU, nested_dissection_order
 from .operator import check_theta
 from .results import CoefficientResult, relative_error
 
@@ -382,11 +382,15 @@ def _dof_fourier_mode(space):
 
 
 #: unknowns from which "auto" takes the nested-dissection LU instead of SuperLU (single-mode
-#: U'; measured with one BLAS thread: SuperLU 0.25 s vs 0.29 s at 26k unknowns, 0.36 vs 0.44
-#: s at 37k; 5.3 s vs 3.8 s at 237k, 7.8 s vs 5.7 s at 309k)
+#: U'; measured with one BLAS thread against SuperLU with minimum degree: 0.25 s vs 0.29 s at
+#: 26k unknowns, 0.36 vs 0.44 s at 37k; 5.3 s vs 3.8 s at 237k, 7.8 s vs 5.7 s at 309k.  With
+#: the lattice's nested-dissection order SuperLU is 1.2-1.5x faster than with minimum degree
+#: and about as fast as the lattice LU above 2e5 unknowns: 6.3-7.0 s vs 5.3-8.2 s at 353k)
 _LATTICE_MIN_DOFS = 120_000
 #: the same for a base solve whose factors are kept for the bordered Fourier-refined solve
-_LATTICE_MIN_DOFS_KEPT = 50_000
+#: (which then costs about a third of a new factorisation: U = 5 cos x, gamma = 1e-3, 354k
+#: unknowns: 3.0 s vs 8.0 s; at 84k the saving only pays for the slower base: 4.3 s vs 4.2 s)
+_LATTICE_MIN_DOFS_KEPT = 100_000
 
 #: relative residual above which one step of iterative refinement is taken, and above which
 #: (after it) the block-banded solve is redone with SuperLU
@@ -419,6 +423,8 @@ class _Linear1D:
         self.residual = 0.0
         self.fallbacks = []
         self.lat = self.blu = self.bord = None
+        self.coords = None if mode is None else \
+            np.stack([np.asarray(level), np.asarray(mode)], axis=1)
         want = problem.linear_solver
         if border is not None:
             base, blin, new_coords, last_new = border
@@ -492,7 +498,7 @@ class _Linear1D:
                 f"{need / 1e9:.1f} GB for SuperLU ({'; '.join(self.fallbacks)}) "
                 f"(limit {self.problem.memory_limit / 1e9:.1f} GB): raise rtol, memory_limit, "
                 f"or gamma")
-        self.lu = _sparse_lu(self.A.tocsc())
+        self.lu = _sparse_lu(self.A.tocsc(), self.coords)
         self.name, self.memory = "superlu", need
 
     def _raw(self, rhs, trans):
@@ -541,12 +547,43 @@ def _fourier_band(problem, K=64):
     return int(np.abs((M.row + 1) // 2 - (M.col + 1) // 2).max())
 
 
-def _sparse_lu(A):
+class _PermutedLU:
+    """SuperLU factors of A[perm][:, perm], solving with A."""
+
+    def __init__(self, lu, perm):
+        self.lu, self.perm = lu, perm
+
+    def solve(self, rhs, trans="N"):
+        x = np.empty_like(rhs)
+        x[self.perm] = self.lu.solve(np.ascontiguousarray(rhs[self.perm]), trans=trans)
+        return x
+
+
+def _lu_accurate(A, lu):
+    x = np.random.default_rng(0).standard_normal(A.shape[0])
+    r = A @ lu.solve(A @ x) - A @ x
+    return bool(np.all(np.isfinite(r)) and np.linalg.norm(r) <= 1e-10 * np.linalg.norm(A @ x))
+
+
+def _sparse_lu(A, coords=None):
     """SuperLU: minimum degree on A + A^T without pivoting (the symmetric part of -L is
     positive semi-definite, and without pivoting the ordering is kept: half the fill and time
     of COLAMD with partial pivoting at 86k unknowns); checked on a random right-hand side and
     redone with COLAMD and partial pivoting if the factors are not accurate."""
     A = A.tocsc()
+    if coords is not None:
+        # the lattice's geometric nested dissection (leaves of 16): less fill and 1.2-1.5x
+        # faster than minimum degree on the kinetic matrices (SuperLU at 30k unknowns: 0.22 s
+        # vs 0.33 s; at 250k: 3.1 s vs 4.3 s, where the lattice LU took 5 s)
+        try:
+            perm = nested_dissection_order(A, coords)
+            P = A[perm][:, perm].tocsc()
+            lu = _PermutedLU(spla.splu(P, permc_spec="NATURAL", diag_pivot_thresh=0.0,
+                                       options={"SymmetricMode": True}), perm)
+            if _lu_accurate(A, lu):
+                return lu
+        except (RuntimeError, ValueError):
+            pass
     try:
         lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
                        options={"SymmetricMode": True})
