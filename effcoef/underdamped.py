@@ -62,7 +62,9 @@ Sizes and the error estimate: N and K are chosen from rtol (initial guesses from
 :math:`\gamma`, the depth :math:`(\max U - \min U)/\theta` and the Fourier content of
 :math:`e^{-U/(2\theta)}`), and the estimate is *two resolutions in each variable*: the values at
 (N, K) are reported, and the relative changes when N grows by 40 % (with 10 % more p-coverage)
-and when K grows by 40 % are added; while their sum exceeds rtol the offending variable grows.
+and when K grows by 40 % are added (the K-refined matrix contains the base one as a principal
+submatrix; for a single-mode :math:`U'` in the odd sector of an even U without force, the
+K-refined solve reuses the base factors: :class:`effcoef.latticelu.BorderedLatticeLU`); while their sum exceeds rtol the offending variable grows.
 Also counted: Fourier coefficients of :math:`\nabla U` dropped below round-off and the linear
 solver's residual.  Above rtol: :class:`~effcoef.AccuracyWarning` (``strict=True``:
 :class:`~effcoef.AccuracyError`).  Memory is estimated before every solve; a solve that would
@@ -942,7 +944,9 @@ def _initial_sizes(problem: _Problem):
         # 2.5e-10 and 2.4e-10, actual errors 1e-11 and 7e-12; depth^1.5/7.5 gave K = 92 and
         # 261 with estimates 3e-10 and 4e-10; depth^1.25 (K = 79 and 220) left the estimate
         # at 1e-3 below the actual error 1.0e-9; depth^2/15 gave 121 and 353)
-        grow = 1 + (min(depth ** 2 / 15.0, depth ** 1.4 / 6.53)
+        # (at large friction, gt >= 1, still depth^1.5/7.5)
+        grow = 1 + (min(depth ** 2 / 15.0, depth ** 1.4 / 6.53 if gt < 1.0
+                        else depth ** 1.5 / 7.5)
                     if problem.dim == 1 else depth ** 2 / 15.0)
         # (1.5 below gt = 1: with N smaller by the coverage above, 1.4 left U = 2 cos x at
         # gamma = 1e-3 a hair above rtol in K, and the second pass doubled its time)
@@ -1052,12 +1056,15 @@ def underdamped_coefficients(U: Union[str, PeriodicPotential, PeriodicLandscape,
         1D only: the block-banded LU in the Hermite degree (dense m x m Schur complements,
         m the Fourier modes of one sector; cost ~ N m^3 whatever the Fourier content of U),
         the nested-dissection LU on the (Hermite degree, Fourier mode) lattice
-        (:mod:`effcoef.latticelu`; ~1.4x faster than SuperLU from ~1e5 unknowns for a
-        single-mode U'), SuperLU (1.5-2x cheaper than the block solver when U' has a single
+        (:mod:`effcoef.latticelu`; about as fast as SuperLU from ~1e5 unknowns for a
+        single-mode U', and its factors serve the Fourier-refined solve of the estimate:
+        "bordered" in ``info["solvers_used"]``), SuperLU (in the lattice's nested-dissection
+        order where the lattice is known) (1.5-2x cheaper than the block solver when U' has a single
         Fourier mode, e.g. ``cos(x)``, but its fill grows quickly with more modes: one
         factorisation for ``exp(1.5*cos(x))`` at N = 300, K = 100 took 56 s against 0.5 s for
         the block solver), or "auto" (a single-mode U': SuperLU below 1.2e5 unknowns, the
-        lattice LU above or where SuperLU's memory estimate exceeds memory_limit; else
+        lattice LU above or where SuperLU's memory estimate exceeds memory_limit, and from
+        1e5 unknowns for a base solve whose factors the Fourier-refined solve reuses; else
         block).  The block and lattice solvers fall back to SuperLU if the structure does not
         fit, the factors would exceed memory_limit, or the residual stays above 1e-10 after
         one refinement step.
