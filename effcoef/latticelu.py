@@ -59,7 +59,7 @@ def lattice_widths(A: sp.spmatrix, coords: np.ndarray) -> tuple:
             int(np.abs(coords[r, 1] - coords[c, 1]).max()))
 
 
-def nested_dissection_order(A: sp.spmatrix, coords, leaf: int = 16) -> np.ndarray:
+def nested_dissection_order(A: sp.spmatrix, coords, leaf: int = 32) -> np.ndarray:
     """The geometric nested-dissection elimination order of :class:`LatticeLU` (separators
     last, recursively) as a permutation, for another sparse factorisation (e.g. SuperLU with
     ``permc_spec="NATURAL"`` on ``A[perm][:, perm]``)."""

@@ -574,7 +574,7 @@ def _sparse_lu(A, coords=None):
     redone with COLAMD and partial pivoting if the factors are not accurate."""
     A = A.tocsc()
     if coords is not None:
-        # the lattice's geometric nested dissection (leaves of 16): less fill and 1.2-1.5x
+        # the lattice's geometric nested dissection (leaves of 32): less fill and 1.2-1.5x
         # faster than minimum degree on the kinetic matrices (SuperLU at 30k unknowns: 0.22 s
         # vs 0.33 s; at 250k: 3.1 s vs 4.3 s, where the lattice LU took 5 s)
         try:
