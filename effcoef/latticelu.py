@@ -43,7 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
-__all__ = ["LatticeLU", "lattice_widths"]
+__all__ = ["LatticeLU", "BorderedLatticeLU", "lattice_widths", "nested_dissection_order"]
 
 
 def lattice_widths(A: sp.spmatrix, coords: np.ndarray) -> tuple:
@@ -59,6 +59,15 @@ def lattice_widths(A: sp.spmatrix, coords: np.ndarray) -> tuple:
             int(np.abs(coords[r, 1] - coords[c, 1]).max()))
 
 
+def nested_dissection_order(A: sp.spmatrix, coords, leaf: int = 32) -> np.ndarray:
+    """The geometric nested-dissection elimination order of :class:`LatticeLU` (separators
+    last, recursively) as a permutation, for another sparse factorisation (e.g. SuperLU with
+    ``permc_spec="NATURAL"`` on ``A[perm][:, perm]``)."""
+    coords = np.asarray(coords, dtype=np.int64)
+    perm, _ = _dissect(coords, lattice_widths(A, coords), int(leaf))
+    return perm
+
+
 class _Node:
     __slots__ = ("start", "stop", "children", "B", "lu", "piv", "X", "L")
 
@@ -67,14 +76,17 @@ class _Node:
         self.B = self.lu = self.piv = self.X = self.L = None
 
 
-def _dissect(coords: np.ndarray, widths, leaf: int):
-    """Elimination order (postorder of the separator tree) and the tree nodes."""
+def _dissect(coords: np.ndarray, widths, leaf: int, last: Optional[np.ndarray] = None):
+    """Elimination order (postorder of the separator tree) and the tree nodes; the unknowns
+    flagged in ``last`` (boolean) form the root, eliminated after all others."""
     ci = coords[:, 0] - coords[:, 0].min()
     cj = coords[:, 1] - coords[:, 1].min()
     grid = -np.ones((int(ci.max()) + 1, int(cj.max()) + 1), dtype=np.int64)
     if np.unique(ci * grid.shape[1] + cj).size != ci.size:
         raise ValueError("lattice LU: two unknowns share a lattice node")
     grid[ci, cj] = np.arange(ci.size)
+    if last is not None:
+        grid[ci[last], cj[last]] = -1
     wi, wj = max(int(widths[0]), 1), max(int(widths[1]), 1)
     order: List[np.ndarray] = []
     nodes: List[_Node] = []
@@ -107,7 +119,11 @@ def _dissect(coords: np.ndarray, widths, leaf: int):
             sep = grid[a0:a1, m:m + wj]
         return emit(sep.ravel(), [k for k in kids if k is not None])
 
-    rec(0, grid.shape[0], 0, grid.shape[1])
+    top = rec(0, grid.shape[0], 0, grid.shape[1])
+    if last is not None:
+        rootv = np.flatnonzero(last)
+        rootv = rootv[np.lexsort((cj[rootv], ci[rootv]))]
+        emit(rootv, [] if top is None else [top])
     perm = np.concatenate(order)
     return perm, nodes
 
@@ -145,13 +161,20 @@ class LatticeLU:
     max_bytes : float, optional
         Refuse (``MemoryError``, before the numeric factorisation) if the factors (counted
         exactly by the symbolic phase) and the largest update matrix need more.
+    last : bool array (n,), optional
+        Unknowns eliminated last, as the root of the separator tree (e.g. a boundary column
+        of the lattice).  Their Schur complement :math:`S = A_{rr} - A_{ri}A_{ii}^{-1}A_{ir}`
+        is then kept (:attr:`schur`, in the order :attr:`root`) and :meth:`forward` /
+        :meth:`backward` give the elimination of the other unknowns alone, for a bordered
+        solve of a larger system that couples to A only through these unknowns
+        (:class:`BorderedLatticeLU`).
 
     Raises ``numpy.linalg.LinAlgError`` if a front's pivot block is exactly singular or the
     factors are not finite.
     """
 
     def __init__(self, A: sp.spmatrix, coords, leaf: int = 128, widths: Optional[tuple] = None,
-                 max_bytes: Optional[float] = None):
+                 max_bytes: Optional[float] = None, last: Optional[np.ndarray] = None):
         A = sp.csr_matrix(A)
         n = A.shape[0]
         coords = np.asarray(coords, dtype=np.int64)
@@ -163,7 +186,15 @@ class LatticeLU:
         elif actual[0] > widths[0] or actual[1] > widths[1]:
             raise ValueError(f"lattice LU: couplings {actual} wider than the stencil {widths}")
         self.n, self.widths = n, tuple(int(w) for w in widths)
-        self.perm, self.nodes = _dissect(coords, self.widths, int(leaf))
+        self.schur = self.root = None
+        if last is not None:
+            last = np.asarray(last, dtype=bool)
+            if last.shape != (n,) or not last.any() or last.all():
+                raise ValueError("lattice LU: last must flag some, not all, of the unknowns")
+        self.has_root = last is not None
+        self.perm, self.nodes = _dissect(coords, self.widths, int(leaf), last)
+        if self.has_root:
+            self.root = self.perm[self.nodes[-1].start:]
         P = A[self.perm][:, self.perm]
         Pr, Pc = P.tocsr(), P.tocsc()
         Pr.sum_duplicates()
@@ -222,6 +253,8 @@ class LatticeLU:
                 Bc, Uc = updates.pop(c)
                 _extend_add(F, loc[Bc], Uc)
             if nv:
+                if self.has_root and ti == len(self.nodes) - 1:
+                    self.schur = F[:nv, :nv].copy()
                 lu, piv, info = lapack.dgetrf(F[:nv, :nv])
                 if info != 0 or not np.all(np.isfinite(lu)):
                     raise np.linalg.LinAlgError(
@@ -239,6 +272,34 @@ class LatticeLU:
             raise np.linalg.LinAlgError("lattice LU: non-finite factors")
 
     # -- solves -----------------------------------------------------------------------------
+
+    def forward(self, r: np.ndarray) -> np.ndarray:
+        """Forward elimination of all unknowns but the root (``last``): returns the work array
+        (permuted order) whose root rows hold the reduced right-hand side
+        :math:`r_r - A_{ri}A_{ii}^{-1}r_i`."""
+        if not self.has_root:
+            raise ValueError("lattice LU: forward/backward need a root (last=...)")
+        y = np.asarray(r, dtype=float)[self.perm].reshape(self.n, -1).copy()
+        for t in self.nodes[:-1]:
+            a, b = t.start, t.stop
+            if b > a:
+                y[a:b], _ = lapack.dgetrs(t.lu, t.piv, y[a:b])
+                if t.L is not None:
+                    y[t.B] -= t.L @ y[a:b]
+        return y
+
+    def backward(self, y: np.ndarray, x_root: np.ndarray) -> np.ndarray:
+        """Back substitution given the root unknowns x_root (order :attr:`root`): the solution
+        in the original order, of shape (n, q)."""
+        y = y.copy()
+        t = self.nodes[-1]
+        y[t.start:t.stop] = np.asarray(x_root, dtype=float).reshape(t.stop - t.start, -1)
+        for t in reversed(self.nodes[:-1]):
+            if t.X is not None:
+                y[t.start:t.stop] -= t.X @ y[t.B]
+        x = np.empty_like(y)
+        x[self.perm] = y
+        return x
 
     def solve(self, r: np.ndarray, trans: str = "N") -> np.ndarray:
         """Solve A x = r (``trans="N"``) or A^T x = r (``"T"``); r of shape (n,) or (n, q)."""
@@ -269,4 +330,94 @@ class LatticeLU:
             raise ValueError(f"trans must be 'N' or 'T', got {trans!r}")
         x = np.empty_like(y)
         x[self.perm] = y
+        return x[:, 0] if vec else x
+
+
+class BorderedLatticeLU:
+    r"""LU of a bordered matrix that reuses the factors of its leading block.
+
+    The unknowns of M split into ``base`` (where :math:`M_{bb} = A`, already factorised by
+    ``lu_base``, a :class:`LatticeLU` with a root ``last``) and ``new`` (the rest, factorised
+    here by a :class:`LatticeLU` with the root ``last_new``), and the two parts are coupled
+    only through the two roots (checked):
+
+    .. math:: M = \begin{pmatrix} A_{ii} & A_{ia} & & \\ A_{ai} & A_{aa} & M_{ab} & \\
+              & M_{ba} & E_{bb} & E_{bj}\\ & & E_{jb} & E_{jj}\end{pmatrix} .
+
+    Eliminating the interiors i and j (the two factorisations without their roots) leaves
+    the dense system on the roots a and b,
+
+    .. math:: G = \begin{pmatrix} S_A & M_{ab}\\ M_{ba} & S_E \end{pmatrix}, \qquad
+              S_A = A_{aa} - A_{ai}A_{ii}^{-1}A_{ia}, \quad S_E = E_{bb} - E_{bj}E_{jj}^{-1}E_{jb},
+
+    solved by LAPACK ``getrf``; then back substitution in each part.  For a lattice grown by
+    some columns (e.g. more Fourier modes) only the new columns are factorised.  No pivoting
+    between the parts (as in :class:`LatticeLU`); callers check the residual.
+
+    Parameters
+    ----------
+    M : sparse matrix (n, n)
+    base : int array
+        Indices (into M) of the unknowns of A, in the order of A's rows.
+    lu_base : LatticeLU
+        Factors of A = M[base][:, base], built with ``last`` (the caller guarantees the
+        equality; only the coupling structure is checked here).
+    new_coords : int array (n - len(base), 2)
+        Lattice coordinates of the other unknowns (in increasing index order of M).
+    last_new : bool array
+        Which of the new unknowns form the root of their factorisation.
+    """
+
+    def __init__(self, M: sp.spmatrix, base, lu_base: LatticeLU, new_coords, last_new,
+                 leaf: int = 128, max_bytes: Optional[float] = None):
+        M = sp.csr_matrix(M)
+        n = M.shape[0]
+        base = np.asarray(base, dtype=np.int64)
+        if not lu_base.has_root or base.size != lu_base.n:
+            raise ValueError("bordered LU: the base factors need a root of the right size")
+        mask = np.zeros(n, dtype=bool)
+        mask[base] = True
+        new = np.flatnonzero(~mask)
+        if new.size == 0:
+            raise ValueError("bordered LU: nothing to add")
+        E = M[new][:, new]
+        self.lu_new = LatticeLU(E, new_coords, leaf=leaf, max_bytes=max_bytes, last=last_new)
+        ra = base[lu_base.root]
+        rb = new[self.lu_new.root]
+        # the couplings between the parts must touch the roots only
+        for R, C, rr, rc in ((base, new, ra, rb), (new, base, rb, ra)):
+            X = M[R][:, C].tocoo()
+            X.eliminate_zeros()
+            if X.nnz and (not np.all(np.isin(R[X.row], rr)) or
+                          not np.all(np.isin(C[X.col], rc))):
+                raise ValueError("bordered LU: the parts couple outside the roots")
+        na, nb = ra.size, rb.size
+        G = np.empty((na + nb, na + nb))
+        G[:na, :na] = lu_base.schur
+        G[na:, na:] = self.lu_new.schur
+        G[:na, na:] = M[ra][:, rb].toarray()
+        G[na:, :na] = M[rb][:, ra].toarray()
+        lu, piv, info = lapack.dgetrf(G)
+        if info != 0 or not np.all(np.isfinite(lu)):
+            raise np.linalg.LinAlgError("bordered LU: singular root system")
+        self.G_lu, self.G_piv = lu, piv
+        self.n, self.base, self.new, self.lu_base = n, base, new, lu_base
+        self.memory = self.lu_new.memory + 8.0 * G.size
+
+    def solve(self, r: np.ndarray, trans: str = "N") -> np.ndarray:
+        """Solve M x = r; r of shape (n,) or (n, q) (``trans="N"`` only)."""
+        if trans != "N":
+            raise ValueError("bordered LU: only trans='N' is implemented")
+        r = np.asarray(r, dtype=float)
+        vec = r.ndim == 1
+        r2 = r.reshape(self.n, -1)
+        ya = self.lu_base.forward(r2[self.base])
+        yb = self.lu_new.forward(r2[self.new])
+        ta, tb = self.lu_base.nodes[-1], self.lu_new.nodes[-1]
+        g = np.vstack([ya[ta.start:ta.stop], yb[tb.start:tb.stop]])
+        z, _ = lapack.dgetrs(self.G_lu, self.G_piv, g)
+        na = ta.stop - ta.start
+        x = np.empty_like(r2)
+        x[self.base] = self.lu_base.backward(ya, z[:na])
+        x[self.new] = self.lu_new.backward(yb, z[na:])
         return x[:, 0] if vec else x

@@ -62,7 +62,9 @@ Sizes and the error estimate: N and K are chosen from rtol (initial guesses from
 :math:`\gamma`, the depth :math:`(\max U - \min U)/\theta` and the Fourier content of
 :math:`e^{-U/(2\theta)}`), and the estimate is *two resolutions in each variable*: the values at
 (N, K) are reported, and the relative changes when N grows by 40 % (with 10 % more p-coverage)
-and when K grows by 40 % are added; while their sum exceeds rtol the offending variable grows.
+and when K grows by 40 % are added (the K-refined matrix contains the base one as a principal
+submatrix; for a single-mode :math:`U'` in the odd sector of an even U without force, the
+K-refined solve reuses the base factors: :class:`effcoef.latticelu.BorderedLatticeLU`); while their sum exceeds rtol the offending variable grows.
 Also counted: Fourier coefficients of :math:`\nabla U` dropped below round-off and the linear
 solver's residual.  Above rtol: :class:`~effcoef.AccuracyWarning` (``strict=True``:
 :class:`~effcoef.AccuracyError`).  Memory is estimated before every solve; a solve that would
@@ -95,7 +97,7 @@ from .kinetic import (
     marginal_tables,
 )
 from .landscape import PeriodicLandscape, periodic_landscape
-from .latticelu import LatticeLU
+from .latticelu import BorderedLatticeLU, LatticeLU, nested_dissection_order
 from .operator import check_theta
 from .results import CoefficientResult, relative_error
 
@@ -140,6 +142,9 @@ class _Problem:
     n_eigenvalues: int = 0
     linear_solver: str = "auto"
     solves: list = field(default_factory=list)
+    #: the factors of the latest base solve kept for the bordered Fourier-refined solve
+    #: (1D, :func:`_solve_1d` with ``keep_factors=True``): (N, K, c, linear system, coords)
+    kept: Optional[tuple] = None
 
     @property
     def dim(self):
@@ -261,7 +266,22 @@ def _pin_index(v):
     return int(np.argmax(np.abs(v)))
 
 
-def _solve_1d(problem: _Problem, N: int, K: tuple, c: float) -> _Solve:
+def _bordering_ok(problem: _Problem, sector) -> bool:
+    """The Fourier-refined solve may reuse the base factors (:class:`effcoef.latticelu.
+    BorderedLatticeLU`): a parity sector without the kernel (nothing pinned), no force (no
+    transposed solves), and a single-mode U' (the new Fourier modes couple to the base ones
+    through its last mode only)."""
+    return (problem.dim == 1 and problem.linear_solver in ("auto", "lattice")
+            and sector[0] != 0 and not _contains_kernel(sector) and not problem.forced
+            and _fourier_band(problem) <= 1)
+
+
+def _solve_1d(problem: _Problem, N: int, K: tuple, c: float, keep_factors: bool = False,
+              border: Optional[tuple] = None) -> _Solve:
+    r"""One 1D discretisation (N, K, c).  ``keep_factors``: keep the factors in ``problem.kept`` (with
+    a root on the last Fourier mode, for the bordered solve); ``border``: a kept base
+    (N, K_base, c, system, coords) with K_base < K whose factors the solve reuses for the
+    Fourier modes <= K_base, where the matrix equals the base matrix (checked)."""
     t0 = time.perf_counter()
     th, ga = problem.theta, problem.gamma
     sigma = _sigma(N, th, c)
@@ -286,7 +306,17 @@ def _solve_1d(problem: _Problem, N: int, K: tuple, c: float) -> _Solve:
         i0, keep, Ar = None, None, A
         level = space.dof_hermite()[:, 0]
         mode = _dof_fourier_mode(space)
-    lin = _Linear1D(problem, Ar, level, N, K, sector, mode)
+    bord = keep_root = None
+    if (keep_factors or border is not None) and v is None \
+            and _bordering_ok(problem, sector):
+        coords = np.stack([np.asarray(level), np.asarray(mode)], axis=1)
+        keep_root = coords[:, 1] == coords[:, 1].max() if keep_factors else None
+        if border is not None:
+            bord = _border_map(Ar, coords, border)
+    lin = _Linear1D(problem, Ar, level, N, K, sector, mode, last=keep_root, border=bord)
+    if keep_factors:
+        problem.kept = (N, tuple(K), c, lin, coords) if keep_root is not None and \
+            lin.name == "lattice" and lin.lat.has_root else None
 
     def solve(rhs, trans="N"):
         if keep is None:
@@ -318,6 +348,32 @@ def _solve_1d(problem: _Problem, N: int, K: tuple, c: float) -> _Solve:
                   time.perf_counter() - t0, lin.residual, 0, lost, lin.memory, lin.name)
 
 
+def _border_map(Ar, coords, border):
+    """(base indices in Ar, base system, new coords, root of the new part) when Ar contains
+    the kept base matrix as the principal submatrix on the base's lattice nodes, else None."""
+    Nb, Kb, cb, lin, cbase = border
+    if lin.name != "lattice" or not lin.lat.has_root:
+        return None
+    width = int(coords[:, 1].max()) + 2
+    key = coords[:, 0] * width + coords[:, 1]
+    kb = cbase[:, 0] * width + cbase[:, 1]
+    order = np.argsort(key)
+    at = np.searchsorted(key[order], kb)
+    if np.any(at >= key.size) or np.any(key[order][np.minimum(at, key.size - 1)] != kb):
+        return None
+    base = order[at]
+    diff = (Ar[base][:, base] - lin.A).tocoo()
+    if diff.nnz and float(np.abs(diff.data).max()) > 0.0:
+        return None
+    mask = np.ones(Ar.shape[0], dtype=bool)
+    mask[base] = False
+    new = np.flatnonzero(mask)
+    first = int(cbase[:, 1].max()) + 1
+    if new.size == 0 or int(coords[new, 1].min()) != first or int(coords[new, 1].max()) <= first:
+        return None                 # the new modes must follow the base ones, two at least
+    return base, lin, coords[new], coords[new, 1] == coords[new, 1].min()
+
+
 def _dof_fourier_mode(space):
     """Lattice column of each unknown of the sector (order of :meth:`KineticSpace.dof_hermite`):
     the Fourier mode number k (0 for the constant, k for cos kx and sin kx) in a parity
@@ -328,9 +384,15 @@ def _dof_fourier_mode(space):
 
 
 #: unknowns from which "auto" takes the nested-dissection LU instead of SuperLU (single-mode
-#: U'; measured with one BLAS thread: SuperLU 0.25 s vs 0.29 s at 26k unknowns, 0.36 vs 0.44
-#: s at 37k; 5.3 s vs 3.8 s at 237k, 7.8 s vs 5.7 s at 309k)
+#: U'; measured with one BLAS thread against SuperLU with minimum degree: 0.25 s vs 0.29 s at
+#: 26k unknowns, 0.36 vs 0.44 s at 37k; 5.3 s vs 3.8 s at 237k, 7.8 s vs 5.7 s at 309k.  With
+#: the lattice's nested-dissection order SuperLU is 1.2-1.5x faster than with minimum degree
+#: and about as fast as the lattice LU above 2e5 unknowns: 6.3-7.0 s vs 5.3-8.2 s at 353k)
 _LATTICE_MIN_DOFS = 120_000
+#: the same for a base solve whose factors are kept for the bordered Fourier-refined solve
+#: (which then costs about a third of a new factorisation: U = 5 cos x, gamma = 1e-3, 354k
+#: unknowns: 3.0 s vs 8.0 s; at 84k the saving only pays for the slower base: 4.3 s vs 4.2 s)
+_LATTICE_MIN_DOFS_KEPT = 100_000
 
 #: relative residual above which one step of iterative refinement is taken, and above which
 #: (after it) the block-banded solve is redone with SuperLU
@@ -358,18 +420,35 @@ class _Linear1D:
     to SuperLU.
     """
 
-    def __init__(self, problem, A, level, N, K, sector, mode=None):
+    def __init__(self, problem, A, level, N, K, sector, mode=None, last=None, border=None):
         self.problem, self.A, self.N, self.K, self.sector = problem, A.tocsr(), N, K, sector
         self.residual = 0.0
         self.fallbacks = []
+        self.lat = self.blu = self.bord = None
+        self.coords = None if mode is None else \
+            np.stack([np.asarray(level), np.asarray(mode)], axis=1)
         want = problem.linear_solver
+        if border is not None:
+            base, blin, new_coords, last_new = border
+            try:
+                self.bord = BorderedLatticeLU(
+                    self.A, base, blin.lat, new_coords, last_new,
+                    max_bytes=problem.memory_limit - blin.memory - _sparse_bytes(self.A))
+                self.name = "bordered"
+                self.memory = blin.memory + self.bord.memory + _sparse_bytes(self.A)
+                return
+            except (MemoryError, np.linalg.LinAlgError, ValueError) as exc:
+                self.fallbacks.append(str(exc))
+                self.bord = None
         if want == "auto":
             # the lattice LU only in a parity sector (one unknown per lattice node): without
             # symmetry and with a force its static pivots were seen to break down
             lattice_ok = mode is not None and sector[0] != 0
             if _fourier_band(problem) <= 1:
-                want = "lattice" if lattice_ok and A.shape[0] >= _LATTICE_MIN_DOFS \
-                    else "superlu"
+                # a base kept for the bordered Fourier-refined solve: the lattice LU from
+                # fewer unknowns (it saves most of the refined factorisation)
+                lo = _LATTICE_MIN_DOFS_KEPT if last is not None else _LATTICE_MIN_DOFS
+                want = "lattice" if lattice_ok and A.shape[0] >= lo else "superlu"
                 if _lu_memory(N, K, sector) > problem.memory_limit:
                     want = "lattice" if lattice_ok else "block"
             else:
@@ -381,7 +460,8 @@ class _Linear1D:
             coords = np.stack([np.asarray(level), np.asarray(mode)], axis=1)
             try:
                 self.lat = LatticeLU(self.A, coords,
-                                     max_bytes=problem.memory_limit - _sparse_bytes(self.A))
+                                     max_bytes=problem.memory_limit - _sparse_bytes(self.A),
+                                     last=last)
                 self.name, self.memory = "lattice", self.lat.memory + _sparse_bytes(self.A)
             except (MemoryError, np.linalg.LinAlgError, ValueError) as exc:
                 self.fallbacks.append(str(exc))
@@ -420,10 +500,12 @@ class _Linear1D:
                 f"{need / 1e9:.1f} GB for SuperLU ({'; '.join(self.fallbacks)}) "
                 f"(limit {self.problem.memory_limit / 1e9:.1f} GB): raise rtol, memory_limit, "
                 f"or gamma")
-        self.lu = _sparse_lu(self.A.tocsc())
+        self.lu = _sparse_lu(self.A.tocsc(), self.coords)
         self.name, self.memory = "superlu", need
 
     def _raw(self, rhs, trans):
+        if self.name == "bordered":
+            return self.bord.solve(rhs, trans=trans)
         if self.name == "lattice":
             return self.lat.solve(rhs, trans=trans)
         if self.name == "block":
@@ -444,9 +526,10 @@ class _Linear1D:
             r2 = self._resid(x2, rhs, trans)
             if np.isfinite(r2) and (r2 < r or not np.isfinite(r)):
                 x, r = x2, r2
-        if self.name in ("block", "lattice") and (not np.isfinite(r) or r > _BAD_RESIDUAL):
+        if self.name in ("block", "lattice", "bordered") and \
+                (not np.isfinite(r) or r > _BAD_RESIDUAL):
             self.fallbacks.append(f"{self.name} residual {r:.1e}")
-            self.blu = self.lat = None
+            self.blu = self.lat = self.bord = None
             self._set_superlu()
             return self.solve(rhs, trans)
         self.residual = max(self.residual, r)
@@ -466,12 +549,43 @@ def _fourier_band(problem, K=64):
     return int(np.abs((M.row + 1) // 2 - (M.col + 1) // 2).max())
 
 
-def _sparse_lu(A):
+class _PermutedLU:
+    """SuperLU factors of A[perm][:, perm], solving with A."""
+
+    def __init__(self, lu, perm):
+        self.lu, self.perm = lu, perm
+
+    def solve(self, rhs, trans="N"):
+        x = np.empty_like(rhs)
+        x[self.perm] = self.lu.solve(np.ascontiguousarray(rhs[self.perm]), trans=trans)
+        return x
+
+
+def _lu_accurate(A, lu):
+    x = np.random.default_rng(0).standard_normal(A.shape[0])
+    r = A @ lu.solve(A @ x) - A @ x
+    return bool(np.all(np.isfinite(r)) and np.linalg.norm(r) <= 1e-10 * np.linalg.norm(A @ x))
+
+
+def _sparse_lu(A, coords=None):
     """SuperLU: minimum degree on A + A^T without pivoting (the symmetric part of -L is
     positive semi-definite, and without pivoting the ordering is kept: half the fill and time
     of COLAMD with partial pivoting at 86k unknowns); checked on a random right-hand side and
     redone with COLAMD and partial pivoting if the factors are not accurate."""
     A = A.tocsc()
+    if coords is not None:
+        # the lattice's geometric nested dissection (leaves of 32): less fill and 1.2-1.5x
+        # faster than minimum degree on the kinetic matrices (SuperLU at 30k unknowns: 0.22 s
+        # vs 0.33 s; at 250k: 3.1 s vs 4.3 s, where the lattice LU took 5 s)
+        try:
+            perm = nested_dissection_order(A, coords)
+            P = A[perm][:, perm].tocsc()
+            lu = _PermutedLU(spla.splu(P, permc_spec="NATURAL", diag_pivot_thresh=0.0,
+                                       options={"SymmetricMode": True}), perm)
+            if _lu_accurate(A, lu):
+                return lu
+        except (RuntimeError, ValueError):
+            pass
     try:
         lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
                        options={"SymmetricMode": True})
@@ -825,11 +939,15 @@ def _initial_sizes(problem: _Problem):
     Kpot = _fourier_content(problem)
     K = []
     for a in range(len(problem.land.period)):
-        # depth growth (1D): depth^2/15 up to depth 4, depth^1.5/7.5 beyond (U = 5 cos x, depth
-        # 10: K = 80 at gamma = 1e-2 and 240 at 1e-3 are within 2e-11 and 3e-10 of the
-        # converged values, where depth^2/15 gave 121 and 353)
-        grow = 1 + (min(depth ** 2 / 15.0, depth ** 1.5 / 7.5) if problem.dim == 1
-                    else depth ** 2 / 15.0)
+        # depth growth (1D): depth^2/15 up to depth 4, depth^1.4/6.53 beyond (equal at 4;
+        # U = 5 cos x, depth 10: K = 86 at gamma = 1e-2 and 243 at 1e-3 give estimates
+        # 2.5e-10 and 2.4e-10, actual errors 1e-11 and 7e-12; depth^1.5/7.5 gave K = 92 and
+        # 261 with estimates 3e-10 and 4e-10; depth^1.25 (K = 79 and 220) left the estimate
+        # at 1e-3 below the actual error 1.0e-9; depth^2/15 gave 121 and 353)
+        # (at large friction, gt >= 1, still depth^1.5/7.5)
+        grow = 1 + (min(depth ** 2 / 15.0, depth ** 1.4 / 6.53 if gt < 1.0
+                        else depth ** 1.5 / 7.5)
+                    if problem.dim == 1 else depth ** 2 / 15.0)
         # (1.5 below gt = 1: with N smaller by the coverage above, 1.4 left U = 2 cos x at
         # gamma = 1e-3 a hair above rtol in K, and the second pass doubled its time)
         kc = 1.5 if gt < 1.0 and problem.dim == 1 else 1.4
@@ -938,12 +1056,15 @@ def underdamped_coefficients(U: Union[str, PeriodicPotential, PeriodicLandscape,
         1D only: the block-banded LU in the Hermite degree (dense m x m Schur complements,
         m the Fourier modes of one sector; cost ~ N m^3 whatever the Fourier content of U),
         the nested-dissection LU on the (Hermite degree, Fourier mode) lattice
-        (:mod:`effcoef.latticelu`; ~1.4x faster than SuperLU from ~1e5 unknowns for a
-        single-mode U'), SuperLU (1.5-2x cheaper than the block solver when U' has a single
+        (:mod:`effcoef.latticelu`; about as fast as SuperLU from ~1e5 unknowns for a
+        single-mode U', and its factors serve the Fourier-refined solve of the estimate:
+        "bordered" in ``info["solvers_used"]``), SuperLU (in the lattice's nested-dissection
+        order where the lattice is known) (1.5-2x cheaper than the block solver when U' has a single
         Fourier mode, e.g. ``cos(x)``, but its fill grows quickly with more modes: one
         factorisation for ``exp(1.5*cos(x))`` at N = 300, K = 100 took 56 s against 0.5 s for
         the block solver), or "auto" (a single-mode U': SuperLU below 1.2e5 unknowns, the
-        lattice LU above or where SuperLU's memory estimate exceeds memory_limit; else
+        lattice LU above or where SuperLU's memory estimate exceeds memory_limit, and from
+        1e5 unknowns for a base solve whose factors the Fourier-refined solve reuses; else
         block).  The block and lattice solvers fall back to SuperLU if the structure does not
         fit, the factors would exceed memory_limit, or the residual stays above 1e-10 after
         one refinement step.
@@ -1042,12 +1163,19 @@ def _run(U, theta, gamma, period, force, rtol, strict, progress, n_eigenvalues,
     problem.progress = bar
     cache = {}
 
-    def run(N, K, c):
+    def run(N, K, c, role=None):
         key = (N, tuple(K), round(c, 12))
         if key not in cache:
             if bar is not None:
                 _bar_stage(bar, f"N={N} K={tuple(K)}")
-            cache[key] = solver(problem, N, tuple(K), c)
+            if d == 1 and role == "base":
+                problem.kept = None
+                cache[key] = solver(problem, N, tuple(K), c, keep_factors=True)
+            elif d == 1 and role == "K" and problem.kept is not None and \
+                    problem.kept[0] == N and problem.kept[2] == c:
+                cache[key] = solver(problem, N, tuple(K), c, border=problem.kept)
+            else:
+                cache[key] = solver(problem, N, tuple(K), c)
             problem.solves.append(cache[key])
             if bar is not None and hasattr(bar, "update"):
                 bar.update(1)
@@ -1063,7 +1191,7 @@ def _run(U, theta, gamma, period, force, rtol, strict, progress, n_eigenvalues,
     history = []
     try:
         for _ in range(UNDERDAMPED_DEFAULTS["max_passes"]):
-            base = run(N, K, c)
+            base = run(N, K, c, "base")
             N2 = int(math.ceil(ref * N))
             K2 = tuple(int(math.ceil(ref * k)) + 1 for k in K)
             # the refined p-basis: 10 % more coverage, or the natural scale kept if used
@@ -1072,8 +1200,10 @@ def _run(U, theta, gamma, period, force, rtol, strict, progress, n_eigenvalues,
             # 3000: natural-scale N = 20, 30, 52 agreed to 1e-9 on a value 8e-4 off the
             # Lifson-Jackson limit; s = 0.9 moved it by 6e-4)
             cN = 0.9 * math.sqrt(2 * N2 + 1) if _scale(N, c) == 1.0 else c * cref
+            # the Fourier-refined run first: it may reuse the base factors (then released)
+            rK = run(N, K2, c, "K")
+            problem.kept = None
             rN = run(N2, K, cN)
-            rK = run(N, K2, c)
             eN = _rel(rN, base)
             eK = _rel(rK, base)
             history.append((N, K, eN, eK))

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from effcoef.kinetic import FourierTables, KineticSpace, coverage_constant
 from effcoef.landscape import periodic_landscape
-from effcoef.latticelu import LatticeLU, lattice_widths
+from effcoef.latticelu import BorderedLatticeLU, LatticeLU, lattice_widths, nested_dissection_order
 from effcoef.underdamped import underdamped_coefficients
 
 
@@ -131,9 +131,111 @@ def test_route_lattice_equals_superlu(U, gamma, force):
     kw = dict(period=2 * math.pi, force=force, rtol=1e-7)
     rl = underdamped_coefficients(U, 1.0, gamma, linear_solver="lattice", **kw)
     rs = underdamped_coefficients(U, 1.0, gamma, linear_solver="superlu", **kw)
-    assert rl.info["solvers_used"] == ["lattice"] and rs.info["solvers_used"] == ["superlu"]
+    # an even U without force: the Fourier-refined solve reuses the base factors (bordered)
+    bordered = force == 0.0 and "sin" not in U
+    assert rl.info["solvers_used"] == (["bordered", "lattice"] if bordered else ["lattice"])
+    assert rs.info["solvers_used"] == ["superlu"]
     assert rl.info["hermite_degree"] == rs.info["hermite_degree"]
+    # the Fourier-refined values (the bordered solve where it was taken) agree as well
+    assert rl.info["D_refined_K"] == pytest.approx(rs.info["D_refined_K"], rel=1e-10)
     assert rl.D == pytest.approx(rs.D, rel=1e-10)
     assert rl.V == pytest.approx(rs.V, rel=1e-10, abs=1e-14)
     assert rl.error_components["linear_solver"] < 1e-11
 
+
+
+def _grown(U, N, K, K2, gamma, sector=(-1,)):
+    """The kinetic matrix on K2 > K modes, the base one on K, and where the base sits in it."""
+    A, ca = _kinetic(U, sector, 0.0, N, K, gamma)
+    M, cm = _kinetic(U, sector, 0.0, N, K2, gamma)
+    pos = {(int(a), int(b)): i for i, (a, b) in enumerate(cm)}
+    base = np.array([pos[(int(a), int(b))] for a, b in ca])
+    return A, ca, M, cm, base
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2 ** 31 - 1), sector=st.sampled_from([(1,), (-1,)]))
+def test_bordered_lattice_lu_equals_superlu(seed, sector):
+    # more Fourier modes: the grown matrix contains the base one as its principal submatrix
+    # (a Galerkin basis), and for a single-mode U' the new modes couple to the base ones only
+    # through the last base mode; the bordered solve (base factors with that mode as the
+    # root, the new modes factorised alone, the dense system on the two roots) against
+    # SuperLU/COLAMD on the grown matrix, an independent factorisation: forward error
+    # <= cond x backward error, as above
+    rng = np.random.default_rng(seed)
+    U = f"{rng.uniform(0.5, 4.0):.6f}*cos(x)"
+    gamma = float(np.exp(rng.uniform(math.log(0.01), math.log(1.0))))
+    N, K = int(rng.integers(20, 60)), int(rng.integers(5, 14))
+    K2 = K + int(rng.integers(2, 8))          # (one new mode alone: no interior, refused)
+    A, ca, M, cm, base = _grown(U, N, K, K2, gamma, sector)
+    if sector == (1,):
+        # the all-even sector holds the kernel: pin the same unknown in both (the route uses
+        # the bordered solve only without a kernel; the algebra does not care)
+        i0 = int(np.argmin(np.abs(cm[:, 0]) + np.abs(cm[:, 1])))
+        keepM = np.r_[0:i0, i0 + 1:M.shape[0]]
+        ib = int(np.flatnonzero(base == i0)[0])
+        keepA = np.r_[0:ib, ib + 1:A.shape[0]]
+        A, ca = A[keepA][:, keepA].tocsr(), ca[keepA]
+        M, cm = M[keepM][:, keepM].tocsr(), cm[keepM]
+        base = np.searchsorted(keepM, base[keepA])
+    assert abs(M[base][:, base] - A).max() == 0.0
+    lu = LatticeLU(A, ca, leaf=40, last=ca[:, 1] == K)
+    # the rooted factorisation still solves A (its root is factorised too)
+    r = rng.standard_normal(A.shape[0])
+    xa = lu.solve(r)
+    assert np.linalg.norm(A @ xa - r) <= 1e-10 * np.linalg.norm(r)
+    new = np.setdiff1d(np.arange(M.shape[0]), base)
+    bl = BorderedLatticeLU(M, base, lu, cm[new], cm[new, 1] == K + 1, leaf=40)
+    Md = M.toarray()
+    kappa = np.linalg.norm(Md, 1) * np.linalg.norm(np.linalg.inv(Md), 1)
+    tol = 50 * kappa * np.finfo(float).eps
+    R = rng.standard_normal((M.shape[0], 2))
+    x = bl.solve(R)
+    y = spla.splu(M.tocsc(), permc_spec="COLAMD").solve(R)
+    rx = np.linalg.norm(M @ x - R) / np.linalg.norm(R)
+    ry = np.linalg.norm(M @ y - R) / np.linalg.norm(R)
+    assert rx <= 1e-10 and ry <= 1e-11
+    assert np.linalg.norm(x - y) <= (tol + kappa * (rx + ry)) * np.linalg.norm(y)
+    x1 = bl.solve(R[:, 1])
+    assert np.allclose(x1, x[:, 1], rtol=0, atol=1e-12 * np.abs(x).max())
+
+
+def test_bordered_lattice_lu_refuses():
+    # two Fourier modes in U': the new modes couple to two base modes, not only the root
+    A, ca, M, cm, base = _grown("2*cos(x) + 0.5*cos(2*x)", 30, 8, 11, 0.1)
+    lu = LatticeLU(A, ca, last=ca[:, 1] == 8)
+    new = np.setdiff1d(np.arange(M.shape[0]), base)
+    with pytest.raises(ValueError):
+        BorderedLatticeLU(M, base, lu, cm[new], cm[new, 1] == 9)
+    with pytest.raises(ValueError):                 # base factors without a root
+        BorderedLatticeLU(M, base, LatticeLU(A, ca), cm[new], cm[new, 1] == 9)
+    with pytest.raises(ValueError):                 # forward/backward need a root
+        LatticeLU(A, ca).forward(np.ones(A.shape[0]))
+    with pytest.raises(ValueError):
+        LatticeLU(A, ca, last=np.ones(A.shape[0], dtype=bool))
+
+
+def test_nested_dissection_order_for_superlu():
+    # the lattice's dissection order as SuperLU's column order (NATURAL on the permuted
+    # matrix, no pivoting: what effcoef.underdamped uses) against SuperLU/COLAMD with partial
+    # pivoting on the original matrix: both backward stable here, forward error <= cond x eps
+    A, coords = _kinetic("3*cos(x)", (-1,), 0.0, 50, 14, 0.05)
+    perm = nested_dissection_order(A, coords)
+    assert np.array_equal(np.sort(perm), np.arange(A.shape[0]))
+    P = A[perm][:, perm].tocsc()
+    lu = spla.splu(P, permc_spec="NATURAL", diag_pivot_thresh=0.0,
+                   options={"SymmetricMode": True})
+    r = np.random.default_rng(5).standard_normal(A.shape[0])
+    x = np.empty_like(r)
+    x[perm] = lu.solve(r[perm])
+    y = spla.splu(A.tocsc(), permc_spec="COLAMD").solve(r)
+    Ad = A.toarray()
+    kappa = np.linalg.norm(Ad, 1) * np.linalg.norm(np.linalg.inv(Ad), 1)
+    assert np.linalg.norm(A @ x - r) <= 1e-11 * np.linalg.norm(r)
+    assert np.linalg.norm(x - y) <= 100 * kappa * np.finfo(float).eps * np.linalg.norm(y)
+    # the route's SuperLU uses this order (and checks it): same D as the block-banded LU
+    kw = dict(period=2 * math.pi, rtol=1e-7)
+    rs = underdamped_coefficients("3*cos(x)", 1.0, 0.05, linear_solver="superlu", **kw)
+    rb = underdamped_coefficients("3*cos(x)", 1.0, 0.05, linear_solver="block", **kw)
+    assert rs.info["solvers_used"] == ["superlu"] and rb.info["solvers_used"] == ["block"]
+    assert rs.D == pytest.approx(rb.D, rel=1e-10)
