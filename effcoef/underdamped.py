@@ -64,7 +64,8 @@ Sizes and the error estimate: N and K are chosen from rtol (initial guesses from
 (N, K) are reported, and the relative changes when N grows by 40 % (with 10 % more p-coverage)
 and when K grows by 40 % are added (the K-refined matrix contains the base one as a principal
 submatrix; for a single-mode :math:`U'` in the odd sector of an even U without force, the
-K-refined solve reuses the base factors: :class:`effcoef.latticelu.BorderedLatticeLU`); while their sum exceeds rtol the offending variable grows.
+K-refined solve reuses the base factors: :class:`effcoef.latticelu.BorderedLatticeLU`);
+while their sum exceeds rtol the offending variable grows.
 Also counted: Fourier coefficients of :math:`\nabla U` dropped below round-off and the linear
 solver's residual.  Above rtol: :class:`~effcoef.AccuracyWarning` (``strict=True``:
 :class:`~effcoef.AccuracyError`).  Memory is estimated before every solve; a solve that would
