@@ -328,3 +328,22 @@ def test_friction_sweep():
     from effcoef.underdamped import friction_sweep
     res = friction_sweep("0*x", 2.0, [0.5, 1.0, 4.0])
     assert [r.D for r in res] == pytest.approx([4.0, 2.0, 0.5], rel=1e-10)
+
+
+@pytest.mark.parametrize("gamma", [0.05, 2.0])
+def test_refined_runs_on_two_threads_give_the_same_values(monkeypatch, gamma):
+    """The Hermite-refined run beside base + Fourier-refined on a second thread (1D, two
+    cores) against the same runs one after another: the same sizes, values and estimate
+    (the runs are independent; only their order in time changes)."""
+    import effcoef.underdamped as ud
+
+    out = {}
+    for two in (False, True):
+        monkeypatch.setattr(ud, "_two_cores", lambda two=two: two)
+        r = underdamped_coefficients("2*cos(x) + 0.3*sin(x)", 1.0, gamma, rtol=1e-9)
+        out[two] = r
+    a, b = out[False], out[True]
+    assert np.array_equal(np.ravel(a.D), np.ravel(b.D))
+    assert a.rel_error_estimate == b.rel_error_estimate
+    assert a.info["hermite_degree"] == b.info["hermite_degree"]
+    assert a.info["fourier_modes"] == b.info["fourier_modes"]
