@@ -1221,7 +1221,8 @@ def _run(U, theta, gamma, period, force, rtol, strict, progress, n_eigenvalues,
             # Hermite-refined run does not depend on the base one and SuperLU / LAPACK release
             # the GIL: it runs on a second thread beside base + Fourier-refined when two
             # cores are free and the three fit in memory_limit together (5 cos x, rtol 1e-8:
-            # gamma = 1e-2 1.2 s -> 0.85 s, 1e-3 16.4 s -> see the benchmark; same values)
+            # gamma = 1e-2 1.2-1.6 s -> 0.74-1.4 s, 1e-3 14.8-20.5 s -> 10.5-19.5 s; the
+            # same values)
             if d == 1 and _two_cores() and _pair_fits_memory(problem, (N, K), (N, K2),
                                                              (N2, K)):
                 from concurrent.futures import ThreadPoolExecutor
