@@ -849,7 +849,10 @@ def _worker_init(main_pid, via_server, lock_fd, lock_ident):
 
     Drops a forked copy of the output's locked descriptor (the lock then belongs to
     the main process alone), ignores SIGINT (the main process handles Ctrl-C and
-    ends the pool) and arms the parent watch (:func:`_watch_parent`)."""
+    ends the pool) and arms the parent watch (:func:`_watch_parent`).  Marks the process
+    as a sweep worker (``EFFCOEF_SWEEP_WORKER``): the pool already uses the cores, so the
+    routes do not add threads of their own."""
+    os.environ["EFFCOEF_SWEEP_WORKER"] = "1"
     if lock_fd is not None:
         try:
             st = os.fstat(lock_fd)

@@ -251,8 +251,11 @@ def _memory_estimate(dim, N, K, sector, restart, linear_solver="auto"):
 
 
 def _two_cores():
-    """Whether this process may use two cores (its CPU affinity)."""
+    """Whether this process may use two cores (its CPU affinity), and is not a worker of a
+    sweep pool (which already uses the cores: ``EFFCOEF_SWEEP_WORKER``)."""
     import os
+    if os.environ.get("EFFCOEF_SWEEP_WORKER"):
+        return False
     try:
         return len(os.sched_getaffinity(0)) >= 2
     except AttributeError:                       # not Linux

@@ -23,7 +23,13 @@ import effcoef.cli
 t = time.perf_counter()
 code = effcoef.cli.main(sys.argv[1:])
 dt = time.perf_counter() - t
-rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM: the peak of this process's own memory map; ru_maxrss would also count the forked
+# copy of the parent (a pytest worker of 500 MB) from before the exec
+try:
+    rss_mb = [int(l.split()[1]) for l in open("/proc/self/status")
+              if l.startswith("VmHWM:")][0] / 1024
+except (OSError, IndexError):
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"code": code, "seconds": dt, "rss_mb": rss_mb}), file=sys.stderr)
 """
 
