@@ -1229,12 +1229,17 @@ def _run(U, theta, gamma, period, force, rtol, strict, progress, n_eigenvalues,
             if d == 1 and _two_cores() and _pair_fits_memory(problem, (N, K), (N, K2),
                                                              (N2, K)):
                 from concurrent.futures import ThreadPoolExecutor
-                with ThreadPoolExecutor(1) as pool:
+                pool = ThreadPoolExecutor(1)
+                try:
                     fN = pool.submit(run, N2, K, cN)
                     base = run(N, K, c, "base")
                     rK = run(N, K2, c, "K")
                     problem.kept = None
                     rN = fN.result()
+                finally:
+                    # on Ctrl-C or an error do not wait for the other solve (it ends on its
+                    # own; its result is dropped)
+                    pool.shutdown(wait=False, cancel_futures=True)
             else:
                 base = run(N, K, c, "base")
                 rK = run(N, K2, c, "K")
