@@ -650,7 +650,8 @@ def _two_level_modes(coarse, fine, k, engine, tol):
 
     def b_normal(Q, floor):
         # a B-orthonormal basis of span(Q), directions below floor (relative) dropped
-        w, U = np.linalg.eigh(0.5 * (Q.T @ (fine.B @ Q) + (Q.T @ (fine.B @ Q)).T))
+        G = Q.T @ (fine.B @ Q)
+        w, U = np.linalg.eigh(0.5 * (G + G.T))
         good = w > floor * max(w.max(), 1e-300)
         return Q @ (U[:, good] / np.sqrt(w[good]))
 
