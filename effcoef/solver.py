@@ -139,9 +139,14 @@ def coefficients(potential: AnyPotential, theta: Optional[float] = None, *,
       degree 21, 20 modes);
     * a ``potentials.RadialPotential`` (d = 2, 3): the l = 1 channel on [0, R]
       (:mod:`effcoef.radial`, same defaults as 1D);
-    * a ``potentials.PotentialND`` with d = 2 or 3: tensor-product spectral elements
-      (:mod:`effcoef.fend`, routes ``fe2d`` / ``fe3d``: tail 30, rtol 1e-8 in 2D and 1e-6 in
-      3D, the degree raised until the p / p+2 gap is below rtol/3).
+    * a ``potentials.PotentialND`` with d = 2 or 3 whose expression tree shows that W
+      depends on :math:`|v|^2` only (:func:`potentials.nd.radial_profile`, exact): the
+      radial route with the profile :math:`w(r) = W(r, 0, \dots)`; one that is a sum of 1D
+      parts (:func:`potentials.nd.separable_parts`): d 1D problems (route ``separable``);
+    * any other ``potentials.PotentialND`` with d = 2 or 3 (or ``method="general"``):
+      tensor-product spectral elements (:mod:`effcoef.fend`, routes ``fe2d`` / ``fe3d``:
+      tail 30, rtol 1e-8 in 2D and 1e-6 in 3D, the degree raised until the p - 2 / p gap is
+      below rtol).
 
     Every route returns :class:`~effcoef.results.CoefficientResult` (the contract is in
     :mod:`effcoef.results`): ``D``, ``K`` are the completed coefficients (exact discrete
@@ -170,9 +175,10 @@ def coefficients(potential: AnyPotential, theta: Optional[float] = None, *,
     rtol : float
         Requested relative accuracy of D and K; a larger error estimate gives an
         :class:`~effcoef.AccuracyWarning` (or :class:`~effcoef.AccuracyError` if ``strict``).
-    method : {"weighted", "schrodinger"}, optional
+    method : {"weighted", "schrodinger", "general"}, optional
         1D only: ``"schrodinger"`` is the paper's plain discretisation of
-        :math:`\mathcal H` with Dirichlet conditions (baseline).
+        :math:`\mathcal H` with Dirichlet conditions (baseline).  d = 2, 3: ``"general"``
+        takes the tensor-product elements even for a radial or separable W.
     full_spectrum : bool
         Symmetric 1D W only.  By default only the odd sector is computed: it carries all the
         data (:math:`\eta_k = \omega_k = 0` for even modes), so ``eigenvalues`` lists
@@ -243,7 +249,11 @@ def route_of(potential, method=None) -> str:
         return "radial"
     if dim in (2, 3):
         if method != "general":
-            from potentials.nd import separable_parts
+            from potentials.nd import radial_profile, separable_parts
+            # W read off its expression tree (exactly): |v|^2 only -> the radial route
+            # (l = 1 channel, milliseconds at 1e-10), a sum of 1D parts -> d 1D problems
+            if radial_profile(potential) is not None:
+                return "radial"
             if separable_parts(potential) is not None:
                 return "separable"
         return f"fe{dim}d"
@@ -279,9 +289,22 @@ def _route(potential, theta, kw):
             **({} if kw["h_scale"] is None else {"h_scale": opt["h_scale"]}))
     elif route == "radial":
         from .radial import radial_coefficients
+        if not hasattr(potential, "profile"):
+            # an expression in v1, ..., vd that is radial (route_of): its profile w(r)
+            from potentials import radial_from_expression
+            from potentials.nd import radial_profile
+            profile = radial_profile(potential)
+            potential = radial_from_expression(profile, potential.dim,
+                                               name=getattr(potential, "name", None))
+        else:
+            profile = None
         res = radial_coefficients(potential, theta, n_modes=opt["n_modes"], degree=opt["degree"],
                                   h_scale=opt["h_scale"], tail=opt["tail"], rtol=opt["rtol"],
                                   eigensolver=opt["eigensolver"])
+        if profile is not None:
+            res.info["radial_profile"] = profile
+            res.error_method = (f"(W = w(|v|) read off its expression tree, w(r) = {profile}) "
+                                + res.error_method)
     else:
         from .fend import fend_coefficients
         res = fend_coefficients(potential, theta, n_modes=opt["n_modes"], degree=opt["degree"],

@@ -40,6 +40,7 @@ from .expression import (
     Func,
     Mul,
     Neg,
+    Pow,
     Sub,
     Var,
     add,
@@ -57,7 +58,8 @@ from .validation import check_dim, check_gamma, check_positive, check_theta
 __all__ = [
     "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",
     "radial_from_expression", "swarming", "ornstein_uhlenbeck_nd",
-    "separable", "rotated", "tilted", "separable_parts", "axis_kinks", "AnyPotential",
+    "separable", "rotated", "tilted", "separable_parts", "radial_profile", "axis_kinks",
+    "AnyPotential",
 ]
 
 #: search cubes [-R, R]^d, R = 1, 2, 4, ..., 8192 and finally 1e4
@@ -922,21 +924,11 @@ def axis_kinks(pot: "PotentialND") -> List[List[float]]:
     return [sorted(c) for c in out]
 
 
-def separable_parts(pot: "PotentialND") -> Optional[list]:
-    r"""The 1D parts of a separable expression potential, :math:`W(v) = \sum_i W_i(v_i)`.
-
-    Read off the expression tree: its top-level sums and differences are split into terms;
-    every term must depend on at most one variable (constants go to the first part).  Returns
-    ``[W_1, ..., W_d]`` as 1D :class:`Potential` objects in the variables ``v1, ..., vd`` (from
-    their expression text, so with trees and exact derivatives), or None if the tree is not of
-    that form (or the potential has no tree).  A potential that is separable only in turned
-    axes is not recognised.
-    """
-    tree = getattr(pot, "tree", None)
-    if tree is None:
-        return None
-    names = tuple(f"v{i + 1}" for i in range(pot.dim))
-    terms = []                       # (factor text or None, node): W = sum factor * node
+def _signed_terms(tree) -> list:
+    """The top-level terms of an expression tree, ``[(factor text or None, node)]`` with
+    tree = sum of factor * node: sums and differences split, constant factors and divisors
+    moved out (``c*(u + w) = c*u + c*w``)."""
+    terms = []
     stack = [(None, tree)]
 
     def scaled(f, g):
@@ -958,6 +950,24 @@ def separable_parts(pot: "PotentialND") -> Optional[list]:
             stack.append((scaled(f, f"1/({n.b})"), n.a))   # (u + w)/c
         else:
             terms.append((f, n))
+    return terms
+
+
+def separable_parts(pot: "PotentialND") -> Optional[list]:
+    r"""The 1D parts of a separable expression potential, :math:`W(v) = \sum_i W_i(v_i)`.
+
+    Read off the expression tree: its top-level sums and differences are split into terms;
+    every term must depend on at most one variable (constants go to the first part).  Returns
+    ``[W_1, ..., W_d]`` as 1D :class:`Potential` objects in the variables ``v1, ..., vd`` (from
+    their expression text, so with trees and exact derivatives), or None if the tree is not of
+    that form (or the potential has no tree).  A potential that is separable only in turned
+    axes is not recognised.
+    """
+    tree = getattr(pot, "tree", None)
+    if tree is None:
+        return None
+    names = tuple(f"v{i + 1}" for i in range(pot.dim))
+    terms = _signed_terms(tree)
     groups = {x: [] for x in names}
     consts = []
     for f, n in terms:
@@ -973,3 +983,68 @@ def separable_parts(pot: "PotentialND") -> Optional[list]:
         text = " + ".join(f"({n})" if f is None else f"({f})*({n})" for f, n in groups[x])
         parts.append(from_expression(text, var=x, name=f"{pot.name} [{x} part]"))
     return parts
+
+
+def _square_of(n) -> Optional[str]:
+    """The variable x of a node ``x**2`` or ``x*x``, else None."""
+    if isinstance(n, Pow) and isinstance(n.a, Var) and isinstance(n.b, Const) \
+            and n.b.value == 2.0:
+        return n.a.name
+    if isinstance(n, Mul) and isinstance(n.a, Var) and isinstance(n.b, Var) \
+            and n.a.name == n.b.name:
+        return n.a.name
+    return None
+
+
+def radial_profile(pot: "PotentialND") -> Optional[str]:
+    r"""The profile :math:`w(r)` (expression text in ``r``) of an expression potential that is
+    radial, :math:`W(v) = w(|v|)`, or None.
+
+    Read off the expression tree, exactly (no sampling): every occurrence of a variable must
+    lie inside a subtree :math:`v_1^2 + \dots + v_d^2` (the squared norm, its terms in any
+    order and grouping, constants added), except top-level terms :math:`c\,v_i^2` that
+    occur for every i with the same factor c (:math:`c|v|^2`).  Then W depends on v through :math:`|v|^2`
+    only and :math:`w(r) = W(r, 0, \dots, 0)`.  Radial potentials written otherwise (an
+    expanded polynomial, a turned frame) are not recognised: the general route takes them.
+    """
+    tree = getattr(pot, "tree", None)
+    dim = int(getattr(pot, "dim", 0))
+    if tree is None or dim not in (2, 3):
+        return None
+    names = sorted(f"v{i + 1}" for i in range(dim))
+
+    def is_norm2(n):
+        if not isinstance(n, Add):
+            return False
+        found, stack = [], [n]
+        while stack:
+            m = stack.pop()
+            if isinstance(m, Add):
+                stack += [m.a, m.b]
+            elif m.variables:                   # constants may be added: 1 + |v|^2
+                found.append(_square_of(m) or "")
+        return sorted(found) == names
+
+    def covered(n):
+        if not n.variables or is_norm2(n):
+            return True
+        if isinstance(n, Var):
+            return False
+        return all(covered(c) for c in n.children())
+
+    squares = {}                      # variable -> factor values of top-level c * x**2 terms
+    for f, n in _signed_terms(tree):
+        if covered(n):
+            continue
+        x = _square_of(n)
+        if x is None:
+            return None
+        try:
+            c = 1.0 if f is None else float(parse(f, var="v").eval_np({"v": 0.0}))
+        except Exception:                       # a factor that is not a plain number
+            return None
+        squares[x] = squares.get(x, 0.0) + c
+    if squares and (sorted(squares) != names or len(set(squares.values())) != 1):
+        return None
+    profile = substitute(tree, {x: (Var("r") if x == "v1" else Const(0.0)) for x in names})
+    return str(simplify(profile))

@@ -588,3 +588,28 @@ def test_matrix_free_mass_and_pinned_lu_match_assembled():
     xr = np.linalg.solve(A.toarray()[np.ix_(rest, rest)], y[rest])
     np.testing.assert_allclose(x[rest], xr, rtol=1e-9, atol=1e-9 * abs(xr).max())
     assert abs(x[pin]) <= 1e-12 * abs(xr).max()
+
+
+def test_radial_expression_takes_radial_route():
+    """A radial W written in v1, v2 goes to the l = 1 radial route (read off its tree), and
+    agrees with the general tensor-product elements forced by method="general" (a different
+    discretisation: 2D at rtol 1e-8, both estimates below 1e-8)."""
+    pot = P.from_expression_nd("(v1**2+v2**2)**2/4 - v1**2/2 - v2**2/2 + 0.3", 2)
+    r = effcoef.coefficients(pot, 0.4)
+    g = effcoef.coefficients(pot, 0.4, method="general")
+    assert r.method == "radial" and g.method == "fe2d" and r.accurate and g.accurate
+    assert r.info["radial_profile"] is not None and "expression tree" in r.error_method
+    assert relmat(r.D, g.D) <= 2e-8 and relmat(r.K, g.K) <= 2e-8
+    assert r.D.shape == (2, 2)
+
+
+def test_cli_dim3_radial_expression(capsys):
+    """--dim 3 --potential with W = w(|v|): the radial route, the same numbers as --radial."""
+    code = cli_main(["coefficients", "--dim", "3", "--potential",
+                     "(v1**2+v2**2+v3**2)**2/4 - (v1**2+v2**2+v3**2)/2", "--theta", "0.5",
+                     "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["method"] == "radial" and data["accurate"]
+    ref = effcoef.coefficients(P.swarming(2, 3, rescaled=True))      # w = r^4/4 - r^2/2, theta 1/2
+    assert relmat(np.asarray(data["D"]), ref.D) <= 1e-10
+    assert relmat(np.asarray(data["K"]), ref.K) <= 1e-10

@@ -440,3 +440,71 @@ def test_turned_box_matches_exact_extent():
     # tight to 1e-2 of the search box (two boxes at most) and certified
     assert np.all(tb.upper - half <= 0.1 * half) and tb.certified
     np.testing.assert_allclose(tb.vmin, R.T @ box.vmin, atol=1e-12)
+
+
+# --- radial W read off the expression tree (potentials.nd.radial_profile) -------------------
+
+RADIAL = [  # (dim, text, profile w(r) in closed form)
+    (2, "(v1**2 + v2**2)**2/4 - (v1**2+v2**2)/2", lambda r: r**4 / 4 - r**2 / 2),
+    (3, "(v1**2+v2**2+v3**2)**2/4 - v1**2/2 - v2**2/2 - v3**2/2", lambda r: r**4 / 4 - r**2 / 2),
+    (2, "sqrt(1 + v2**2 + v1**2) + 0.1*(v1*v1 + v2**2)", lambda r: np.sqrt(1 + r**2) + 0.1 * r**2),
+    (3, "cosh(v1**2 + (v3**2 + v2**2)) - 2*(v3**2 + v2**2 + v1**2)",
+     lambda r: np.cosh(r**2) - 2 * r**2),
+    (3, "v1**2 + v2**2 + v3**2", lambda r: r**2),
+]
+
+NOT_RADIAL = [
+    (3, "(v1**2+v2**2+v3**2)**2/4 - v1**2/2 - v2**2/2"),       # one square missing
+    (2, "(v1**2+v2**2)**2 - v1**2/2 - 0.4*v2**2"),             # unequal factors
+    (3, "(v1**2+v2**2+v3**2)**2/4 + 0.2*v1*v2*v3"),
+    (2, "(v1**2+v2**2)**2 + 1e-9*v1"),
+    (2, "(v1**2+v2**2)**2 + (v1**2 + 2*v2**2)"),
+    (3, "(v1**2+v2**2)**2 + v3**2"),                           # the norm of two of three
+]
+
+
+@pytest.mark.parametrize("dim,text,w", RADIAL)
+def test_radial_profile_recognised(dim, text, w):
+    """The profile is W(r, 0, ...) and W(v) = w(|v|) at random points (closed form)."""
+    from potentials.nd import radial_profile
+    prof = radial_profile(from_expression_nd(text, dim))
+    assert prof is not None
+    p = P.from_expression(prof, var="r")
+    V = np.random.default_rng(3).normal(size=(dim, 50))
+    r = np.linalg.norm(V, axis=0)
+    np.testing.assert_allclose(p.W(r), w(r), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(from_expression_nd(text, dim).W(V), w(r), rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("dim,text", NOT_RADIAL)
+def test_radial_profile_rejects_nonradial(dim, text):
+    from potentials.nd import radial_profile
+    assert radial_profile(from_expression_nd(text, dim)) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 3), st.lists(st.floats(-3, 3).filter(lambda c: abs(c) > 1e-3),
+                                   min_size=3, max_size=3),
+       st.sampled_from(["", " + {c}*v1", " + {c}*v1*v2", " + {c}*v2**2", " + {c}*v1**4"]),
+       st.permutations([1, 2, 3]))
+def test_radial_profile_property(dim, cs, extra, order):
+    """Random polynomials of |v|^2 (its terms in random order) are recognised and their
+    profile agrees with W at random points; one non-radial term makes them rejected (checked
+    by evaluation: W(v) != W(R v) for a rotation R)."""
+    from potentials.nd import radial_profile
+    names = [f"v{i}" for i in order if i <= dim]
+    S = "(" + " + ".join(f"{x}**2" for x in names) + ")"
+    text = f"{abs(cs[0]) + 0.1}*{S}**3 + ({cs[1]})*{S}**2 + ({cs[2]})*{S}" + \
+        extra.format(c=abs(cs[1]))
+    pot = from_expression_nd(text, dim)
+    prof = radial_profile(pot)
+    rng = np.random.default_rng(0)
+    V = rng.normal(size=(dim, 20))
+    Q, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+    rotated_equal = np.allclose(pot.W(Q @ V), pot.W(V), rtol=1e-12, atol=1e-12)
+    if extra:
+        assert prof is None and not rotated_equal
+    else:
+        assert prof is not None and rotated_equal
+        np.testing.assert_allclose(P.from_expression(prof, var="r").W(np.linalg.norm(V, axis=0)),
+                                   pot.W(V), rtol=1e-12, atol=1e-12)
