@@ -366,10 +366,15 @@ class BorderedLatticeLU:
         Lattice coordinates of the other unknowns (in increasing index order of M).
     last_new : bool array
         Which of the new unknowns form the root of their factorisation.
+    lu_new : LatticeLU, optional
+        The factors of the new block ``M[new][:, new]`` with the root ``last_new``, if already
+        computed (e.g. on another thread while the base was factorised); the caller
+        guarantees the equality (the root is checked).
     """
 
     def __init__(self, M: sp.spmatrix, base, lu_base: LatticeLU, new_coords, last_new,
-                 leaf: int = 128, max_bytes: Optional[float] = None):
+                 leaf: int = 128, max_bytes: Optional[float] = None,
+                 lu_new: Optional[LatticeLU] = None):
         M = sp.csr_matrix(M)
         n = M.shape[0]
         base = np.asarray(base, dtype=np.int64)
@@ -380,8 +385,13 @@ class BorderedLatticeLU:
         new = np.flatnonzero(~mask)
         if new.size == 0:
             raise ValueError("bordered LU: nothing to add")
-        E = M[new][:, new]
-        self.lu_new = LatticeLU(E, new_coords, leaf=leaf, max_bytes=max_bytes, last=last_new)
+        if lu_new is None:
+            lu_new = LatticeLU(M[new][:, new], new_coords, leaf=leaf, max_bytes=max_bytes,
+                               last=last_new)
+        elif lu_new.n != new.size or not lu_new.has_root or not np.array_equal(
+                np.sort(lu_new.root), np.flatnonzero(np.asarray(last_new, dtype=bool))):
+            raise ValueError("bordered LU: the given factors of the new block do not match")
+        self.lu_new = lu_new
         ra = base[lu_base.root]
         rb = new[self.lu_new.root]
         # the couplings between the parts must touch the roots only
