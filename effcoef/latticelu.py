@@ -129,8 +129,17 @@ def _dissect(coords: np.ndarray, widths, leaf: int, last: Optional[np.ndarray] =
 
 
 def _extend_add(F, li, U):
-    """F[li, li] += U for increasing indices li: by contiguous runs of li (slices) where they
-    are few (the usual case: pieces of the ancestors' separators), else fancy indexing."""
+    """F[li, li] += U for increasing indices li: a small U (at most 20000 entries: most
+    calls, the updates of the leaves and small separators) by one flat fancy index; else by
+    contiguous runs of li (slices) where they are few (the usual case: pieces of the
+    ancestors' separators), else fancy indexing.  (Each entry of F gets the same single
+    addition either way.  The flat index for small U: extend-add 1.06 s -> 0.75 s of a 4.1 s
+    factorisation at 252k unknowns, 5 cos x at gamma = 1e-3.)"""
+    if U.size <= 20000 and F.flags.c_contiguous:
+        idx = (li[:, None] * F.shape[1] + li).ravel()
+        Ff = F.reshape(-1)
+        Ff[idx] += U.ravel()
+        return
     brk = np.flatnonzero(np.diff(li) != 1) + 1
     if brk.size > 12:
         F[np.ix_(li, li)] += U
