@@ -209,6 +209,11 @@ class _KeptBase:
         self._matrix.wait()
         return self.A, self.coords
 
+    def known_unusable(self) -> bool:
+        """The base is factorised, without reusable factors (e.g. SuperLU below 1e5
+        unknowns): a refined solve need not factorise its new unknowns apart."""
+        return self._factors.is_set() and (self.failed or self.lin is None)
+
     def factors(self):
         """The base's linear system (:class:`_Linear1D`, rooted lattice LU) or None: waits
         until the base is factorised."""
@@ -464,7 +469,7 @@ def _border_map(Ar, coords, border):
     The root of the new part: its unknowns coupled to the base ones (the base root must hold
     all the base unknowns coupled to the new ones: checked by the bordered LU)."""
     Ab, cbase = border.matrix()
-    if Ab is None:
+    if Ab is None or border.known_unusable():
         return None
     width = int(max(coords[:, 1].max(), cbase[:, 1].max())) + 2
     key = coords[:, 0] * width + coords[:, 1]
