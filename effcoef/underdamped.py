@@ -64,8 +64,11 @@ Sizes and the error estimate: N and K are chosen from rtol (initial guesses from
 (N, K) are reported, and the relative changes when N grows by 40 % (with 10 % more p-coverage)
 and when K grows by 40 % are added (the K-refined matrix contains the base one as a principal
 submatrix; for a single-mode :math:`U'` in the odd sector of an even U without force, the
-K-refined solve reuses the base factors: :class:`effcoef.latticelu.BorderedLatticeLU`);
-while their sum exceeds rtol the offending variable grows.
+K-refined solve reuses the base factors: :class:`effcoef.latticelu.BorderedLatticeLU`; there,
+from 1e5 base unknowns at a scale s < 1, the N-refined run keeps the base's Hermite scale
+instead - a nested basis, 18 % more p-coverage at 1.4 N - and reuses the base factors too,
+``info["hermite_refinement"] = "nested"``); while their sum exceeds rtol the offending variable
+grows.
 Also counted: Fourier coefficients of :math:`\nabla U` dropped below round-off and the linear
 solver's residual.  Above rtol: :class:`~effcoef.AccuracyWarning` (``strict=True``:
 :class:`~effcoef.AccuracyError`).  Memory is estimated before every solve; a solve that would
@@ -1375,11 +1378,11 @@ def _run(U, theta, gamma, period, force, rtol, strict, progress, n_eigenvalues,
             # Lifson-Jackson limit; s = 0.9 moved it by 6e-4)
             cN = 0.9 * math.sqrt(2 * N2 + 1) if _scale(N, c) == 1.0 else c * cref
             # the Fourier-refined run may reuse the base factors (then released).  In 1D the
-            # Hermite-refined run does not depend on the base one and SuperLU / LAPACK release
-            # the GIL: it runs on a second thread beside base + Fourier-refined when two
-            # cores are free and the three fit in memory_limit together (5 cos x, rtol 1e-8:
-            # gamma = 1e-2 1.2-1.6 s -> 0.74-1.4 s, 1e-3 14.8-20.5 s -> 10.5-19.5 s; the
-            # same values)
+            # Hermite-refined run does not depend on the base one (unless nested, below) and
+            # SuperLU / LAPACK release the GIL: it runs on a second thread beside base +
+            # Fourier-refined when two cores are free and the three fit in memory_limit
+            # together (5 cos x, rtol 1e-8: gamma = 1e-2 1.2-1.6 s -> 0.74-1.4 s; the same
+            # values)
             two = d == 1 and _two_cores() and _pair_fits_memory(problem, (N, K), (N, K2),
                                                                 (N2, K))
             nested = (N, tuple(K), c) if d == 1 and _nested_refinement(problem, N, K, c) \
