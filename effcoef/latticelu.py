@@ -129,8 +129,17 @@ def _dissect(coords: np.ndarray, widths, leaf: int, last: Optional[np.ndarray] =
 
 
 def _extend_add(F, li, U):
-    """F[li, li] += U for increasing indices li: by contiguous runs of li (slices) where they
-    are few (the usual case: pieces of the ancestors' separators), else fancy indexing."""
+    """F[li, li] += U for increasing indices li: a small U (at most 20000 entries: most
+    calls, the updates of the leaves and small separators) by one flat fancy index; else by
+    contiguous runs of li (slices) where they are few (the usual case: pieces of the
+    ancestors' separators), else fancy indexing.  (Each entry of F gets the same single
+    addition either way.  The flat index for small U: extend-add 1.06 s -> 0.75 s of a 4.1 s
+    factorisation at 252k unknowns, 5 cos x at gamma = 1e-3.)"""
+    if U.size <= 20000 and F.flags.c_contiguous:
+        idx = (li[:, None] * F.shape[1] + li).ravel()
+        Ff = F.reshape(-1)
+        Ff[idx] += U.ravel()
+        return
     brk = np.flatnonzero(np.diff(li) != 1) + 1
     if brk.size > 12:
         F[np.ix_(li, li)] += U
@@ -366,10 +375,15 @@ class BorderedLatticeLU:
         Lattice coordinates of the other unknowns (in increasing index order of M).
     last_new : bool array
         Which of the new unknowns form the root of their factorisation.
+    lu_new : LatticeLU, optional
+        The factors of the new block ``M[new][:, new]`` with the root ``last_new``, if already
+        computed (e.g. on another thread while the base was factorised); the caller
+        guarantees the equality (the root is checked).
     """
 
     def __init__(self, M: sp.spmatrix, base, lu_base: LatticeLU, new_coords, last_new,
-                 leaf: int = 128, max_bytes: Optional[float] = None):
+                 leaf: int = 128, max_bytes: Optional[float] = None,
+                 lu_new: Optional[LatticeLU] = None):
         M = sp.csr_matrix(M)
         n = M.shape[0]
         base = np.asarray(base, dtype=np.int64)
@@ -380,8 +394,13 @@ class BorderedLatticeLU:
         new = np.flatnonzero(~mask)
         if new.size == 0:
             raise ValueError("bordered LU: nothing to add")
-        E = M[new][:, new]
-        self.lu_new = LatticeLU(E, new_coords, leaf=leaf, max_bytes=max_bytes, last=last_new)
+        if lu_new is None:
+            lu_new = LatticeLU(M[new][:, new], new_coords, leaf=leaf, max_bytes=max_bytes,
+                               last=last_new)
+        elif lu_new.n != new.size or not lu_new.has_root or not np.array_equal(
+                np.sort(lu_new.root), np.flatnonzero(np.asarray(last_new, dtype=bool))):
+            raise ValueError("bordered LU: the given factors of the new block do not match")
+        self.lu_new = lu_new
         ra = base[lu_base.root]
         rb = new[self.lu_new.root]
         # the couplings between the parts must touch the roots only

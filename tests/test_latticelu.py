@@ -239,3 +239,54 @@ def test_nested_dissection_order_for_superlu():
     rb = underdamped_coefficients("3*cos(x)", 1.0, 0.05, linear_solver="block", **kw)
     assert rs.info["solvers_used"] == ["superlu"] and rb.info["solvers_used"] == ["block"]
     assert rs.D == pytest.approx(rb.D, rel=1e-10)
+
+
+def _kinetic_sigma(U, sector, N, K, gamma, sigma, theta=1.0):
+    land = periodic_landscape(U, 2 * math.pi)
+    tab = FourierTables.build(land.U, land.grad, land.period, theta)
+    space = KineticSpace.make(1, N, (K,), sigma, theta, sector)
+    A = (-space.generator(tab, gamma, None)).tocsr()
+    n = space.dof_hermite()[:, 0]
+    f = np.concatenate([np.tile(fc, h.size) for h, fc in space.classes])
+    return A, np.stack([n, (f + 1) // 2], axis=1)
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2 ** 31 - 1))
+def test_bordered_lattice_lu_in_the_hermite_degree(seed):
+    # more Hermite degrees at the same scale sigma: the grown matrix contains the base one as
+    # its principal submatrix (the Hermite operators are the exact ones restricted to the
+    # span), and the new degrees couple to the base through the top two (the oscillator
+    # couples n +- 2).  Base factors rooted on the last Fourier mode AND the top Hermite
+    # degrees (the route's base for both refined solves); the new block factorised ahead
+    # (lu_new, as on the second thread); against SuperLU/COLAMD on the grown matrix
+    rng = np.random.default_rng(seed)
+    U = f"{rng.uniform(0.5, 4.0):.6f}*cos(x)"
+    gamma = float(np.exp(rng.uniform(math.log(0.01), math.log(1.0))))
+    N, K = int(rng.integers(20, 60)), int(rng.integers(5, 14))
+    N2 = N + int(rng.integers(3, 12))         # (the root takes two degrees: three at least)
+    sigma = 0.5 * math.sqrt(2.0)
+    A, ca = _kinetic_sigma(U, (-1,), N, K, gamma, sigma)
+    M, cm = _kinetic_sigma(U, (-1,), N2, K, gamma, sigma)
+    pos = {(int(a), int(b)): i for i, (a, b) in enumerate(cm)}
+    base = np.array([pos[(int(a), int(b))] for a, b in ca])
+    assert abs(M[base][:, base] - A).max() == 0.0
+    root = (ca[:, 1] == K) | (ca[:, 0] >= N - 1)
+    lu = LatticeLU(A, ca, leaf=40, last=root)
+    new = np.setdiff1d(np.arange(M.shape[0]), base)
+    last_new = cm[new, 0] <= N + 2
+    ahead = LatticeLU(M[new][:, new], cm[new], leaf=40, last=last_new)
+    bl = BorderedLatticeLU(M, base, lu, cm[new], last_new, lu_new=ahead)
+    Md = M.toarray()
+    kappa = np.linalg.norm(Md, 1) * np.linalg.norm(np.linalg.inv(Md), 1)
+    R = rng.standard_normal((M.shape[0], 2))
+    x = bl.solve(R)
+    y = spla.splu(M.tocsc(), permc_spec="COLAMD").solve(R)
+    rx = np.linalg.norm(M @ x - R) / np.linalg.norm(R)
+    ry = np.linalg.norm(M @ y - R) / np.linalg.norm(R)
+    assert rx <= 1e-10 and ry <= 1e-11
+    assert np.linalg.norm(x - y) <= (50 * kappa * np.finfo(float).eps + kappa * (rx + ry)) \
+        * np.linalg.norm(y)
+    # the factors given ahead must have the stated root
+    with pytest.raises(ValueError):
+        BorderedLatticeLU(M, base, lu, cm[new], cm[new, 0] <= N + 1, lu_new=ahead)

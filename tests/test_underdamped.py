@@ -347,3 +347,35 @@ def test_refined_runs_on_two_threads_give_the_same_values(monkeypatch, gamma):
     assert a.rel_error_estimate == b.rel_error_estimate
     assert a.info["hermite_degree"] == b.info["hermite_degree"]
     assert a.info["fourier_modes"] == b.info["fourier_modes"]
+
+
+def test_nested_hermite_refinement_reuses_the_base_factors(monkeypatch):
+    """From _LATTICE_MIN_DOFS_KEPT unknowns (lowered here to reach it at a small size) the
+    Hermite-refined run keeps the base's scale and both refined solves reuse the base
+    factors (bordered, their new unknowns factorised ahead on the second thread): the
+    same values as the unbordered solves of the same discretisations (SuperLU: an
+    independent factorisation; 1e-10 = residuals ~1e-13 x condition ~1e3), bitwise the same
+    with one or two threads, and an estimate that bounds the error against an rtol 1e-11
+    run (~100x finer than the estimate)."""
+    import effcoef.underdamped as ud
+
+    monkeypatch.setattr(ud, "_LATTICE_MIN_DOFS_KEPT", 1000)
+    U, gamma = "3*cos(x)", 0.05
+    out = {}
+    for name, two, ls in (("seq", False, "auto"), ("two", True, "auto"),
+                          ("superlu", True, "superlu")):
+        monkeypatch.setattr(ud, "_two_cores", lambda two=two: two)
+        out[name] = underdamped_coefficients(U, 1.0, gamma, period=2 * math.pi, rtol=1e-7,
+                                             linear_solver=ls)
+    a, b, s = out["seq"], out["two"], out["superlu"]
+    assert a.info["hermite_refinement"] == s.info["hermite_refinement"] == "nested"
+    assert a.info["solvers_refined"] == b.info["solvers_refined"] == ["bordered", "bordered"]
+    assert s.info["solvers_used"] == ["superlu"]
+    assert a.D == b.D and a.rel_error_estimate == b.rel_error_estimate
+    assert a.info["D_refined_N"] == b.info["D_refined_N"]
+    assert a.info["hermite_degree"] == s.info["hermite_degree"]
+    for key in ("D_refined_N", "D_refined_K"):
+        assert a.info[key] == pytest.approx(s.info[key], rel=1e-10)
+    assert a.D == pytest.approx(s.D, rel=1e-10)
+    fine = underdamped_coefficients(U, 1.0, gamma, period=2 * math.pi, rtol=1e-11)
+    assert abs(a.D - fine.D) / fine.D <= a.rel_error_estimate
