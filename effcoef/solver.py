@@ -293,18 +293,21 @@ def _route(potential, theta, kw):
             # an expression in v1, ..., vd that is radial (route_of): its profile w(r)
             from potentials import radial_from_expression
             from potentials.nd import radial_profile
-            profile = radial_profile(potential)
-            potential = radial_from_expression(profile, potential.dim,
+            form = radial_profile(potential)
+            potential = radial_from_expression(form.profile, potential.dim,
                                                name=getattr(potential, "name", None))
         else:
-            profile = None
+            form = None
         res = radial_coefficients(potential, theta, n_modes=opt["n_modes"], degree=opt["degree"],
                                   h_scale=opt["h_scale"], tail=opt["tail"], rtol=opt["rtol"],
                                   eigensolver=opt["eigensolver"])
-        if profile is not None:
-            res.info["radial_profile"] = profile
-            res.error_method = (f"(W = w(|v|) read off its expression tree, w(r) = {profile}) "
-                                + res.error_method)
+        if form is not None:
+            # W(v) = w(|v - c|): D, K, the spectrum do not depend on the centre; V = c
+            res.V = np.asarray(form.center, dtype=float)
+            res.info["radial_profile"] = form.profile
+            res.info["radial_center"] = form.center
+            res.error_method = (f"(W = w(|v - c|) read off its expression tree, w(r) = "
+                                f"{form.profile}, c = {form.center}) " + res.error_method)
     else:
         from .fend import fend_coefficients
         res = fend_coefficients(potential, theta, n_modes=opt["n_modes"], degree=opt["degree"],

@@ -874,15 +874,19 @@ def simplify(node: Node) -> Node:
     return new[node]
 
 
-def substitute(node: Node, mapping: dict) -> Node:
-    """Replace variables by expressions: ``mapping`` maps a variable name to a Node.
+def substitute(node: Node, mapping: dict, subtrees: Optional[dict] = None) -> Node:
+    """Replace variables by expressions: ``mapping`` maps a variable name to a Node, and
+    ``subtrees`` (optional) maps whole subtrees (Nodes) to Nodes.
 
     The result is rebuilt with the simplifying constructors (each distinct
     node once).
     """
     new = {}
+    subtrees = subtrees or {}
     for n in node.nodes():
-        if isinstance(n, Var):
+        if n in subtrees:
+            new[n] = subtrees[n]
+        elif isinstance(n, Var):
             new[n] = mapping.get(n.name, n)
         elif isinstance(n, Const):
             new[n] = n

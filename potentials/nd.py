@@ -58,8 +58,8 @@ from .validation import check_dim, check_gamma, check_positive, check_theta
 __all__ = [
     "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",
     "radial_from_expression", "swarming", "ornstein_uhlenbeck_nd",
-    "separable", "rotated", "tilted", "separable_parts", "radial_profile", "axis_kinks",
-    "AnyPotential",
+    "separable", "rotated", "tilted", "separable_parts", "radial_profile", "RadialForm",
+    "axis_kinks", "AnyPotential",
 ]
 
 #: search cubes [-R, R]^d, R = 1, 2, 4, ..., 8192 and finally 1e4
@@ -985,66 +985,111 @@ def separable_parts(pot: "PotentialND") -> Optional[list]:
     return parts
 
 
-def _square_of(n) -> Optional[str]:
-    """The variable x of a node ``x**2`` or ``x*x``, else None."""
-    if isinstance(n, Pow) and isinstance(n.a, Var) and isinstance(n.b, Const) \
-            and n.b.value == 2.0:
-        return n.a.name
+def _square_of(n) -> Optional[tuple]:
+    """``(x, c)`` for a node :math:`(x - c)^2` (``x**2``, ``x*x``, ``(x - c)**2``,
+    ``(x + c)**2``, ``(c - x)**2`` with a constant c), else None."""
     if isinstance(n, Mul) and isinstance(n.a, Var) and isinstance(n.b, Var) \
             and n.a.name == n.b.name:
-        return n.a.name
+        return n.a.name, 0.0
+    if not (isinstance(n, Pow) and isinstance(n.b, Const) and n.b.value == 2.0):
+        return None
+    u = n.a
+    if isinstance(u, Var):
+        return u.name, 0.0
+    if isinstance(u, (Add, Sub)):
+        a, b = u.a, u.b
+        if isinstance(a, Var) and not b.variables:
+            c = float(b.eval_np({}))
+            return a.name, (c if isinstance(u, Sub) else -c)
+        if isinstance(b, Var) and not a.variables:
+            c = float(a.eval_np({}))
+            return b.name, (c if isinstance(u, Sub) else -c)
     return None
 
 
-def radial_profile(pot: "PotentialND") -> Optional[str]:
-    r"""The profile :math:`w(r)` (expression text in ``r``) of an expression potential that is
-    radial, :math:`W(v) = w(|v|)`, or None.
+class RadialForm(NamedTuple):
+    """A radial expression potential :math:`W(v) = w(|v - c|)`: the profile w as expression
+    text in ``r`` and the centre c."""
+
+    profile: str
+    center: tuple
+
+
+def radial_profile(pot: "PotentialND") -> Optional[RadialForm]:
+    r"""The profile :math:`w(r)` and centre c of an expression potential that is radial about
+    c, :math:`W(v) = w(|v - c|)`, or None.
 
     Read off the expression tree, exactly (no sampling): every occurrence of a variable must
-    lie inside a subtree :math:`v_1^2 + \dots + v_d^2` (the squared norm, its terms in any
-    order and grouping, constants added), except top-level terms :math:`c\,v_i^2` that
-    occur for every i with the same factor c (:math:`c|v|^2`).  Then W depends on v through :math:`|v|^2`
-    only and :math:`w(r) = W(r, 0, \dots, 0)`.  Radial potentials written otherwise (an
-    expanded polynomial, a turned frame) are not recognised: the general route takes them.
+    lie inside a subtree :math:`(v_1 - c_1)^2 + \dots + (v_d - c_d)^2` (the squared distance
+    to c, its terms in any order and grouping, constants added), except top-level terms
+    :math:`a\,(v_i - c_i)^2` that occur for every i with the same factor a; c is the same
+    everywhere.  Then W depends on v through :math:`|v - c|^2` only and
+    :math:`w(r) = W(c + r e_1)`.  Radial potentials written otherwise (an expanded
+    polynomial, a turned frame) are not recognised: the general route takes them.
     """
     tree = getattr(pot, "tree", None)
     dim = int(getattr(pot, "dim", 0))
     if tree is None or dim not in (2, 3):
         return None
-    names = sorted(f"v{i + 1}" for i in range(dim))
+    names = [f"v{i + 1}" for i in range(dim)]
+    centers = set()
+    squares_of = {}                   # every node (x - c)**2 found -> x
 
-    def is_norm2(n):
+    def norm2_center(n):
         if not isinstance(n, Add):
-            return False
-        found, stack = [], [n]
+            return None
+        found, leaves, stack = {}, {}, [n]
         while stack:
             m = stack.pop()
             if isinstance(m, Add):
                 stack += [m.a, m.b]
             elif m.variables:                   # constants may be added: 1 + |v|^2
-                found.append(_square_of(m) or "")
-        return sorted(found) == names
+                sq = _square_of(m)
+                if sq is None or sq[0] in found:
+                    return None
+                found[sq[0]], leaves[m] = sq[1], sq[0]
+        if sorted(found) != names:
+            return None
+        squares_of.update(leaves)
+        return tuple(found[x] for x in names)
 
     def covered(n):
-        if not n.variables or is_norm2(n):
+        if not n.variables:
+            return True
+        c = norm2_center(n)
+        if c is not None:
+            centers.add(c)
             return True
         if isinstance(n, Var):
             return False
-        return all(covered(c) for c in n.children())
+        return all(covered(k) for k in n.children())
 
-    squares = {}                      # variable -> factor values of top-level c * x**2 terms
+    squares = {}                 # variable -> (sum of factors a, centre) of a * (x - c)**2 terms
     for f, n in _signed_terms(tree):
         if covered(n):
             continue
-        x = _square_of(n)
-        if x is None:
+        sq = _square_of(n)
+        if sq is None:
             return None
         try:
-            c = 1.0 if f is None else float(parse(f, var="v").eval_np({"v": 0.0}))
+            a = 1.0 if f is None else float(parse(f, var="v").eval_np({"v": 0.0}))
         except Exception:                       # a factor that is not a plain number
             return None
-        squares[x] = squares.get(x, 0.0) + c
-    if squares and (sorted(squares) != names or len(set(squares.values())) != 1):
+        x, c = sq
+        if x in squares and squares[x][1] != c:
+            return None
+        squares_of[n] = x
+        squares[x] = (squares.get(x, (0.0, c))[0] + a, c)
+    if squares:
+        if sorted(squares) != names or len({a for a, _ in squares.values()}) != 1:
+            return None
+        centers.add(tuple(squares[x][1] for x in names))
+    if len(centers) != 1:
         return None
-    profile = substitute(tree, {x: (Var("r") if x == "v1" else Const(0.0)) for x in names})
-    return str(simplify(profile))
+    center = centers.pop()
+    # on the ray v = c + r e1 every (v_i - c_i)^2 is r^2 (i = 1) or 0: replaced whole (not
+    # v1 -> r + c1, which would print (r + c1 - c1) and round)
+    r2 = Pow(Var("r"), Const(2.0))
+    profile = str(simplify(substitute(tree, {}, {m: (r2 if x == "v1" else Const(0.0))
+                                                 for m, x in squares_of.items()})))
+    return RadialForm(profile, tuple(float(c) for c in center))

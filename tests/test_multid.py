@@ -613,3 +613,17 @@ def test_cli_dim3_radial_expression(capsys):
     ref = effcoef.coefficients(P.swarming(2, 3, rescaled=True))      # w = r^4/4 - r^2/2, theta 1/2
     assert relmat(np.asarray(data["D"]), ref.D) <= 1e-10
     assert relmat(np.asarray(data["K"]), ref.K) <= 1e-10
+
+
+def test_cli_dim3_far_radial_well(capsys):
+    """W = w(|v - c|) with c = (5, -1, 0) (a far well) through --potential: the radial route
+    about c, V = c and D, K those of the centred swarming potential (translation invariance)."""
+    S = "((v1 - 5)**2 + (v2 + 1)**2 + v3**2)"
+    code = cli_main(["coefficients", "--dim", "3", "--potential", f"{S}**2/4 - {S}/2",
+                     "--theta", "0.5", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["method"] == "radial" and data["accurate"]
+    ref = effcoef.coefficients(P.swarming(2, 3, rescaled=True))
+    np.testing.assert_allclose(data["V"], [5.0, -1.0, 0.0], rtol=0, atol=1e-14)
+    assert relmat(np.asarray(data["D"]), ref.D) <= 1e-10
+    assert relmat(np.asarray(data["K"]), ref.K) <= 1e-10

@@ -460,6 +460,8 @@ NOT_RADIAL = [
     (2, "(v1**2+v2**2)**2 + 1e-9*v1"),
     (2, "(v1**2+v2**2)**2 + (v1**2 + 2*v2**2)"),
     (3, "(v1**2+v2**2)**2 + v3**2"),                           # the norm of two of three
+    (2, "((v1-5)**2 + v2**2)**2 + v1**2 + v2**2"),             # two centres
+    (2, "((v1-1)**2 + v2**2)**2 + (v1 - 1)**2 + (v2 - 1)**2"),
 ]
 
 
@@ -467,9 +469,9 @@ NOT_RADIAL = [
 def test_radial_profile_recognised(dim, text, w):
     """The profile is W(r, 0, ...) and W(v) = w(|v|) at random points (closed form)."""
     from potentials.nd import radial_profile
-    prof = radial_profile(from_expression_nd(text, dim))
-    assert prof is not None
-    p = P.from_expression(prof, var="r")
+    form = radial_profile(from_expression_nd(text, dim))
+    assert form is not None and form.center == (0.0,) * dim
+    p = P.from_expression(form.profile, var="r")
     V = np.random.default_rng(3).normal(size=(dim, 50))
     r = np.linalg.norm(V, axis=0)
     np.testing.assert_allclose(p.W(r), w(r), rtol=1e-13, atol=1e-13)
@@ -486,25 +488,33 @@ def test_radial_profile_rejects_nonradial(dim, text):
 @given(st.integers(2, 3), st.lists(st.floats(-3, 3).filter(lambda c: abs(c) > 1e-3),
                                    min_size=3, max_size=3),
        st.sampled_from(["", " + {c}*v1", " + {c}*v1*v2", " + {c}*v2**2", " + {c}*v1**4"]),
-       st.permutations([1, 2, 3]))
-def test_radial_profile_property(dim, cs, extra, order):
-    """Random polynomials of |v|^2 (its terms in random order) are recognised and their
-    profile agrees with W at random points; one non-radial term makes them rejected (checked
-    by evaluation: W(v) != W(R v) for a rotation R)."""
+       st.permutations([1, 2, 3]), st.lists(st.sampled_from([0.0, 0.5, -2.0, 7.25]),
+                                            min_size=3, max_size=3))
+def test_radial_profile_property(dim, cs, extra, order, center):
+    """Random polynomials of |v - c|^2 (their terms in random order) are recognised, with
+    their centre, and their profile agrees with W at random points; one non-radial term makes
+    them rejected (checked by evaluation: W(c + u) != W(c + R u) for a rotation R)."""
     from potentials.nd import radial_profile
-    names = [f"v{i}" for i in order if i <= dim]
-    S = "(" + " + ".join(f"{x}**2" for x in names) + ")"
+    c = np.array(center[:dim])
+
+    def sq(i):
+        ci = c[i - 1]
+        return f"v{i}**2" if ci == 0 else f"(v{i} - {ci})**2" if ci > 0 else f"(v{i} + {-ci})**2"
+
+    S = "(" + " + ".join(sq(i) for i in order if i <= dim) + ")"
     text = f"{abs(cs[0]) + 0.1}*{S}**3 + ({cs[1]})*{S}**2 + ({cs[2]})*{S}" + \
         extra.format(c=abs(cs[1]))
     pot = from_expression_nd(text, dim)
-    prof = radial_profile(pot)
+    form = radial_profile(pot)
     rng = np.random.default_rng(0)
-    V = rng.normal(size=(dim, 20))
+    U = rng.normal(size=(dim, 20))
     Q, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
-    rotated_equal = np.allclose(pot.W(Q @ V), pot.W(V), rtol=1e-12, atol=1e-12)
+    W = pot.W(c[:, None] + U)
+    rotated_equal = np.allclose(pot.W(c[:, None] + Q @ U), W, rtol=1e-10, atol=1e-10)
     if extra:
-        assert prof is None and not rotated_equal
+        assert form is None and not rotated_equal
     else:
-        assert prof is not None and rotated_equal
-        np.testing.assert_allclose(P.from_expression(prof, var="r").W(np.linalg.norm(V, axis=0)),
-                                   pot.W(V), rtol=1e-12, atol=1e-12)
+        assert form is not None and rotated_equal
+        np.testing.assert_array_equal(form.center, c)
+        prof = P.from_expression(form.profile, var="r")
+        np.testing.assert_allclose(prof.W(np.linalg.norm(U, axis=0)), W, rtol=1e-10, atol=1e-10)
