@@ -18,15 +18,18 @@ The estimate is the largest of the 1D estimates (a relative error of each diagon
 bounds the Frobenius relative error of the diagonal matrix).
 
 :func:`potentials.nd.separable_parts` recognises the form on the expression tree (sums,
-differences and constant factors of terms in one variable each); a potential separable only
-in turned axes goes to the general route (:mod:`effcoef.fend`).
+differences and constant factors of terms in one variable each), and
+:func:`potentials.nd.turned_separable_parts` the form :math:`\sum_k W_k(q_k\cdot v)` in
+orthonormal turned axes (every term a function of one linear form, e.g.
+:func:`potentials.rotated` of a separable W); the result is then rotated back exactly
+(``frame``).  Other potentials go to the general route (:mod:`effcoef.fend`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -45,6 +48,7 @@ class ModesSeparable:
 
     parts: list                  # the 1D results' eigenfunction evaluators
     modes: list                  # (axis, k) of the listed modes 1..n
+    frame: Any = None            # Q of a turned separable W (y = Q^T v), or None
 
     def __call__(self, V):
         V = np.asarray(V, dtype=float)
@@ -53,6 +57,8 @@ class ModesSeparable:
         d = len(self.parts)
         if V.shape[0] != d:
             raise ValueError(f"points must have shape ({d}, npts), got {V.shape}")
+        if self.frame is not None:
+            V = np.asarray(self.frame).T @ V
         ks = [sorted({k for a, k in self.modes if a == i} | {0}) for i in range(d)]
         vals = []
         for i, part in enumerate(self.parts):
@@ -67,11 +73,18 @@ class ModesSeparable:
 
 
 def separable_coefficients(potential: PotentialND, parts: Sequence[Potential], theta: float,
+                           *, frame: Optional[np.ndarray] = None,
                            **options: Any) -> CoefficientResult:
-    """D, K of a separable potential from the 1D results of its parts (see module docstring).
+    r"""D, K of a separable potential from the 1D results of its parts (see module docstring).
 
     ``parts``: the 1D potentials (``potentials.nd.separable_parts``); ``options`` are passed to
-    the 1D route (n_modes, degree, h_scale, tail, rtol, eigensolver, strict=False)."""
+    the 1D route (n_modes, degree, h_scale, tail, rtol, eigensolver, strict=False).
+
+    ``frame``: Q (orthonormal columns :math:`q_k`) for W separable in turned axes,
+    :math:`W(v) = \sum_k W_k(q_k\cdot v)` (``potentials.nd.turned_separable_parts``; parts in
+    :math:`y = Q^T v`): :math:`\mathcal D = Q\,\mathrm{diag}(D^{(k)})\,Q^T`, likewise K,
+    :math:`\mathcal V = Q\mathcal V_y`, :math:`\eta \to Q\eta`; the estimate adds
+    10 :math:`\|Q^TQ - I\|_\infty` (component ``frame``)."""
     from .solver import coefficients
 
     d = len(parts)
@@ -100,15 +113,29 @@ def separable_coefficients(potential: PotentialND, parts: Sequence[Potential], t
             comps[name] = max(comps.get(name, 0.0), float(v))
     D = np.diag([r.D for r in res])
     K = np.diag([r.K for r in res])
+    V = np.array([r.V for r in res])
+    K_cov = np.diag([r.K_cov for r in res])
+    method = ("separable W = sum_i W_i(v_i): D, K diagonal from the 1D route of each part; the "
+              "largest of their estimates (")
+    if frame is not None:
+        Q = np.asarray(frame, dtype=float)
+        comps["frame"] = 10.0 * float(np.max(np.abs(Q.T @ Q - np.eye(d))))
+        D, K, K_cov = Q @ D @ Q.T, Q @ K @ Q.T, Q @ K_cov @ Q.T
+        Dp = np.einsum("ij,njk,lk->nil", Q, Dp, Q)
+        Kp = np.einsum("ij,njk,lk->nil", Q, Kp, Q)
+        V, eta, omega = Q @ V, eta @ Q.T, omega @ Q.T
+        method = ("W separable in turned axes, W = sum_k W_k(q_k . v) (read off its expression "
+                  "tree; Q = [q_k] in info['frame']): D = Q diag(D_k) Q^T, K likewise, from the "
+                  "1D route of each part; the largest of their estimates and 10 |Q^T Q - I| (")
     return CoefficientResult(
-        dim=d, D=D, K=K, V=np.array([r.V for r in res]), theta=float(theta),
-        K_cov=np.diag([r.K_cov for r in res]),
+        dim=d, D=D, K=K, V=V, theta=float(theta),
+        K_cov=K_cov,
         eigenvalues=np.concatenate([[0.0], lam]), eta=np.concatenate([np.zeros((1, d)), eta]),
         omega=np.concatenate([np.zeros((1, d)), omega]), D_partial=Dp, K_partial=Kp,
-        rel_error_estimate=float(max(r.rel_error_estimate for r in res)),
+        rel_error_estimate=float(max([r.rel_error_estimate for r in res]
+                                     + [comps.get("frame", 0.0)])),
         error_components=comps,
-        error_method=("separable W = sum_i W_i(v_i): D, K diagonal from the 1D route of each "
-                      "part; the largest of their estimates (" + res[0].error_method + ")"),
+        error_method=method + res[0].error_method + ")",
         rtol=res[0].rtol, domain=(tuple(r.domain[0] for r in res),
                                   tuple(r.domain[1] for r in res)),
         n_dofs=int(sum(r.n_dofs for r in res)), method="separable", D_is="completed",
@@ -116,5 +143,6 @@ def separable_coefficients(potential: PotentialND, parts: Sequence[Potential], t
         info={"parts": [p.expr for p in parts],
               "part_info": [r.info for r in res],
               "domain_certified": all(bool(r.info.get("domain_certified")) for r in res),
-              "log_D_parts": [math.log(r.D) if r.D > 0 else -math.inf for r in res]},
-        modes=ModesSeparable(parts=[r.modes for r in res], modes=modes))
+              "log_D_parts": [math.log(r.D) if r.D > 0 else -math.inf for r in res],
+              "frame": None if frame is None else np.asarray(frame, dtype=float)},
+        modes=ModesSeparable(parts=[r.modes for r in res], modes=modes, frame=frame))

@@ -140,9 +140,11 @@ def coefficients(potential: AnyPotential, theta: Optional[float] = None, *,
     * a ``potentials.RadialPotential`` (d = 2, 3): the l = 1 channel on [0, R]
       (:mod:`effcoef.radial`, same defaults as 1D);
     * a ``potentials.PotentialND`` with d = 2 or 3 whose expression tree shows that W
-      depends on :math:`|v|^2` only (:func:`potentials.nd.radial_profile`, exact): the
-      radial route with the profile :math:`w(r) = W(r, 0, \dots)`; one that is a sum of 1D
-      parts (:func:`potentials.nd.separable_parts`): d 1D problems (route ``separable``);
+      depends on :math:`|v - c|^2` only (:func:`potentials.nd.radial_profile`, exact): the
+      radial route with the profile :math:`w(r) = W(c + r e_1)` about its centre c; one that
+      is a sum of 1D parts, in the axes or in turned orthonormal axes
+      (:func:`potentials.nd.separable_parts`, :func:`potentials.nd.turned_separable_parts`):
+      d 1D problems, rotated back exactly (route ``separable``);
     * any other ``potentials.PotentialND`` with d = 2 or 3 (or ``method="general"``):
       tensor-product spectral elements (:mod:`effcoef.fend`, routes ``fe2d`` / ``fe3d``:
       tail 30, rtol 1e-8 in 2D and 1e-6 in 3D, the degree raised until the p - 2 / p gap is
@@ -249,12 +251,14 @@ def route_of(potential, method=None) -> str:
         return "radial"
     if dim in (2, 3):
         if method != "general":
-            from potentials.nd import radial_profile, separable_parts
-            # W read off its expression tree (exactly): |v|^2 only -> the radial route
-            # (l = 1 channel, milliseconds at 1e-10), a sum of 1D parts -> d 1D problems
+            from potentials.nd import radial_profile, separable_parts, turned_separable_parts
+            # W read off its expression tree (exactly): |v - c|^2 only -> the radial route
+            # (l = 1 channel, milliseconds at 1e-10), a sum of 1D parts (in the axes or in
+            # turned orthonormal axes) -> d 1D problems
             if radial_profile(potential) is not None:
                 return "radial"
-            if separable_parts(potential) is not None:
+            if separable_parts(potential) is not None or \
+                    turned_separable_parts(potential) is not None:
                 return "separable"
         return f"fe{dim}d"
     raise EffcoefError(f"general potentials are supported in dimension 2 and 3, got {dim}")
@@ -280,11 +284,14 @@ def _route(potential, theta, kw):
     elif route == "schrodinger":
         res = _schrodinger(potential, theta, opt)
     elif route == "separable":
-        from potentials.nd import separable_parts
+        from potentials.nd import separable_parts, turned_separable_parts
 
         from .separable import separable_coefficients
+        parts, frame = separable_parts(potential), None
+        if parts is None:
+            frame, parts = turned_separable_parts(potential)
         res = separable_coefficients(
-            potential, separable_parts(potential), theta, rtol=opt["rtol"],
+            potential, parts, theta, frame=frame, rtol=opt["rtol"],
             **{k: opt[k] for k in ("n_modes", "degree", "tail", "eigensolver")},
             **({} if kw["h_scale"] is None else {"h_scale": opt["h_scale"]}))
     elif route == "radial":

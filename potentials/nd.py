@@ -58,8 +58,8 @@ from .validation import check_dim, check_gamma, check_positive, check_theta
 __all__ = [
     "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",
     "radial_from_expression", "swarming", "ornstein_uhlenbeck_nd",
-    "separable", "rotated", "tilted", "separable_parts", "radial_profile", "RadialForm",
-    "axis_kinks", "AnyPotential",
+    "separable", "rotated", "tilted", "separable_parts", "turned_separable_parts",
+    "radial_profile", "RadialForm", "axis_kinks", "AnyPotential",
 ]
 
 #: search cubes [-R, R]^d, R = 1, 2, 4, ..., 8192 and finally 1e4
@@ -1093,3 +1093,129 @@ def radial_profile(pot: "PotentialND") -> Optional[RadialForm]:
     profile = str(simplify(substitute(tree, {}, {m: (r2 if x == "v1" else Const(0.0))
                                                  for m, x in squares_of.items()})))
     return RadialForm(profile, tuple(float(c) for c in center))
+
+
+def _affine(n, names, memo) -> Optional[tuple]:
+    """``(a, b)`` with n = a . v + b (a an array over ``names``) if the subtree n is affine in
+    v (sums, differences, negations, products and quotients by constants), else None."""
+    key = id(n)
+    if key in memo:
+        return memo[key]
+    out = None
+    if not n.variables:
+        try:
+            out = (np.zeros(len(names)), float(n.eval_np({})))
+        except Exception:
+            out = None
+    elif isinstance(n, Var):
+        a = np.zeros(len(names))
+        a[names.index(n.name)] = 1.0
+        out = (a, 0.0)
+    elif isinstance(n, Neg):
+        u = _affine(n.a, names, memo)
+        out = None if u is None else (-u[0], -u[1])
+    elif isinstance(n, (Add, Sub)):
+        u, w = _affine(n.a, names, memo), _affine(n.b, names, memo)
+        if u is not None and w is not None:
+            s = 1.0 if isinstance(n, Add) else -1.0
+            out = (u[0] + s * w[0], u[1] + s * w[1])
+    elif isinstance(n, Mul) and not (n.a.variables and n.b.variables):
+        c, u = (n.a, n.b) if not n.a.variables else (n.b, n.a)
+        u = _affine(u, names, memo)
+        if u is not None:
+            k = float(c.eval_np({}))
+            out = (k * u[0], k * u[1])
+    elif isinstance(n, Div) and not n.b.variables:
+        u = _affine(n.a, names, memo)
+        if u is not None:
+            k = float(n.b.eval_np({}))
+            out = (u[0] / k, u[1] / k)
+    memo[key] = out
+    return out
+
+
+#: directions of the linear forms of a turned separable W: parallel if |cos| >= 1 - this,
+#: and the distinct directions must be orthogonal to this (their frame is used as exact)
+_FRAME_TOL = 1e-9
+
+
+def turned_separable_parts(pot: "PotentialND") -> Optional[tuple]:
+    r"""``(Q, parts)`` for an expression potential that is separable in turned axes,
+    :math:`W(v) = \sum_k W_k(q_k\cdot v)` with orthonormal :math:`q_k` (the columns of Q),
+    or None.
+
+    Read off the expression tree: every top-level term (as in :func:`separable_parts`) must
+    depend on v only through affine subtrees :math:`a\cdot v + b` whose vectors a are all
+    parallel (one direction per term); the distinct directions must be d and orthogonal
+    (to ``_FRAME_TOL``; :func:`rotated` of a separable potential gives this form, with
+    ``Q`` = R up to signs).  ``parts[k]`` is :math:`W_k(y_k)` (the terms of direction k at
+    :math:`v = y_k q_k`, the affine terms :math:`a\cdot v + b` split as
+    :math:`\sum_k (a\cdot q_k) y_k + b`, b in the first part) as a 1D :class:`Potential` in
+    ``y1, ..., yd``.  An axis-aligned separable W gives Q = a signed permutation.
+    """
+    tree = getattr(pot, "tree", None)
+    dim = int(getattr(pot, "dim", 0))
+    if tree is None or dim not in (2, 3):
+        return None
+    names = [f"v{i + 1}" for i in range(dim)]
+    memo = {}
+
+    def directions(n, out):
+        # the maximal affine subtrees of n that hold variables: (node, a, b)
+        if not n.variables:
+            return True
+        u = _affine(n, names, memo)
+        if u is not None:
+            out.append((n, u[0], u[1]))
+            return True
+        return all(directions(c, out) for c in n.children())
+
+    dirs = []                       # unit vectors q_k (sign of the first occurrence)
+    groups = []                     # terms (factor, node) per direction
+    lin, const = np.zeros(dim), 0.0 # affine terms (a tilt is separable in every frame)
+    for f, n in _signed_terms(tree):
+        u = _affine(n, names, memo)
+        if u is not None:
+            try:
+                c = 1.0 if f is None else float(parse(f, var="v").eval_np({"v": 0.0}))
+            except Exception:
+                return None
+            lin, const = lin + c * u[0], const + c * u[1]
+            continue
+        occ = []
+        if not directions(n, occ):
+            return None
+        q = occ[0][1] / np.linalg.norm(occ[0][1])
+        for _, a, _ in occ:
+            na = np.linalg.norm(a)
+            if not na > 0 or abs(abs(float(a @ q)) - na) > _FRAME_TOL * na:
+                return None         # a term in two directions
+        for k, qk in enumerate(dirs):
+            if abs(abs(float(qk @ q)) - 1.0) <= _FRAME_TOL:
+                groups[k].append((f, n, occ))
+                break
+        else:
+            dirs.append(q)
+            groups.append([(f, n, occ)])
+    if len(dirs) != dim:
+        return None
+    Q = np.array(dirs).T
+    if np.max(np.abs(Q.T @ Q - np.eye(dim))) > _FRAME_TOL:
+        return None
+    parts = []
+    for k in range(dim):
+        y = f"y{k + 1}"
+        terms = []
+        for f, n, occ in groups[k]:
+            # on the line v = y q_k each affine subtree a . v + b is (a . q_k) y + b
+            line = {m: add(mul(Const(float(a @ Q[:, k])), Var(y)), Const(b)) for m, a, b in occ}
+            t = str(simplify(substitute(n, {}, line)))
+            terms.append(f"({t})" if f is None else f"({f})*({t})")
+        slope = float(lin @ Q[:, k])
+        if abs(slope) > 1e-14 * float(np.linalg.norm(lin)):    # not the rounding of a split
+            terms.append(f"({slope!r})*{y}")
+        if k == 0 and const != 0.0:
+            terms.append(f"({const!r})")
+        text = " + ".join(terms)
+        parts.append(from_expression(text, var=y, name=f"{pot.name} [{y} = q{k + 1}.v part]"))
+    return Q, parts

@@ -518,3 +518,46 @@ def test_radial_profile_property(dim, cs, extra, order, center):
         np.testing.assert_array_equal(form.center, c)
         prof = P.from_expression(form.profile, var="r")
         np.testing.assert_allclose(prof.W(np.linalg.norm(U, axis=0)), W, rtol=1e-10, atol=1e-10)
+
+
+
+# --- separable in turned axes (potentials.nd.turned_separable_parts) -----------------------
+
+PARTS_1D = ["{y}**4/4 - {y}**2/2", "cosh({y}) + 0.3*{y}", "({y} - 1)**2", "{y}**6/6 + {y}",
+            "exp({y}) - {y}"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 3), st.integers(0, 10 ** 6),
+       st.lists(st.sampled_from(PARTS_1D), min_size=3, max_size=3),
+       st.floats(-2, 2), st.booleans())
+def test_turned_separable_property(dim, seed, texts, tilt, spoil):
+    """W = sum_k w_k(q_k . v) + tilt v1 for a random orthogonal Q written out in the
+    expression: recognised, the directions are those of Q (up to order and sign) and the
+    parts sum to W at random points; an added cross term v1*v2 (not a function of one linear
+    form) or a non-orthogonal direction makes it rejected."""
+    from potentials.nd import turned_separable_parts
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+    forms = ["(" + " + ".join(f"({float(Q[i, k])!r})*v{i + 1}" for i in range(dim)) + ")"
+             for k in range(dim)]
+    if spoil:
+        forms[-1] = "(" + " + ".join(f"({float(Q[i, -1] + 0.1 * Q[i, 0])!r})*v{i + 1}"
+                                     for i in range(dim)) + ")"
+    text = " + ".join("(" + texts[k].format(y=forms[k]) + ")" for k in range(dim)) + \
+        f" + ({tilt!r})*v1"
+    pot = from_expression_nd(text, dim)
+    out = turned_separable_parts(pot)
+    if spoil:
+        assert out is None
+        return
+    assert out is not None
+    F, parts = out
+    overlap = np.abs(F.T @ Q)                                 # a permutation matrix
+    np.testing.assert_allclose(np.sort(overlap, axis=1)[:, -1], 1.0, atol=1e-12)
+    V = rng.normal(size=(dim, 7))
+    Y = F.T @ V
+    total = sum(p.W(Y[k]) for k, p in enumerate(parts))
+    np.testing.assert_allclose(total, pot.W(V), rtol=1e-11, atol=1e-11)
+    cross = from_expression_nd(text + " + 0.1*v1*v2", dim)
+    assert turned_separable_parts(cross) is None
