@@ -66,10 +66,13 @@ def _build_parser():
                    help="finite element degree (default 8 in 1D; raised automatically in 2D/3D)")
     c.add_argument("--rtol", type=float, default=None,
                    help="requested relative accuracy (default 1e-8; 1e-6 for general 3D W)")
-    c.add_argument("--method", choices=["weighted", "schrodinger"], default="weighted",
+    c.add_argument("--method", choices=["weighted", "schrodinger", "general"],
+                   default="weighted",
                    help="1D discretisation: 'weighted' (default: sqrt(M)-weighted elements, "
                         "exact kernel) or 'schrodinger' (the paper's plain elements for "
-                        "H = -theta d^2 + Phi)")
+                        "H = -theta d^2 + Phi); 'general' (--dim 2, 3): the tensor-product "
+                        "elements even for a W that is radial, quadratic or separable (in "
+                        "turned axes), which are otherwise recognised and solved as 1D problems")
     c.add_argument("--strict", action="store_true", help="exit with status 3 if the accuracy "
                    "estimate exceeds --rtol")
     c.add_argument("--json", action="store_true", help="print one JSON object")

@@ -1134,6 +1134,49 @@ def _affine(n, names, memo) -> Optional[tuple]:
     return out
 
 
+def _quadratic(n, names, memo) -> Optional[tuple]:
+    """``(A, b, c)`` with n = v.A v / 2 + b . v + c (A symmetric) if the subtree n is a
+    polynomial of degree at most 2 in v, else None."""
+    key = id(n)
+    if key in memo:
+        return memo[key]
+    d = len(names)
+    out = None
+    aff = _affine(n, names, {})
+    if aff is not None:
+        out = (np.zeros((d, d)), aff[0], aff[1])
+    elif isinstance(n, Neg):
+        u = _quadratic(n.a, names, memo)
+        out = None if u is None else (-u[0], -u[1], -u[2])
+    elif isinstance(n, (Add, Sub)):
+        u, w = _quadratic(n.a, names, memo), _quadratic(n.b, names, memo)
+        if u is not None and w is not None:
+            s = 1.0 if isinstance(n, Add) else -1.0
+            out = (u[0] + s * w[0], u[1] + s * w[1], u[2] + s * w[2])
+    elif isinstance(n, Mul):
+        u, w = _quadratic(n.a, names, memo), _quadratic(n.b, names, memo)
+        if u is not None and w is not None:
+            if not (u[0].any() or u[1].any()):                 # constant * quadratic
+                out = (u[2] * w[0], u[2] * w[1], u[2] * w[2])
+            elif not (w[0].any() or w[1].any()):
+                out = (w[2] * u[0], w[2] * u[1], w[2] * u[2])
+            elif not (u[0].any() or w[0].any()):
+                # (a.v + b)(e.v + f) = v.(a e^T + e a^T) v / 2 + (b e + f a).v + b f
+                A = np.outer(u[1], w[1]) + np.outer(w[1], u[1])
+                out = (A, u[2] * w[1] + w[2] * u[1], u[2] * w[2])
+    elif isinstance(n, Div) and not n.b.variables:
+        u = _quadratic(n.a, names, memo)
+        if u is not None:
+            k = float(n.b.eval_np({}))
+            out = (u[0] / k, u[1] / k, u[2] / k)
+    elif isinstance(n, Pow) and isinstance(n.b, Const) and n.b.value == 2.0:
+        u = _affine(n.a, names, {})
+        if u is not None:
+            out = (2.0 * np.outer(u[0], u[0]), 2.0 * u[1] * u[0], u[1] ** 2)
+    memo[key] = out
+    return out
+
+
 #: directions of the linear forms of a turned separable W: parallel if |cos| >= 1 - this,
 #: and the distinct directions must be orthogonal to this (their frame is used as exact)
 _FRAME_TOL = 1e-9
@@ -1159,6 +1202,9 @@ def turned_separable_parts(pot: "PotentialND") -> Optional[tuple]:
         return None
     names = [f"v{i + 1}" for i in range(dim)]
     memo = {}
+    quad = _quadratic(tree, names, {})
+    if quad is not None:
+        return _quadratic_parts(quad, pot.name)
 
     def directions(n, out):
         # the maximal affine subtrees of n that hold variables: (node, a, b)
@@ -1218,4 +1264,23 @@ def turned_separable_parts(pot: "PotentialND") -> Optional[tuple]:
             terms.append(f"({const!r})")
         text = " + ".join(terms)
         parts.append(from_expression(text, var=y, name=f"{pot.name} [{y} = q{k + 1}.v part]"))
+    return Q, parts
+
+
+def _quadratic_parts(quad, name) -> Optional[tuple]:
+    r"""``(Q, parts)`` of :math:`W = v\cdot Av/2 + b\cdot v + c` in the eigenframe of A
+    (:math:`A = Q\Lambda Q^T`): parts :math:`\lambda_k y^2/2 + (Q^Tb)_k y` (+ c in the
+    first); None unless A is positive definite (W confining)."""
+    A, b, c = quad
+    lam, Q = np.linalg.eigh(0.5 * (A + A.T))
+    if not lam.min() > 1e-12 * max(lam.max(), 0.0):
+        return None
+    bt = Q.T @ b
+    parts = []
+    for k in range(len(lam)):
+        y = f"y{k + 1}"
+        text = f"({float(lam[k]) / 2!r})*{y}**2 + ({float(bt[k])!r})*{y}"
+        if k == 0 and c != 0.0:
+            text += f" + ({float(c)!r})"
+        parts.append(from_expression(text, var=y, name=f"{name} [{y} = q{k + 1}.v part]"))
     return Q, parts

@@ -31,7 +31,7 @@ def test_help_texts(capsys):
         cli.main(["coefficients", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "in one dimension" not in text and "1, 2 or 3" in text
-    assert "--method {weighted,schrodinger}" in text and "'schrodinger' (the paper's" in text
+    assert "--method {weighted,schrodinger,general}" in text and "'schrodinger' (the paper's" in text
     with pytest.raises(SystemExit):
         cli.main(["sweep", "--help"])
     text = " ".join(capsys.readouterr().out.split())

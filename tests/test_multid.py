@@ -73,7 +73,8 @@ def test_ou_full_coupling_matrix(dim):
     Eigenvalues to the Lanczos tolerance, within their own estimate."""
     th = 0.7
     pot, A, a = _ou_coupled(dim, 3)
-    res = effcoef.coefficients(pot, th, rtol=1e-9, degree=None if dim == 2 else 3)
+    res = effcoef.coefficients(pot, th, rtol=1e-9, degree=None if dim == 2 else 3,
+                               method="general")
     Ai = np.linalg.inv(A)
     assert res.method == f"fe{dim}d" and res.D.shape == (dim, dim)
     assert relmat(res.D, th * Ai @ Ai) <= 1e-9
@@ -320,7 +321,7 @@ def test_failed_series_keeps_d_and_k(monkeypatch):
     pot, A, a = _ou_coupled(2, 5)
     monkeypatch.setattr(fend, "lanczos_modes", broken)
     with pytest.warns(RuntimeWarning, match="no spectral series"):
-        res = effcoef.coefficients(pot, 0.5, rtol=1e-8)
+        res = effcoef.coefficients(pot, 0.5, rtol=1e-8, method="general")
     Ai = np.linalg.inv(A)
     assert res.n_modes == 0 and res.D_partial.shape == (1, 2, 2)
     assert relmat(res.D, 0.5 * Ai @ Ai) <= 1e-8 and "non-positive" in res.info["series_error"]
@@ -431,7 +432,7 @@ def test_cli_dim3_general_json(capsys):
     with A the Hessian."""
     code = cli_main(["coefficients", "--dim", "3", "--potential",
                      "v1**2/2 + v2**2 + 1.5*v3**2 + 0.3*v1*v2", "--theta", "0.5", "--degree",
-                     "3", "--json"])
+                     "3", "--method", "general", "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["method"] == "fe3d"
     A = np.array([[1.0, 0.3, 0.0], [0.3, 2.0, 0.0], [0.0, 0.0, 3.0]])
@@ -675,3 +676,29 @@ def test_cli_turned_separable_expression(capsys):
     r2 = quadrature_coefficients(P.from_expression("(v + 1)**2 - 0.24*v"), 0.4)
     np.testing.assert_allclose(data["D"], q @ np.diag([r1.D, r2.D]) @ q.T, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(data["V"], q @ np.array([r1.V, r2.V]), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_ou_full_coupling_matrix_quadratic_route(dim):
+    """A quadratic W (OU with a full coupling matrix A) is read off its tree and solved in
+    the eigenframe of A as d 1D OU problems: D = theta A^-2, K = A^-1, V = -A^-1 b to
+    rounding, the lowest eigenvalues those of A."""
+    th = 0.7
+    pot, A, a = _ou_coupled(dim, 3)
+    res = effcoef.coefficients(pot, th)
+    Ai = np.linalg.inv(A)
+    assert res.method == "separable" and res.accurate and res.rel_error_estimate <= 1e-9
+    assert relmat(res.D, th * Ai @ Ai) <= 1e-12 and relmat(res.K, Ai) <= 1e-12
+    np.testing.assert_allclose(res.eigenvalues[1:dim + 1], np.sort(a), rtol=1e-9)
+    tilted = P.from_expression_nd(str(pot.tree) + " + 0.4*v1 - 0.2*v2", dim)
+    r2 = effcoef.coefficients(tilted, th)
+    b = np.zeros(dim)
+    b[:2] = [0.4, -0.2]
+    np.testing.assert_allclose(r2.V, -Ai @ b, rtol=1e-10, atol=1e-12)
+    assert relmat(r2.D, th * Ai @ Ai) <= 1e-12
+
+
+def test_cli_method_general_is_one_line_error_in_1d(capsys):
+    assert cli_main(["coefficients", "--potential", "v**4/4", "--theta", "1",
+                     "--method", "general"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

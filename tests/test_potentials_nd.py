@@ -548,16 +548,51 @@ def test_turned_separable_property(dim, seed, texts, tilt, spoil):
         f" + ({tilt!r})*v1"
     pot = from_expression_nd(text, dim)
     out = turned_separable_parts(pot)
-    if spoil:
+    # all parts quadratic: W is a positive definite quadratic form, separable in the
+    # eigenframe of its Hessian whatever the directions (then the frame is not Q)
+    quadratic = all(t == "({y} - 1)**2" for t in texts[:dim])
+    if spoil and not quadratic:
         assert out is None
         return
     assert out is not None
     F, parts = out
-    overlap = np.abs(F.T @ Q)                                 # a permutation matrix
-    np.testing.assert_allclose(np.sort(overlap, axis=1)[:, -1], 1.0, atol=1e-12)
+    if not quadratic:
+        overlap = np.abs(F.T @ Q)                             # a permutation matrix
+        np.testing.assert_allclose(np.sort(overlap, axis=1)[:, -1], 1.0, atol=1e-12)
     V = rng.normal(size=(dim, 7))
     Y = F.T @ V
     total = sum(p.W(Y[k]) for k, p in enumerate(parts))
     np.testing.assert_allclose(total, pot.W(V), rtol=1e-11, atol=1e-11)
     cross = from_expression_nd(text + " + 0.1*v1*v2", dim)
-    assert turned_separable_parts(cross) is None
+    assert (turned_separable_parts(cross) is None) == (not quadratic)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 3), st.integers(0, 10 ** 6))
+def test_quadratic_form_read_off_tree(dim, seed):
+    """Random quadratic polynomials written as products and squares of linear forms: the
+    parts in the eigenframe sum to W at random points (independent evaluation), and a cubic
+    term makes them not quadratic."""
+    from potentials.nd import turned_separable_parts
+    rng = np.random.default_rng(seed)
+
+    def lin():
+        c = rng.normal(size=dim + 1)
+        return "(" + " + ".join(f"({float(c[i])!r})*v{i + 1}" for i in range(dim)) + \
+            f" + ({float(c[-1])!r}))"
+
+    text = " + ".join(f"({lin()})**2" for _ in range(dim + 1)) + \
+        f" + 0.5*{lin()}*{lin()}/3 - {lin()} + 2.5"
+    pot = from_expression_nd(text, dim)
+    out = turned_separable_parts(pot)
+    # the Hessian from the exact gradient (grad W = A v + b): recognised iff A > 0
+    g0 = pot.grad(np.zeros((dim, 1)))[:, 0]
+    A = np.array([pot.grad(np.eye(dim)[:, [i]])[:, 0] - g0 for i in range(dim)]).T
+    assert (out is not None) == bool(np.linalg.eigvalsh(0.5 * (A + A.T)).min() > 0)
+    if out is not None:
+        F, parts = out
+        V = rng.normal(size=(dim, 9))
+        Y = F.T @ V
+        total = sum(p.W(Y[k]) for k, p in enumerate(parts))
+        np.testing.assert_allclose(total, pot.W(V), rtol=1e-10, atol=1e-10)
+    assert turned_separable_parts(from_expression_nd(text + " + 0.01*v1**3", dim)) is None
