@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 from scipy.linalg import cho_solve_banded, cholesky_banded
@@ -82,6 +82,7 @@ class ModesRadial:
     nodes: np.ndarray
     degree: int
     vectors: np.ndarray           # (n_dofs, N) dof vectors of g_k (Dirichlet at 0)
+    center: Any = None            # c of W(v) = w(|v - c|) (None: the origin)
 
     def __call__(self, V):
         V = np.asarray(V, dtype=float)
@@ -89,6 +90,8 @@ class ModesRadial:
             V = V[:, None]
         if V.shape[0] != self.dim:
             raise ValueError(f"points must have shape ({self.dim}, npts), got {V.shape}")
+        if self.center is not None:
+            V = V - np.asarray(self.center, dtype=float)[:, None]
         r = np.sqrt(np.sum(V * V, axis=0))
         inside = (r >= self.nodes[0]) & (r <= self.nodes[-1])
         s = np.zeros_like(r)

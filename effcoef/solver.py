@@ -311,6 +311,8 @@ def _route(potential, theta, kw):
         if form is not None:
             # W(v) = w(|v - c|): D, K, the spectrum do not depend on the centre; V = c
             res.V = np.asarray(form.center, dtype=float)
+            if res.modes is not None:
+                res.modes.center = res.V.copy()
             res.info["radial_profile"] = form.profile
             res.info["radial_center"] = form.center
             res.error_method = (f"(W = w(|v - c|) read off its expression tree, w(r) = "

@@ -632,6 +632,12 @@ def test_cli_dim3_far_radial_well(capsys):
     np.testing.assert_allclose(data["V"], [5.0, -1.0, 0.0], rtol=0, atol=1e-14)
     assert relmat(np.asarray(data["D"]), ref.D) <= 1e-10
     assert relmat(np.asarray(data["K"]), ref.K) <= 1e-10
+    # the modes are those of the centred potential at v - c
+    pot = P.from_expression_nd(f"{S}**2/4 - {S}/2", 3)
+    res = effcoef.coefficients(pot, 0.5)
+    U = np.random.default_rng(2).normal(size=(3, 6))
+    c = np.array([[5.0], [-1.0], [0.0]])
+    np.testing.assert_allclose(res.modes(c + U), ref.modes(U), rtol=1e-12, atol=1e-14)
 
 
 def test_turned_separable_3d_route():
