@@ -985,6 +985,18 @@ def separable_parts(pot: "PotentialND") -> Optional[list]:
     return parts
 
 
+def _factor_value(f) -> Optional[float]:
+    """The number of a factor text of :func:`_signed_terms` (None: 1), or None if it is not
+    a finite number."""
+    if f is None:
+        return 1.0
+    try:
+        value = float(parse(f, var="v").eval_np({"v": 0.0}))
+    except Exception:
+        return None
+    return value if math.isfinite(value) else None
+
+
 def _square_of(n) -> Optional[tuple]:
     """``(x, c)`` for a node :math:`(x - c)^2` (``x**2``, ``x*x``, ``(x - c)**2``,
     ``(x + c)**2``, ``(c - x)**2`` with a constant c), else None."""
@@ -1071,9 +1083,8 @@ def radial_profile(pot: "PotentialND") -> Optional[RadialForm]:
         sq = _square_of(n)
         if sq is None:
             return None
-        try:
-            a = 1.0 if f is None else float(parse(f, var="v").eval_np({"v": 0.0}))
-        except Exception:                       # a factor that is not a plain number
+        a = _factor_value(f)
+        if a is None:
             return None
         x, c = sq
         if x in squares and squares[x][1] != c:
@@ -1222,9 +1233,8 @@ def turned_separable_parts(pot: "PotentialND") -> Optional[tuple]:
     for f, n in _signed_terms(tree):
         u = _affine(n, names, memo)
         if u is not None:
-            try:
-                c = 1.0 if f is None else float(parse(f, var="v").eval_np({"v": 0.0}))
-            except Exception:
+            c = _factor_value(f)
+            if c is None:
                 return None
             lin, const = lin + c * u[0], const + c * u[1]
             continue
