@@ -115,8 +115,8 @@ def separable_coefficients(potential: PotentialND, parts: Sequence[Potential], t
     K = np.diag([r.K for r in res])
     V = np.array([r.V for r in res])
     K_cov = np.diag([r.K_cov for r in res])
-    method = ("separable W = sum_i W_i(v_i): D, K diagonal from the 1D route of each part; the "
-              "largest of their estimates (")
+    method_text = ("separable W = sum_i W_i(v_i): D, K diagonal from the 1D route of each "
+                   "part; the largest of their estimates (")
     if frame is not None:
         Q = np.asarray(frame, dtype=float)
         comps["frame"] = 10.0 * float(np.max(np.abs(Q.T @ Q - np.eye(d))))
@@ -124,9 +124,10 @@ def separable_coefficients(potential: PotentialND, parts: Sequence[Potential], t
         Dp = np.einsum("ij,njk,lk->nil", Q, Dp, Q)
         Kp = np.einsum("ij,njk,lk->nil", Q, Kp, Q)
         V, eta, omega = Q @ V, eta @ Q.T, omega @ Q.T
-        method = ("W separable in turned axes, W = sum_k W_k(q_k . v) (read off its expression "
-                  "tree; Q = [q_k] in info['frame']): D = Q diag(D_k) Q^T, K likewise, from the "
-                  "1D route of each part; the largest of their estimates and 10 |Q^T Q - I| (")
+        method_text = ("W separable in turned axes, W = sum_k W_k(q_k . v) (read off its "
+                       "expression tree; Q = [q_k] in info['frame']): D = Q diag(D_k) Q^T, K "
+                       "likewise, from the 1D route of each part; the largest of their "
+                       "estimates and 10 |Q^T Q - I| (")
     return CoefficientResult(
         dim=d, D=D, K=K, V=V, theta=float(theta),
         K_cov=K_cov,
@@ -135,7 +136,7 @@ def separable_coefficients(potential: PotentialND, parts: Sequence[Potential], t
         rel_error_estimate=float(max([r.rel_error_estimate for r in res]
                                      + [comps.get("frame", 0.0)])),
         error_components=comps,
-        error_method=method + res[0].error_method + ")",
+        error_method=method_text + res[0].error_method + ")",
         rtol=res[0].rtol, domain=(tuple(r.domain[0] for r in res),
                                   tuple(r.domain[1] for r in res)),
         n_dofs=int(sum(r.n_dofs for r in res)), method="separable", D_is="completed",

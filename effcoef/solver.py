@@ -235,37 +235,48 @@ _OPTION_NAMES = ("n_modes", "degree", "h_scale", "tail", "rtol", "full_spectrum"
 
 
 def route_of(potential, method=None) -> str:
-    """The route name for a potential: ``weighted``/``schrodinger`` (1D), ``radial``, ``fe2d``,
-    ``fe3d``."""
+    """The route name for a potential: ``weighted``/``schrodinger`` (1D), ``radial``,
+    ``separable``, ``fe2d``, ``fe3d``."""
+    return _routing(potential, method)[0]
+
+
+def _routing(potential, method):
+    """``(route, structure)``: the route and what the expression tree showed (the
+    :class:`potentials.nd.RadialForm` of a radial expression, ``(frame, parts)`` of a
+    separable one; None otherwise), read once."""
     dim = int(getattr(potential, "dim", 1))
     if dim == 1:
         m = "weighted" if method is None else method
         if m not in ("weighted", "schrodinger"):
             raise EffcoefError(f"unknown method {m!r} (use 'weighted' or 'schrodinger')")
-        return m
+        return m, None
     if method not in (None, "weighted", "general"):
         raise EffcoefError(f"method {method!r} exists in 1D only (dimension {dim} uses the "
                            "weighted formulation; method='general' forces the general "
                            "finite elements for a separable W)")
     if hasattr(potential, "profile"):
-        return "radial"
+        return "radial", None
     if dim in (2, 3):
         if method != "general":
             from potentials.nd import radial_profile, separable_parts, turned_separable_parts
             # W read off its expression tree (exactly): |v - c|^2 only -> the radial route
             # (l = 1 channel, milliseconds at 1e-10), a sum of 1D parts (in the axes or in
             # turned orthonormal axes) -> d 1D problems
-            if radial_profile(potential) is not None:
-                return "radial"
-            if separable_parts(potential) is not None or \
-                    turned_separable_parts(potential) is not None:
-                return "separable"
-        return f"fe{dim}d"
+            form = radial_profile(potential)
+            if form is not None:
+                return "radial", form
+            parts = separable_parts(potential)
+            if parts is not None:
+                return "separable", (None, parts)
+            turned = turned_separable_parts(potential)
+            if turned is not None:
+                return "separable", turned
+        return f"fe{dim}d", None
     raise EffcoefError(f"general potentials are supported in dimension 2 and 3, got {dim}")
 
 
 def _route(potential, theta, kw):
-    route = route_of(potential, kw["method"])
+    route, structure = _routing(potential, kw["method"])
     if theta is None:
         theta = getattr(potential, "theta", None)
         if theta is None:
@@ -284,27 +295,20 @@ def _route(potential, theta, kw):
     elif route == "schrodinger":
         res = _schrodinger(potential, theta, opt)
     elif route == "separable":
-        from potentials.nd import separable_parts, turned_separable_parts
-
         from .separable import separable_coefficients
-        parts, frame = separable_parts(potential), None
-        if parts is None:
-            frame, parts = turned_separable_parts(potential)
+        frame, parts = structure
         res = separable_coefficients(
             potential, parts, theta, frame=frame, rtol=opt["rtol"],
             **{k: opt[k] for k in ("n_modes", "degree", "tail", "eigensolver")},
             **({} if kw["h_scale"] is None else {"h_scale": opt["h_scale"]}))
     elif route == "radial":
         from .radial import radial_coefficients
-        if not hasattr(potential, "profile"):
-            # an expression in v1, ..., vd that is radial (route_of): its profile w(r)
+        form = structure
+        if form is not None:
+            # an expression in v1, ..., vd that is radial (_routing): its profile w(r)
             from potentials import radial_from_expression
-            from potentials.nd import radial_profile
-            form = radial_profile(potential)
             potential = radial_from_expression(form.profile, potential.dim,
                                                name=getattr(potential, "name", None))
-        else:
-            form = None
         res = radial_coefficients(potential, theta, n_modes=opt["n_modes"], degree=opt["degree"],
                                   h_scale=opt["h_scale"], tail=opt["tail"], rtol=opt["rtol"],
                                   eigensolver=opt["eigensolver"])
