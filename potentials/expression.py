@@ -1063,23 +1063,64 @@ def _check_var(var):
         raise ValueError(f"invalid variable name {var!r}")
 
 
+#: highest degree of a polynomial argument of abs() whose real roots become breakpoints
+_BREAKPOINT_DEGREE = 12
+
+
+def _polynomial_roots(arg: Node, var: str) -> list:
+    """Real roots of ``arg`` if it is a polynomial in ``var`` of degree at most
+    ``_BREAKPOINT_DEGREE`` (its derivatives vanish identically beyond that), else []: the
+    Taylor coefficients at 0 from the exact derivative trees, ``numpy.roots``, and two
+    Newton steps on the tree for each real root."""
+    derivs = [arg]
+    while True:
+        nxt = derivs[-1].diff(var)
+        if isinstance(nxt, Const) and nxt.value == 0.0:
+            break
+        if len(derivs) > _BREAKPOINT_DEGREE:
+            return []
+        derivs.append(nxt)
+    n = len(derivs) - 1                      # the degree
+    if n < 1:
+        return []
+    zero = {var: np.float64(0.0)}
+    with np.errstate(all="ignore"):
+        c = [float(np.asarray(t.eval_np(zero), dtype=float)) / math.factorial(k)
+             for k, t in enumerate(derivs)]
+    if not all(math.isfinite(x) for x in c) or c[n] == 0.0:
+        return []
+    if n == 1:
+        return [-c[0] / c[1] + 0.0]
+    out = []
+    scale = max(abs(x) for x in c)
+    for z in np.roots(c[::-1]):
+        if abs(z.imag) > 1e-7 * max(1.0, abs(z)):
+            continue
+        x = float(z.real)
+        for _ in range(2):                   # polish on the exact tree
+            with np.errstate(all="ignore"):
+                f = float(np.asarray(arg.eval_np({var: np.float64(x)}), dtype=float))
+                df = float(np.asarray(derivs[1].eval_np({var: np.float64(x)}), dtype=float))
+            if not (math.isfinite(f) and math.isfinite(df)) or df == 0.0:
+                break
+            x -= f / df
+        with np.errstate(all="ignore"):
+            f = float(np.asarray(arg.eval_np({var: np.float64(x)}), dtype=float))
+        if math.isfinite(x) and abs(f) <= 1e-9 * scale * max(1.0, abs(x)) ** n:
+            out.append(x + 0.0)
+    return out
+
+
 def _affine_breakpoints(tree: Node, var: str) -> tuple[float, ...]:
-    """Roots ``-b/a`` of the affine arguments ``a*var + b`` of ``abs()`` nodes."""
+    """Kinks of the tree: the real roots of the arguments of ``abs()`` nodes that are
+    polynomials in ``var`` (affine ``a*var + b``: ``-b/a``; degree up to
+    ``_BREAKPOINT_DEGREE``: :func:`_polynomial_roots`).  A root found where the argument
+    does not change sign (``abs((v - 1)**2)``) only adds a harmless mesh node."""
     out = set()
     for node in tree.nodes():
         if not (isinstance(node, Func) and node.name == "abs"):
             continue
-        arg = node.arg
-        d1 = arg.diff(var)
-        d2 = d1.diff(var)
-        if not (isinstance(d1, Const) and isinstance(d2, Const) and d2.value == 0.0):
-            continue
-        a = d1.value
-        if a == 0.0:
-            continue
-        b = float(np.asarray(arg.eval_np({var: np.float64(0.0)}), dtype=float))
-        if math.isfinite(b):
-            out.add(-b / a + 0.0)
+        out.update(x for x in _polynomial_roots(node.arg, var) if math.isfinite(x))
     return tuple(sorted(out))
 
 
@@ -1132,8 +1173,8 @@ def from_expression(text: str, *, var: str = "v", name: Optional[str] = None,
         :math:`\frac{d}{dv}|u| = \operatorname{sign}(u)\,u'` (so ``d2W`` is
         the a.e. value at kinks), ``W_mp`` evaluating the unsimplified tree
         with mpmath (literals are read exactly from their decimal text and
-        ``pi``, ``e`` at full precision), and ``breakpoints`` the roots of the
-        affine arguments of ``abs()``.  The expression trees are attached
+        ``pi``, ``e`` at full precision), and ``breakpoints`` the real roots of the
+        polynomial arguments of ``abs()`` (degree <= 12).  The expression trees are attached
         as attributes ``tree``, ``dtree`` and ``d2tree`` (``str()`` gives a
         readable form).
 

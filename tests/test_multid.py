@@ -708,3 +708,15 @@ def test_cli_method_general_is_one_line_error_in_1d(capsys):
     assert cli_main(["coefficients", "--potential", "v**4/4", "--theta", "1",
                      "--method", "general"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_radial_kink_at_a_root_of_the_squared_norm():
+    """abs(|v|^2 - 1): the kink of the profile at r = 1 is a node of the radial mesh (the
+    estimate was 1.2e-4 while it lay inside an element); against the independent radial
+    finite-volume reference (effcoef.reference.radial, its own estimate)."""
+    from effcoef.reference.radial import radial_reference
+    pot = P.from_expression_nd("abs(v1**2+v2**2 - 1) + 0.1*(v1**2+v2**2)**2", 2)
+    r = effcoef.coefficients(pot, 0.3)
+    assert r.method == "radial" and r.accurate and r.rel_error_estimate <= 1e-10
+    ref = radial_reference(P.radial_from_expression("abs(r**2 - 1) + 0.1*r**4", 2), 0.3)
+    assert abs(r.D[0, 0] / ref.D - 1) <= max(10 * ref.rel_error_estimate, 1e-8)

@@ -240,7 +240,25 @@ def test_breakpoints():
     assert from_expression("abs(v-1)**3").breakpoints == (1.0,)
     assert from_expression("abs(2*v + 1) + abs(v) + abs(v - 3)**2").breakpoints == (-0.5, 0.0, 3.0)
     assert from_expression("v**4").breakpoints == ()
-    assert from_expression("abs(v**2 - 1)").breakpoints == ()  # only affine arguments
+    # polynomial arguments: their real roots (numpy.roots, polished on the tree)
+    assert from_expression("abs(v**2 - 1)").breakpoints == (-1.0, 1.0)
+    assert from_expression("abs(v**2 + 1) + abs(sin(v))").breakpoints == ()  # none / not polynomial
+    bp = from_expression("abs(v**3 - 2*v + 0.5) + v**4").breakpoints
+    ref = np.sort(np.roots([1.0, 0.0, -2.0, 0.5]).real)     # three real roots
+    np.testing.assert_allclose(bp, ref, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("text,theta", [("abs(v**2 - 1) + v**4/4", 0.3),
+                                        ("abs(v**3 - 2*v + 0.5) + v**4", 0.2)])
+def test_kinks_of_polynomial_arguments_are_nodes(text, theta):
+    """Kinks at the roots of a polynomial inside abs() are mesh nodes: the 1D route is accurate
+    there, against the independent quadrature (1e-10)."""
+    import effcoef
+    from effcoef.reference.quadrature import quadrature_coefficients
+    p = from_expression(text)
+    r = effcoef.coefficients(p, theta)
+    q = quadrature_coefficients(p, theta)
+    assert r.accurate and abs(r.D / q.D - 1) <= 1e-10 and abs(r.K / q.K - 1) <= 1e-10
 
 
 def test_attributes():
