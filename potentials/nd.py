@@ -1188,8 +1188,10 @@ def _quadratic(n, names, memo) -> Optional[tuple]:
     return out
 
 
-#: directions of the linear forms of a turned separable W: parallel if |cos| >= 1 - this,
-#: and the distinct directions must be orthogonal to this (their frame is used as exact)
+#: directions of the linear forms of a turned separable W: parallel if the component of
+#: one orthogonal to the other is below this (relative: an angle; 1 - |cos| would allow
+#: angles of sqrt(2e-9) = 4.5e-5), and the distinct directions must be orthogonal to this
+#: (|q_j . q_k| <= it; the frame is then used as exact, 10 |Q^T Q - I| in the estimate)
 _FRAME_TOL = 1e-9
 
 
@@ -1244,10 +1246,10 @@ def turned_separable_parts(pot: "PotentialND") -> Optional[tuple]:
         q = occ[0][1] / np.linalg.norm(occ[0][1])
         for _, a, _ in occ:
             na = np.linalg.norm(a)
-            if not na > 0 or abs(abs(float(a @ q)) - na) > _FRAME_TOL * na:
+            if not na > 0 or np.linalg.norm(a - (a @ q) * q) > _FRAME_TOL * na:
                 return None         # a term in two directions
         for k, qk in enumerate(dirs):
-            if abs(abs(float(qk @ q)) - 1.0) <= _FRAME_TOL:
+            if np.linalg.norm(q - (q @ qk) * qk) <= _FRAME_TOL:
                 groups[k].append((f, n, occ))
                 break
         else:
