@@ -602,6 +602,7 @@ def test_turned_separable_does_not_merge_nearly_parallel_directions():
     """Directions 4e-6 rad apart are not one direction (1 - |cos| = 8e-12 would have passed a
     cosine test at 1e-9): the potential is not separable and is not recognised."""
     import math
+
     from potentials.nd import turned_separable_parts
     a = 4e-6
     text = f"v1**4 + ({math.cos(a)!r}*v1 + {math.sin(a)!r}*v2)**4 + v2**2"
