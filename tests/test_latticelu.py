@@ -143,7 +143,6 @@ def test_route_lattice_equals_superlu(U, gamma, force):
     assert rl.error_components["linear_solver"] < 1e-11
 
 
-
 def _grown(U, N, K, K2, gamma, sector=(-1,)):
     """The kinetic matrix on K2 > K modes, the base one on K, and where the base sits in it."""
     A, ca = _kinetic(U, sector, 0.0, N, K, gamma)
@@ -151,6 +150,23 @@ def _grown(U, N, K, K2, gamma, sector=(-1,)):
     pos = {(int(a), int(b)): i for i, (a, b) in enumerate(cm)}
     base = np.array([pos[(int(a), int(b))] for a, b in ca])
     return A, ca, M, cm, base
+
+
+def _solves_like_superlu(M, solver, rng):
+    """Solve two random right-hand sides with ``solver`` and with SuperLU (COLAMD): both
+    residuals small, and the solutions equal within the forward-error bound
+    (50 kappa eps + kappa (rx + ry)), kappa the 1-norm condition number.  Returns (R, x)."""
+    Md = M.toarray()
+    kappa = np.linalg.norm(Md, 1) * np.linalg.norm(np.linalg.inv(Md), 1)
+    R = rng.standard_normal((M.shape[0], 2))
+    x = solver.solve(R)
+    y = spla.splu(M.tocsc(), permc_spec="COLAMD").solve(R)
+    rx = np.linalg.norm(M @ x - R) / np.linalg.norm(R)
+    ry = np.linalg.norm(M @ y - R) / np.linalg.norm(R)
+    assert rx <= 1e-10 and ry <= 1e-11
+    assert np.linalg.norm(x - y) <= (50 * kappa * np.finfo(float).eps + kappa * (rx + ry)) \
+        * np.linalg.norm(y)
+    return R, x
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -186,16 +202,7 @@ def test_bordered_lattice_lu_equals_superlu(seed, sector):
     assert np.linalg.norm(A @ xa - r) <= 1e-10 * np.linalg.norm(r)
     new = np.setdiff1d(np.arange(M.shape[0]), base)
     bl = BorderedLatticeLU(M, base, lu, cm[new], cm[new, 1] == K + 1, leaf=40)
-    Md = M.toarray()
-    kappa = np.linalg.norm(Md, 1) * np.linalg.norm(np.linalg.inv(Md), 1)
-    tol = 50 * kappa * np.finfo(float).eps
-    R = rng.standard_normal((M.shape[0], 2))
-    x = bl.solve(R)
-    y = spla.splu(M.tocsc(), permc_spec="COLAMD").solve(R)
-    rx = np.linalg.norm(M @ x - R) / np.linalg.norm(R)
-    ry = np.linalg.norm(M @ y - R) / np.linalg.norm(R)
-    assert rx <= 1e-10 and ry <= 1e-11
-    assert np.linalg.norm(x - y) <= (tol + kappa * (rx + ry)) * np.linalg.norm(y)
+    R, x = _solves_like_superlu(M, bl, rng)
     x1 = bl.solve(R[:, 1])
     assert np.allclose(x1, x[:, 1], rtol=0, atol=1e-12 * np.abs(x).max())
 
@@ -277,16 +284,7 @@ def test_bordered_lattice_lu_in_the_hermite_degree(seed):
     last_new = cm[new, 0] <= N + 2
     ahead = LatticeLU(M[new][:, new], cm[new], leaf=40, last=last_new)
     bl = BorderedLatticeLU(M, base, lu, cm[new], last_new, lu_new=ahead)
-    Md = M.toarray()
-    kappa = np.linalg.norm(Md, 1) * np.linalg.norm(np.linalg.inv(Md), 1)
-    R = rng.standard_normal((M.shape[0], 2))
-    x = bl.solve(R)
-    y = spla.splu(M.tocsc(), permc_spec="COLAMD").solve(R)
-    rx = np.linalg.norm(M @ x - R) / np.linalg.norm(R)
-    ry = np.linalg.norm(M @ y - R) / np.linalg.norm(R)
-    assert rx <= 1e-10 and ry <= 1e-11
-    assert np.linalg.norm(x - y) <= (50 * kappa * np.finfo(float).eps + kappa * (rx + ry)) \
-        * np.linalg.norm(y)
+    _solves_like_superlu(M, bl, rng)
     # the factors given ahead must have the stated root
     with pytest.raises(ValueError):
         BorderedLatticeLU(M, base, lu, cm[new], cm[new, 0] <= N + 1, lu_new=ahead)

@@ -358,6 +358,19 @@ def test_radial_through_general_route(dim):
     assert relmat(r2.K, r2.K_cov) <= 1e-10
 
 
+def _turned_quartic_3d():
+    """The benchmark's 3D case: three 1D quartics turned by a general rotation R, theta 0.5,
+    with their 1D quadrature references."""
+    th = 0.5
+    a, b = 0.5, 0.7
+    Rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    Rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    R = Rz @ Rx
+    ps = [P.from_expression("v**4/4 - v**2/2"), P.from_expression("v**4/4 + 0.5*v**2"),
+          P.from_expression("v**4/8 + v**2/2 - 0.3*v")]
+    return th, R, ps, [quadrature_coefficients(p, th) for p in ps]
+
+
 @pytest.mark.slow
 def test_rotated_separable_3d_against_1d():
     """A separable quartic turned by a general 3D rotation: D = R diag(D_i) R^T with the 1D
@@ -366,14 +379,7 @@ def test_rotated_separable_3d_against_1d():
     (error within it) and a 1e-5 bound; an AccuracyWarning is expected.  The eigenvalues
     (Rayleigh-Ritz on Q8 from the Q6 modes) are the sums of the 1D ones, each within its
     estimate."""
-    th = 0.5
-    a, b = 0.5, 0.7
-    Rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
-    Rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
-    R = Rz @ Rx
-    ps = [P.from_expression("v**4/4 - v**2/2"), P.from_expression("v**4/4 + 0.5*v**2"),
-          P.from_expression("v**4/8 + v**2/2 - 0.3*v")]
-    qs = [quadrature_coefficients(p, th) for p in ps]
+    th, R, ps, qs = _turned_quartic_3d()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", effcoef.AccuracyWarning)
         res = effcoef.coefficients(P.rotated(P.separable(*ps), R), th, method="general")
@@ -645,14 +651,7 @@ def test_turned_separable_3d_route():
     general route solves to 8e-8 in ~36 s): recognised from its tree, d 1D problems in the
     turned axes, D = Q diag(D_k) Q^T against the rotated 1D quadrature values to 1e-10 with
     an estimate below 1e-9; the modes evaluated at v are those of the parts at y = Q^T v."""
-    th = 0.5
-    a, b = 0.5, 0.7
-    Rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
-    Rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
-    R = Rz @ Rx
-    ps = [P.from_expression("v**4/4 - v**2/2"), P.from_expression("v**4/4 + 0.5*v**2"),
-          P.from_expression("v**4/8 + v**2/2 - 0.3*v")]
-    qs = [quadrature_coefficients(p, th) for p in ps]
+    th, R, ps, qs = _turned_quartic_3d()
     res = effcoef.coefficients(P.rotated(P.separable(*ps), R), th)
     assert res.method == "separable" and res.accurate and res.rel_error_estimate <= 1e-9
     assert relmat(res.D, R @ np.diag([q.D for q in qs]) @ R.T) <= 1e-10
