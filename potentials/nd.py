@@ -1145,27 +1145,28 @@ def _affine(n, names, memo) -> Optional[tuple]:
     return out
 
 
-def _quadratic(n, names, memo) -> Optional[tuple]:
+def _quadratic(n, names, memo, amemo) -> Optional[tuple]:
     """``(A, b, c)`` with n = v.A v / 2 + b . v + c (A symmetric) if the subtree n is a
-    polynomial of degree at most 2 in v, else None."""
+    polynomial of degree at most 2 in v, else None (``memo``, ``amemo``: results of this
+    function and of :func:`_affine` by node)."""
     key = id(n)
     if key in memo:
         return memo[key]
     d = len(names)
     out = None
-    aff = _affine(n, names, {})
+    aff = _affine(n, names, amemo)
     if aff is not None:
         out = (np.zeros((d, d)), aff[0], aff[1])
     elif isinstance(n, Neg):
-        u = _quadratic(n.a, names, memo)
+        u = _quadratic(n.a, names, memo, amemo)
         out = None if u is None else (-u[0], -u[1], -u[2])
     elif isinstance(n, (Add, Sub)):
-        u, w = _quadratic(n.a, names, memo), _quadratic(n.b, names, memo)
+        u, w = _quadratic(n.a, names, memo, amemo), _quadratic(n.b, names, memo, amemo)
         if u is not None and w is not None:
             s = 1.0 if isinstance(n, Add) else -1.0
             out = (u[0] + s * w[0], u[1] + s * w[1], u[2] + s * w[2])
     elif isinstance(n, Mul):
-        u, w = _quadratic(n.a, names, memo), _quadratic(n.b, names, memo)
+        u, w = _quadratic(n.a, names, memo, amemo), _quadratic(n.b, names, memo, amemo)
         if u is not None and w is not None:
             if not (u[0].any() or u[1].any()):                 # constant * quadratic
                 out = (u[2] * w[0], u[2] * w[1], u[2] * w[2])
@@ -1176,12 +1177,12 @@ def _quadratic(n, names, memo) -> Optional[tuple]:
                 A = np.outer(u[1], w[1]) + np.outer(w[1], u[1])
                 out = (A, u[2] * w[1] + w[2] * u[1], u[2] * w[2])
     elif isinstance(n, Div) and not n.b.variables:
-        u = _quadratic(n.a, names, memo)
+        u = _quadratic(n.a, names, memo, amemo)
         if u is not None:
             k = float(n.b.eval_np({}))
             out = (u[0] / k, u[1] / k, u[2] / k)
     elif isinstance(n, Pow) and isinstance(n.b, Const) and n.b.value == 2.0:
-        u = _affine(n.a, names, {})
+        u = _affine(n.a, names, amemo)
         if u is not None:
             out = (2.0 * np.outer(u[0], u[0]), 2.0 * u[1] * u[0], u[1] ** 2)
     memo[key] = out
@@ -1207,7 +1208,10 @@ def turned_separable_parts(pot: "PotentialND") -> Optional[tuple]:
     ``Q`` = R up to signs).  ``parts[k]`` is :math:`W_k(y_k)` (the terms of direction k at
     :math:`v = y_k q_k`, the affine terms :math:`a\cdot v + b` split as
     :math:`\sum_k (a\cdot q_k) y_k + b`, b in the first part) as a 1D :class:`Potential` in
-    ``y1, ..., yd``.  An axis-aligned separable W gives Q = a signed permutation.
+    ``y1, ..., yd``.  An axis-aligned separable W gives Q = a signed permutation.  A
+    polynomial W of degree 2 (products and squares of affine subtrees) with a positive
+    definite Hessian A is separable in the eigenframe of A (:func:`_quadratic_parts`), whatever
+    directions its terms have.
     """
     tree = getattr(pot, "tree", None)
     dim = int(getattr(pot, "dim", 0))
@@ -1215,8 +1219,8 @@ def turned_separable_parts(pot: "PotentialND") -> Optional[tuple]:
         return None
     names = [f"v{i + 1}" for i in range(dim)]
     memo = {}
-    quad = _quadratic(tree, names, {})
-    if quad is not None:
+    quad = _quadratic(tree, names, {}, memo)
+    if quad is not None:                   # a quadratic W: the eigenframe of its Hessian
         return _quadratic_parts(quad, pot.name)
 
     def directions(n, out):
@@ -1230,7 +1234,7 @@ def turned_separable_parts(pot: "PotentialND") -> Optional[tuple]:
         return all(directions(c, out) for c in n.children())
 
     dirs = []                       # unit vectors q_k (sign of the first occurrence)
-    groups = []                     # terms (factor, node) per direction
+    groups = []                     # terms (factor, node, affine subtrees) per direction
     lin, const = np.zeros(dim), 0.0 # affine terms (a tilt is separable in every frame)
     for f, n in _signed_terms(tree):
         u = _affine(n, names, memo)
