@@ -198,8 +198,10 @@ def coefficients(potential: AnyPotential, theta: Optional[float] = None, *,
         solves in 1D; ARPACK as fallback); ``"arpack"``: ``scipy.sparse.linalg.eigsh`` on the
         same shift-invert operator (the 2D default).
     frame : {"auto", "axes"}
-        d = 2, 3: ``"auto"`` meshes in turned axes (principal axes of the Hessian at the
-        minimum or of Cov_M) when that needs fewer elements; ``"axes"`` never turns.
+        d = 2, 3, tensor-product elements: ``"auto"`` meshes in turned axes (principal axes
+        of the Hessian at the minimum or of Cov_M) when that needs fewer elements; ``"axes"``
+        never turns.  Given, it selects those elements (as ``method="general"``) for a W that
+        would otherwise be solved as 1D problems.
     blas_threads : int or None
         BLAS threads used inside the call (threadpoolctl).  The 1D matrices are small, and
         multi-threaded BLAS on them is up to 10x slower; ``None`` leaves the process alone.
@@ -276,7 +278,11 @@ def _routing(potential, method):
 
 
 def _route(potential, theta, kw):
-    route, structure = _routing(potential, kw["method"])
+    method = kw["method"]
+    if method is None and kw["frame"] is not None and not hasattr(potential, "profile") \
+            and int(getattr(potential, "dim", 1)) in (2, 3):
+        method = "general"        # a mesh frame asks for the tensor-product elements
+    route, structure = _routing(potential, method)
     if theta is None:
         theta = getattr(potential, "theta", None)
         if theta is None:

@@ -719,3 +719,16 @@ def test_radial_kink_at_a_root_of_the_squared_norm():
     assert r.method == "radial" and r.accurate and r.rel_error_estimate <= 1e-10
     ref = radial_reference(P.radial_from_expression("abs(r**2 - 1) + 0.1*r**4", 2), 0.3)
     assert abs(r.D[0, 0] / ref.D - 1) <= max(10 * ref.rel_error_estimate, 1e-8)
+
+
+def test_frame_option_asks_for_the_general_route():
+    """frame= is an option of the tensor-product mesh: given for a W that would be recognised
+    as separable in turned axes, it selects the general elements instead of an error."""
+    th = 0.25
+    p1, p2 = P.case_c(4, 1.0), P.from_expression("v**2/2 + v**4/8")
+    R = np.array([[np.cos(0.4), -np.sin(0.4)], [np.sin(0.4), np.cos(0.4)]])
+    pot = P.rotated(P.separable(p1, p2), R)
+    res = effcoef.coefficients(pot, th, rtol=1e-6, frame="auto")
+    ref = effcoef.coefficients(pot, th)
+    assert res.method == "fe2d" and ref.method == "separable"
+    assert relmat(res.D, ref.D) <= max(res.rel_error_estimate, 1e-6)
