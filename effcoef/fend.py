@@ -38,6 +38,17 @@ is refused).  The residuals of that refinement are formed in edge form,
 barrier (a metastable well, :math:`\lambda_1` exponentially small) the rounding of the
 stored matrix would otherwise move D by ~eps/lambda_1.  A turned mesh frame is used
 when it needs fewer elements (:func:`principal_frame`); D and K are rotated back exactly.
+
+Symmetry sectors (3D): when the expression tree shows W even in some :math:`v_k`
+(:func:`potentials.nd.even_axes`, exact), the correctors of the components :math:`i \ne k`
+are even in :math:`v_k` and that of k is odd, as are the eigenfunctions that carry data.  The
+route then solves two problems on the half box :math:`v_k \ge 0` of the same mesh: the even
+sector (natural condition on the plane :math:`v_k = 0`, the constants as kernel) for
+:math:`D_{ij}, K_{ij}` with :math:`i, j \ne k`, and the odd sector (Dirichlet on the plane,
+no kernel) for :math:`D_{kk}, K_{kk}`; the cross terms vanish and :math:`\mathcal V_k = 0`.
+Each level has half the unknowns, so the 2 GB budget reaches a higher degree; each sector
+raises its own degree, the estimate is the larger of the two (each bounds the relative
+error of its block) and the spectra are merged, the modes mirrored to the whole box.
 """
 
 from __future__ import annotations
@@ -298,6 +309,8 @@ class _Level:
         """A pinned solution of A x = y (y orthogonal to the kernel): x[pin] = 0.  The
         factorisation is that of the transpose of the pinned A (see :func:`_pinned_lu`)."""
         y = np.array(y, float)
+        if self.pin is None:                  # no kernel (odd sector: Dirichlet plane)
+            return self.lu.solve(y, trans="T")
         y[self.pin] = 0.0
         x = self.lu.solve(y, trans="T")
         x[self.pin] = 0.0
@@ -313,6 +326,10 @@ def _pinned_lu(A, pin):
     pivoting (symmetric mode).  Saves the pinned copy of A (with the blockwise edge residual
     and the mass matrix applied by sum factorisation, the measured peak of a Q8 level with 33M
     entries went from 2.97 to 1.31 GB)."""
+    if pin is None:
+        At = csc_matrix((A.data, A.indices, A.indptr), shape=A.shape, copy=False)
+        return splu(At, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                    options=dict(SymmetricMode=True))
     rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
     hit = np.nonzero((rows == pin) | (A.indices == pin))[0]
     saved = A.data[hit].copy()
@@ -409,7 +426,10 @@ def _edge_residual(A, dg, c, rhs, x):
     return out
 
 
-def _level(potential, theta, nodes, p, Wmin, tail, nq=None):
+def _level(potential, theta, nodes, p, Wmin, tail, nq=None, sector=None):
+    """One level of degree p.  ``sector`` (k, parity): the half box v_k >= 0 of a W even in
+    v_k (nodes[k] starts at 0); V_k = 0; parity -1 (functions odd in v_k): the dofs on the
+    plane v_k = 0 are dropped (Dirichlet) and A has no kernel (no pinned dof)."""
     d = len(nodes)
     # Gauss points per element and axis: m varies by up to e^log_mass_step across an
     # element; the 3D elements are large (few elements of high degree), and below 16 points
@@ -427,6 +447,8 @@ def _level(potential, theta, nodes, p, Wmin, tail, nq=None):
     mw = m * space.weights()
     Z = float(mw.sum())
     V = np.array([float((mw * X[i]).sum()) / Z for i in range(d)])
+    if sector is not None:
+        V[sector[0]] = 0.0                               # W even in v_k: the mean is 0
     # in 3D the mass matrix is not stored (its products by sum factorisation, _ScaledMass):
     # at Q8 it held 0.4 GB of the 2 GB budget, and with its assembly and scaled copy 0.8
     A, B = space.assemble(mw, theta, mass=(d == 2))
@@ -434,18 +456,28 @@ def _level(potential, theta, nodes, p, Wmin, tail, nq=None):
     # scaling diag(B)^-1/2 makes every row O(1); dofs whose support carries less than
     # e^-2 tail of the largest B_ii (beyond the accepted mass cut) are dropped (phi = 0 there)
     dB = np.sqrt(np.maximum(B.diagonal() if B is not None else space.mass_diagonal(mw), 0.0))
-    keep = np.nonzero(dB > math.exp(-tail) * dB.max())[0]
+    live = dB > math.exp(-tail) * dB.max()
+    if sector is not None and sector[1] == -1:
+        on_plane = np.zeros(space.shape, bool)
+        on_plane[(slice(None),) * sector[0] + (0,)] = True      # dof index 0 along axis k
+        live &= ~on_plane.ravel()
+    keep = np.nonzero(live)[0]
     dg = dB[keep]
     leak = -_dropped_coupling(A, keep) / dg ** 2
     A = _scaled(A, keep, 1.0 / dg)
     B = _scaled(B, keep, 1.0 / dg) if B is not None else _ScaledMass(space, mw, keep, dg)
     loads = np.array([space.load(mw * (X[i] - V[i]))[keep] / dg for i in range(d)])
     grads = np.array([space.load_grad(mw, i)[keep] / dg for i in range(d)])
+    if sector is not None:
+        # a sector carries only its components (an even load in the odd sector, or the odd
+        # one on the half box with the constants as kernel, is no problem of this sector)
+        off = ~_components(d, sector)
+        loads[off], grads[off] = 0.0, 0.0
     Xc = [X[i] - V[i] for i in range(d)]
     K_cov = np.array([[float((mw * Xc[i] * Xc[j]).sum()) for j in range(d)]
                       for i in range(d)]) / (Z * theta)
     del X, Xc, W, m
-    pin = int(np.argmax(dg))
+    pin = None if sector is not None and sector[1] == -1 else int(np.argmax(dg))
     try:
         lu = _pinned_lu(A, pin)
     except MemoryError:
@@ -548,7 +580,8 @@ def fend_coefficients(potential: PotentialND, theta: float, *,
                       eigensolver: str = "lanczos", frame: str = "auto",
                       log_mass_step: Optional[float] = None,
                       progress: Union[None, bool, Callable[..., object], Progress] = None,
-                      memory_limit: float = MEMORY_LIMIT) -> CoefficientResult:
+                      memory_limit: float = MEMORY_LIMIT,
+                      sectors: bool = True) -> CoefficientResult:
     r"""Full D and K matrices of a general potential in d = 2, 3 (``potentials.PotentialND``).
 
     Parameters
@@ -575,6 +608,10 @@ def fend_coefficients(potential: PotentialND, theta: float, *,
     memory_limit : float
         Refuse (EffcoefError, before assembling) a level whose estimated peak memory is
         larger, with the estimate in the message.
+    sectors : bool
+        3D: when the expression tree shows W even in some :math:`v_k`, solve the sectors of
+        functions even and odd in :math:`v_k` on the half box :math:`v_k \ge 0` (each with
+        half the unknowns) and merge them (default True).
     """
     d = int(potential.dim)
     if d not in (2, 3):
@@ -598,15 +635,118 @@ def fend_coefficients(potential: PotentialND, theta: float, *,
             from .domain import turned_box
             turned = _domain_box(turned_box(box.source, turned_pot, R, theta,
                                             target=rtol / 20, tail=tail))
-            res = _solve(turned_pot, theta, turned, n_modes=n_modes, degree=degree,
-                         h_scale=h_scale, tail=tail, rtol=rtol, eigensolver=eigensolver,
-                         log_mass_step=log_mass_step, report=report,
-                         memory_limit=memory_limit)
+            res = _solve_sectors(turned_pot, theta, turned, n_modes=n_modes, degree=degree,
+                                 h_scale=h_scale, tail=tail, rtol=rtol,
+                                 eigensolver=eigensolver, log_mass_step=log_mass_step,
+                                 report=report, memory_limit=memory_limit, sectors=sectors)
             res.modes.potential = potential
             return _rotate_result(res, R)
-    return _solve(potential, theta, box, n_modes=n_modes, degree=degree, h_scale=h_scale,
-                  tail=tail, rtol=rtol, eigensolver=eigensolver, log_mass_step=log_mass_step,
-                  report=report, memory_limit=memory_limit)
+    return _solve_sectors(potential, theta, box, n_modes=n_modes, degree=degree,
+                          h_scale=h_scale, tail=tail, rtol=rtol, eigensolver=eigensolver,
+                          log_mass_step=log_mass_step, report=report,
+                          memory_limit=memory_limit, sectors=sectors)
+
+
+def _solve_sectors(potential, theta, box, *, sectors, **kw):
+    """:func:`_solve`, or in 3D for a W even in some v_k (:func:`potentials.nd.even_axes`)
+    its two sectors on the half box, merged (:func:`_merge_sectors`): each level has half
+    the unknowns, so the degree that the 2 GB budget allows is higher."""
+    from potentials.nd import even_axes
+    axes = even_axes(potential) if sectors and int(potential.dim) == 3 else []
+    if not axes:
+        return _solve(potential, theta, box, **kw)
+    # the axis with the most elements is halved (the one whose half saves most)
+    nel = [len(x) - 1 for x in mesh_nodes(potential, theta, box.lower, box.upper,
+                                          h_scale=kw["h_scale"], tail=kw["tail"],
+                                          log_mass_step=kw["log_mass_step"])]
+    k = max(axes, key=lambda i: nel[i])
+    ev = _solve(potential, theta, box, sector=(k, 1), **kw)
+    od = _solve(potential, theta, box, sector=(k, -1), **kw)
+    return _merge_sectors(ev, od, k, potential, theta, box)
+
+
+def _mirror_modes(res, k, parity):
+    """The sector's mode vectors (half box v_k >= 0) extended to the whole box by their
+    parity in v_k: (full nodes, vectors (N_full, n))."""
+    m = res.modes
+    nodes = [np.asarray(x) for x in m.nodes]
+    shape = [(len(x) - 1) * m.degree + 1 for x in nodes]
+    V = m.vectors.reshape(shape + [m.vectors.shape[1]])
+    n = shape[k]
+    inner = np.take(V, np.arange(1, n), axis=k)
+    full = np.concatenate([parity * np.flip(inner, axis=k), V], axis=k)
+    xk = nodes[k]
+    nodes[k] = np.concatenate([-xk[:0:-1], xk])
+    return nodes, full.reshape(-1, V.shape[-1])
+
+
+def _merge_sectors(ev, od, k, potential, theta, box):
+    r"""The result of a W even in :math:`v_k` from its two sectors on the half box: ``ev``
+    (functions even in :math:`v_k`: the components i != k of D, K, their modes) and ``od``
+    (odd: the component k).  D, K, K_cov block-diagonal (the cross terms vanish by symmetry),
+    V_k = 0, the spectra merged in ascending order, the partial sums recomputed, the modes
+    mirrored to the whole box.  The estimate is the larger of the two: each bounds the
+    relative error of its block, and the Frobenius norms add."""
+    from .series import partial_sums
+    d = ev.dim
+    me, mo = np.outer(*(2 * [_components(d, (k, 1))])), np.outer(*(2 * [_components(d, (k, -1))]))
+    D, K = ev.D * me + od.D * mo, ev.K * me + od.K * mo
+    K_cov = ev.K_cov * me + od.K_cov * mo
+    lam = np.concatenate([ev.eigenvalues[1:], od.eigenvalues[1:]])
+    order = np.argsort(lam, kind="stable")
+    lam = lam[order]
+    eta = np.concatenate([ev.eta[1:], od.eta[1:]])[order]
+    omega = np.concatenate([ev.omega[1:], od.omega[1:]])[order]
+    errs = np.concatenate([ev.eigenvalue_errors[1:], od.eigenvalue_errors[1:]])[order]
+    Dp, Kp = partial_sums(lam, eta, omega)
+    comps = {c: max(float(ev.error_components.get(c, 0.0)), float(od.error_components.get(c, 0.0)))
+             for c in set(ev.error_components) | set(od.error_components)}
+    nodes, ve = _mirror_modes(ev, k, 1.0)
+    _, vo = _mirror_modes(od, k, -1.0)
+    # the sectors may end at different degrees: the lower one is interpolated (exactly) to
+    # the higher one on the same mesh
+    pe, po = ev.modes.degree, od.modes.degree
+    p = max(pe, po)
+
+    def lift(v, q):
+        if q == p:
+            return v
+        low = TensorSpace([Axis(x, q, q + 1) for x in nodes])
+        return TensorSpace([Axis(x, p, p + 1) for x in nodes]).interpolate(low, v)
+
+    ve, vo = lift(ve, pe), lift(vo, po)
+    vectors = np.concatenate([ve[:, :1], np.concatenate([ve[:, 1:], vo[:, 1:]], axis=1)[:, order]],
+                             axis=1)
+    modes = ModesND(potential=potential, theta=theta, Wmin=box.Wmin,
+                    log_Z=ev.modes.log_Z + math.log(2.0), nodes=nodes, degree=p,
+                    vectors=vectors)
+    nel = [len(x) - 1 for x in nodes]
+    info = dict(ev.info)
+    info.update({"symmetry_axis": k, "sectors": {"even": {"degree": ev.info["degree"],
+                                                           "n_dofs": ev.n_dofs,
+                                                           "estimate": ev.rel_error_estimate},
+                                                  "odd": {"degree": od.info["degree"],
+                                                          "n_dofs": od.n_dofs,
+                                                          "estimate": od.rel_error_estimate}},
+                 "degree": max(ev.info["degree"], od.info["degree"]),
+                 "n_elements": int(np.prod(nel)), "elements_per_axis": tuple(nel),
+                 "D_coarse": ev.info["D_coarse"] * me + od.info["D_coarse"] * mo,
+                 "K_coarse": ev.info["K_coarse"] * me + od.info["K_coarse"] * mo,
+                 "n_dofs_coarse": ev.info["n_dofs_coarse"] + od.info["n_dofs_coarse"],
+                 "series_error": ev.info["series_error"] or od.info["series_error"]})
+    return CoefficientResult(
+        dim=d, D=D, K=K, V=ev.V, theta=theta, K_cov=K_cov,
+        eigenvalues=np.concatenate([[0.0], lam]), eta=np.concatenate([np.zeros((1, d)), eta]),
+        omega=np.concatenate([np.zeros((1, d)), omega]), D_partial=Dp, K_partial=Kp,
+        rel_error_estimate=float(max(comps.values())), error_components=comps,
+        error_method=(f"W is even in v{k + 1} (read off its expression tree, exactly): two "
+                      f"sectors on the half box v{k + 1} >= 0, functions even in v{k + 1} "
+                      f"(natural condition on the plane: D_ij, i, j != {k + 1}) and odd "
+                      f"(Dirichlet: D_{k + 1}{k + 1}); in each, " + ev.error_method
+                      + "; the larger of the two estimates"),
+        rtol=ev.rtol, n_dofs=int(ev.n_dofs + od.n_dofs), method=ev.method, D_is="completed",
+        parity=None, eigenvalue_errors=np.concatenate([[0.0], errs]),
+        domain=(tuple(box.lower), tuple(box.upper)), info=info, modes=modes)
 
 
 def _prolong(coarse, fine, Xc):
@@ -631,7 +771,9 @@ def _two_level_modes(coarse, fine, k, engine, tol):
     discretisations, as the eigenvalues' discretisation indicator."""
     nkc = len(coarse.keep)
     k = min(k, nkc - 2)
-    lam_c, Xc = lanczos_modes(coarse.A, coarse.B, k, shift=0.0, kernel=coarse.dg.copy(),
+    kernel = coarse.pin is not None           # the constants (not in an odd sector)
+    lam_c, Xc = lanczos_modes(coarse.A, coarse.B, k, shift=0.0,
+                              kernel=coarse.dg.copy() if kernel else None,
                               engine=engine, tol=tol, solve=coarse.solve,
                               maxdim=min(nkc - 2, 4 * k + 60))
     V = _prolong(coarse, fine, Xc)
@@ -643,7 +785,8 @@ def _two_level_modes(coarse, fine, k, engine, tol):
         # remove the constant and the span of basis (B-orthonormal), twice (Y ~ V / lambda:
         # one pass leaves rounding of the size of the removed part)
         for _ in range(2):
-            Q = Q - np.outer(one, (Bone @ Q) / (one @ Bone))
+            if kernel:
+                Q = Q - np.outer(one, (Bone @ Q) / (one @ Bone))
             if basis is not None:
                 Q = Q - basis @ (basis.T @ (fine.B @ Q))
         return Q
@@ -690,11 +833,37 @@ def _check_solve(lev, theta):
             "computable in double precision by this route (raise theta)")
 
 
+def _components(d, sector):
+    """Which components of D, K a solve carries: all, or those of a sector (k, +1): i != k,
+    (k, -1): i == k."""
+    comp = np.ones(d, bool)
+    if sector is not None:
+        comp[:] = sector[1] == 1
+        comp[sector[0]] = sector[1] == -1
+    return comp
+
+
 def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigensolver,
-           log_mass_step, report, memory_limit):
+           log_mass_step, report, memory_limit, sector=None):
     d = int(potential.dim)
-    nodes = mesh_nodes(potential, theta, box.lower, box.upper, h_scale=h_scale, tail=tail,
-                       log_mass_step=log_mass_step)
+    lo, hi = np.array(box.lower, float), np.array(box.upper, float)
+    if sector is not None:                     # a box symmetric in v_k
+        k = sector[0]
+        hi[k] = max(-lo[k], hi[k])
+        lo[k] = -hi[k]
+    comp = _components(d, sector)
+    mask = np.outer(comp, comp)
+
+    def half(nodes):
+        # the nodes of the whole (symmetric) box, cut at v_k = 0: the half box v_k >= 0
+        # with the same elements (0 is a node of the symmetric mesh, or becomes one)
+        if sector is not None:
+            xk = nodes[k]
+            nodes[k] = np.concatenate([[0.0], xk[xk > 1e-9 * hi[k]]])
+        return nodes
+
+    nodes = half(mesh_nodes(potential, theta, lo, hi, h_scale=h_scale, tail=tail,
+                            log_mass_step=log_mass_step))
     p0, pmax, step = _DEGREES[d]
     fixed = degree is not None
     if fixed and int(degree) < 1 + step:
@@ -713,7 +882,7 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
                 f"degree {q}, {_n_elements(nodes)} elements) > {memory_limit / 1e9:.1f} GB; "
                 "refused (ask for a larger rtol, raise theta or give a smaller tail)")
         report(f"degree {q}: {N} dofs, assembly and factorisation", frac)
-        return _level(potential, theta, nodes, q, box.Wmin, tail)
+        return _level(potential, theta, nodes, q, box.Wmin, tail, sector=sector)
 
     def frac(q):
         return 0.15 + 0.55 * min((q - p0 + step) / max(pmax - p0 + step, 1), 1.0)
@@ -725,7 +894,8 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
     while True:
         fine = level(p, frac(p), coarse)
         _check_solve(fine, theta)     # every level: one that lost its accuracy is no value
-        gap = max(relative_error(coarse.D, fine.D), relative_error(coarse.K, fine.K))
+        gap = max(relative_error(coarse.D * mask, fine.D * mask),
+                  relative_error(coarse.K * mask, fine.K * mask))
         if fixed or gap <= rtol:
             break
         if p + step > pmax:
@@ -736,8 +906,8 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
             # the degree is exhausted: halve the elements once and start again (unless that
             # is refused for its memory: then the last pair stands, with its estimate)
             refined = True
-            finer = mesh_nodes(potential, theta, box.lower, box.upper, h_scale=h_scale / 2,
-                               tail=tail, log_mass_step=log_mass_step / 2)
+            finer = half(mesh_nodes(potential, theta, lo, hi, h_scale=h_scale / 2,
+                                    tail=tail, log_mass_step=log_mass_step / 2))
             if not _pair_fits(finer, p0 - step, p0, d, memory_limit):
                 break
             nodes, p = finer, p0
@@ -795,14 +965,14 @@ def _solve(potential, theta, box, *, n_modes, degree, h_scale, tail, rtol, eigen
         if disc is not None:
             resid = np.maximum(resid, disc)
         C = X * math.sqrt(base.Z)
-        eta = -(base.loads @ C).T / base.Z
-        omega = -(base.grads @ C).T / base.Z
+        eta = -(base.loads @ C).T / base.Z * comp        # a sector: its components only
+        omega = -(base.grads @ C).T / base.Z * comp
         return _Spectrum(lam=lam, eta=eta, omega=omega, C=C, resid=resid)
 
     series_error = None
     try:
-        run = run_series(compute, n_modes=n_modes, default=12, D_inf=base.D, K_inf=base.K,
-                         rtol=rtol, cap=320)
+        run = run_series(compute, n_modes=n_modes, default=12, D_inf=base.D * mask,
+                         K_inf=base.K * mask, rtol=rtol, cap=320)
     except (FloatingPointError, np.linalg.LinAlgError, ArithmeticError) as exc:
         # D and K do not depend on the modes: keep them, without a series (n_modes = 0)
         series_error = str(exc)

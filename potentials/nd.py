@@ -59,7 +59,7 @@ __all__ = [
     "PotentialND", "RadialPotential", "MassBox", "from_expression_nd",
     "radial_from_expression", "swarming", "ornstein_uhlenbeck_nd",
     "separable", "rotated", "tilted", "separable_parts", "turned_separable_parts",
-    "radial_profile", "RadialForm", "axis_kinks", "AnyPotential",
+    "radial_profile", "RadialForm", "even_axes", "axis_kinks", "AnyPotential",
 ]
 
 #: search cubes [-R, R]^d, R = 1, 2, 4, ..., 8192 and finally 1e4
@@ -1300,3 +1300,62 @@ def _quadratic_parts(quad, name) -> Optional[tuple]:
             text += f" + ({float(c)!r})"
         parts.append(from_expression(text, var=y, name=f"{name} [{y} = q{k + 1}.v part]"))
     return Q, parts
+
+
+#: functions f with f(-u) = f(u) / f(-u) = -f(u)
+_EVEN_FUNCS = ("abs", "cosh")
+_ODD_FUNCS = ("sin", "tanh", "sinh")
+
+
+def _parity(n, var, memo) -> Optional[int]:
+    """+1 if the subtree n is even in ``var`` (unchanged by var -> -var), -1 if odd, None if
+    neither can be shown (structurally: exact when it answers)."""
+    key = id(n)
+    if key in memo:
+        return memo[key]
+    if var not in n.variables:
+        out = 1
+    elif isinstance(n, Var):
+        out = -1
+    elif isinstance(n, Neg):
+        out = _parity(n.a, var, memo)
+    elif isinstance(n, (Add, Sub)):
+        pa, pb = _parity(n.a, var, memo), _parity(n.b, var, memo)
+        out = pa if pa is not None and pa == pb else None
+    elif isinstance(n, (Mul, Div)):
+        pa, pb = _parity(n.a, var, memo), _parity(n.b, var, memo)
+        out = None if pa is None or pb is None else pa * pb
+    elif isinstance(n, Pow):
+        pa = _parity(n.a, var, memo)
+        if var in n.b.variables or pa is None:
+            out = None
+        elif pa == 1:
+            out = 1
+        elif isinstance(n.b, Const) and float(n.b.value).is_integer():
+            out = 1 if int(n.b.value) % 2 == 0 else -1
+        else:
+            out = None
+    elif isinstance(n, Func):
+        pa = _parity(n.arg, var, memo)
+        if pa == 1:
+            out = 1                              # any function of an even argument
+        elif pa == -1 and n.name in _EVEN_FUNCS:
+            out = 1
+        elif pa == -1 and n.name in _ODD_FUNCS:
+            out = -1
+        else:
+            out = None
+    else:
+        out = None
+    memo[key] = out
+    return out
+
+
+def even_axes(pot: "PotentialND") -> list:
+    r"""The axes k in which an expression potential is even, :math:`W(\dots, -v_k, \dots) =
+    W(v)`, read off its tree exactly (parities of sums, products, powers and of even/odd
+    functions; a subtree whose parity cannot be shown makes the answer "not even")."""
+    tree = getattr(pot, "tree", None)
+    if tree is None:
+        return []
+    return [k for k in range(int(pot.dim)) if _parity(tree, f"v{k + 1}", {}) == 1]

@@ -732,3 +732,67 @@ def test_frame_option_asks_for_the_general_route():
     ref = effcoef.coefficients(pot, th)
     assert res.method == "fe2d" and ref.method == "separable"
     assert relmat(res.D, ref.D) <= max(res.rel_error_estimate, 1e-6)
+
+
+@pytest.mark.parametrize("sectors", [True, False])
+def test_3d_even_axis_sectors_ou(sectors):
+    """W even in v2 (OU with A coupling v1, v3 only), through the general 3D route directly:
+    with sectors (half box v2 >= 0, even and odd in v2) and without, D = theta A^-2,
+    K = A^-1 exactly (linear correctors are in every discrete space), the lowest eigenvalues
+    those of A, the cross terms with v2 exactly 0 with sectors."""
+    from effcoef.fend import fend_coefficients
+    th = 0.6
+    pot = P.from_expression_nd("v1**2 + v2**2 + 0.75*v3**2 + 0.5*v1*v3", 3)
+    A = np.array([[2.0, 0.0, 0.5], [0.0, 2.0, 0.0], [0.5, 0.0, 1.5]])
+    res = fend_coefficients(pot, th, rtol=1e-6, degree=4, sectors=sectors)
+    Ai = np.linalg.inv(A)
+    assert relmat(res.D, th * Ai @ Ai) <= 1e-9 and relmat(res.K, Ai) <= 1e-9
+    np.testing.assert_allclose(res.eigenvalues[1:4], np.sort(np.linalg.eigvalsh(A)), rtol=1e-6)
+    assert ("sectors" in res.info) == sectors
+    if sectors:
+        assert res.D[0, 1] == 0.0 and res.D[1, 2] == 0.0 and res.V[1] == 0.0
+
+
+def test_3d_sectors_agree_with_the_whole_box():
+    """A coupled quartic even in v2: the two sectors on the half box against the whole box
+    (a different mesh), D and K within the estimates, the same lowest eigenvalues (each within
+    its estimates), the modes the same up to sign at random points."""
+    from effcoef.fend import fend_coefficients
+    pot = P.from_expression_nd("v1**4/4 + v2**4/4 + v3**4/4 + 0.5*(v1*v2)**2 + 0.3*v1*v3", 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", effcoef.AccuracyWarning)
+        s = fend_coefficients(pot, 0.7, degree=4, sectors=True)
+        w = fend_coefficients(pot, 0.7, degree=4, sectors=False)
+    assert s.info["symmetry_axis"] == 1
+    tol = s.rel_error_estimate + w.rel_error_estimate
+    assert relmat(s.D, w.D) <= tol and relmat(s.K, w.K) <= tol
+    n = 6
+    gap = np.abs(s.eigenvalues[1:n + 1] - w.eigenvalues[1:n + 1]) / w.eigenvalues[1:n + 1]
+    assert np.all(gap <= 10 * (s.eigenvalue_errors[1:n + 1] + w.eigenvalue_errors[1:n + 1]) + 1e-9)
+    V = np.random.default_rng(5).normal(size=(3, 7)) * 0.8
+    ms, mw = s.modes(V)[:3], w.modes(V)[:3]      # ground state and a simple pair
+    np.testing.assert_allclose(np.abs(ms[0]), np.abs(mw[0]), rtol=1e-3, atol=1e-8)
+
+
+@pytest.mark.slow
+def test_3d_sectors_at_different_degrees(monkeypatch):
+    """Sectors that end at different degrees (here forced: even Q4, odd Q3): the odd modes are
+    interpolated to Q4 for the merged evaluator; the modes agree with the whole box (up to
+    sign, to the Q3 accuracy) at random points."""
+    import effcoef.fend as F
+    pot = P.from_expression_nd("v1**4/4 + v2**4/4 + v3**4/4 + 0.5*(v1*v2)**2 + 0.3*v1*v3", 3)
+    solve = F._solve
+
+    def degrees(*args, **kw):
+        kw["degree"] = 3 if kw.get("sector") == (1, -1) else 4
+        return solve(*args, **kw)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", effcoef.AccuracyWarning)
+        monkeypatch.setattr(F, "_solve", degrees)
+        s = F.fend_coefficients(pot, 0.7, rtol=1e-4)
+        monkeypatch.setattr(F, "_solve", solve)
+        w = F.fend_coefficients(pot, 0.7, degree=4, sectors=False)
+    assert s.info["sectors"]["odd"]["degree"] == 3 and s.modes.degree == 4
+    V = np.random.default_rng(5).normal(size=(3, 7)) * 0.8
+    assert np.abs(np.abs(s.modes(V)[:4]) - np.abs(w.modes(V)[:4])).max() <= 2e-2

@@ -607,3 +607,25 @@ def test_turned_separable_does_not_merge_nearly_parallel_directions():
     a = 4e-6
     text = f"v1**4 + ({math.cos(a)!r}*v1 + {math.sin(a)!r}*v2)**4 + v2**2"
     assert turned_separable_parts(from_expression_nd(text, 2)) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["v2**2", "v1*v2", "cosh(v2)", "sin(v2)", "tanh(v2)*v1",
+                                 "abs(v2)", "abs(v2 - 1)", "v2**3", "exp(v2)", "v1**2",
+                                 "(v1*v2)**2", "sin(v2)*tanh(v2)", "v3*v2**2"]),
+                min_size=1, max_size=4))
+def test_even_axes_property(terms):
+    """even_axes says W is even in v2 only when it is (checked by evaluation at random points
+    with v2 -> -v2), and it finds it whenever every term is even by the parity rules."""
+    from potentials.nd import even_axes
+    even_terms = {"v2**2", "cosh(v2)", "abs(v2)", "v1**2", "(v1*v2)**2", "sin(v2)*tanh(v2)",
+                  "v3*v2**2"}
+    text = " + ".join(terms) + " + v1**4 + v2**4 + v3**4"
+    pot = from_expression_nd(text, 3)
+    found = 1 in even_axes(pot)
+    V = np.random.default_rng(0).normal(size=(3, 20))
+    flipped = V * np.array([[1.0], [-1.0], [1.0]])
+    truly_even = np.allclose(pot.W(V), pot.W(flipped), rtol=1e-12, atol=1e-12)
+    if found:
+        assert truly_even
+    assert found == all(t in even_terms for t in terms)
