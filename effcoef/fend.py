@@ -660,8 +660,12 @@ def _solve_sectors(potential, theta, box, *, sectors, **kw):
                                           h_scale=kw["h_scale"], tail=kw["tail"],
                                           log_mass_step=kw["log_mass_step"])]
     k = max(axes, key=lambda i: nel[i])
-    ev = _solve(potential, theta, box, sector=(k, 1), **kw)
-    od = _solve(potential, theta, box, sector=(k, -1), **kw)
+    report = kw.pop("report")
+    ev = _solve(potential, theta, box, sector=(k, 1),
+                report=report.part(f"sector even in v{k + 1}, ", 0.1, 0.55), **kw)
+    od = _solve(potential, theta, box, sector=(k, -1),
+                report=report.part(f"sector odd in v{k + 1}, ", 0.55, 0.98), **kw)
+    report("done", 1.0)
     return _merge_sectors(ev, od, k, potential, theta, box)
 
 

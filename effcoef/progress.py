@@ -24,6 +24,21 @@ class Progress:
             out[key] = out.get(key, 0.0) + (t2 - t)
         return out
 
+    def part(self, prefix: str, lo: float, hi: float):
+        """A view for one part of the work: its stages are reported with ``prefix`` and its
+        fractions mapped to [lo, hi] of the whole (``durations`` stays the whole's)."""
+        parent = self
+
+        class _View:
+            def __call__(self, stage, fraction):
+                f = min(max(float(fraction), 0.0), 1.0)
+                parent(f"{prefix}{stage}", lo + (hi - lo) * f)
+
+            def durations(self):
+                return parent.durations()
+
+        return _View()
+
     def __init__(self, progress=None, *, quiet_seconds=2.0, stream=None):
         self.sink = progress
         self.quiet = float(quiet_seconds)

@@ -796,3 +796,17 @@ def test_3d_sectors_at_different_degrees(monkeypatch):
     assert s.info["sectors"]["odd"]["degree"] == 3 and s.modes.degree == 4
     V = np.random.default_rng(5).normal(size=(3, 7)) * 0.8
     assert np.abs(np.abs(s.modes(V)[:4]) - np.abs(w.modes(V)[:4])).max() <= 2e-2
+
+
+def test_progress_part_maps_stages_and_fractions():
+    """Progress.part (the sectors of the 3D route): stages prefixed, fractions mapped into
+    [lo, hi] and clipped, durations those of the whole."""
+    from effcoef.progress import Progress
+    seen = []
+    whole = Progress(lambda s, f: seen.append((s, round(f, 6))))
+    a = whole.part("even, ", 0.1, 0.5)
+    a("degree 4: x", 0.0)
+    a("degree 6: y", 0.5)
+    a("done", 2.0)
+    assert seen == [("even, degree 4: x", 0.1), ("even, degree 6: y", 0.3), ("even, done", 0.5)]
+    assert set(a.durations()) == {"even, degree 4", "even, degree 6"}
