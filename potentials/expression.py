@@ -1067,11 +1067,29 @@ def _check_var(var):
 _BREAKPOINT_DEGREE = 12
 
 
+def _is_polynomial(node: Node, var: str) -> bool:
+    """Whether the tree is structurally a polynomial in ``var``: sums, differences,
+    negations and products of such, non-negative integer powers of them, quotients by
+    subtrees free of ``var``."""
+    for n in node.nodes():
+        if var not in n.variables or isinstance(n, (Var, Add, Sub, Mul, Neg)):
+            continue
+        if isinstance(n, Div) and var not in n.b.variables:
+            continue
+        if isinstance(n, Pow) and var not in n.b.variables and isinstance(n.b, Const) \
+                and float(n.b.value).is_integer() and n.b.value >= 0:
+            continue
+        return False
+    return True
+
+
 def _polynomial_roots(arg: Node, var: str) -> list:
     """Real roots of ``arg`` if it is a polynomial in ``var`` of degree at most
     ``_BREAKPOINT_DEGREE`` (its derivatives vanish identically beyond that), else []: the
     Taylor coefficients at 0 from the exact derivative trees, ``numpy.roots``, and two
     Newton steps on the tree for each real root."""
+    if not _is_polynomial(arg, var):
+        return []                   # (differentiating a quotient 12 times took seconds)
     derivs = [arg]
     while True:
         nxt = derivs[-1].diff(var)
